@@ -1,0 +1,231 @@
+"""Typed settings, read once from the environment and an optional `.env`, validated fail-fast.
+
+Every problem is collected into one `ConfigError`; messages never echo the offending value,
+so a secret pasted into the wrong variable is not printed back.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from flask import current_app
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SQLITE_URL = "sqlite:///instance/homeroom.db"
+PLACEHOLDER_MARKERS = ("change-me", "changeme", "replace-me", "placeholder", "your-secret", "xxxx")
+SECRET_FIELDS = frozenset({"secret_key"})
+
+Environment = Literal["development", "testing", "production"]
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; `problems` holds one human-readable line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        noun = "problem" if len(problems) == 1 else "problems"
+        lines = [f"Configuration is invalid ({len(problems)} {noun}):"]
+        lines += [f"  {p}" for p in problems]
+        super().__init__("\n".join(lines))
+
+
+def _is_production(info: ValidationInfo) -> bool:
+    return info.data.get("app_env") == "production"
+
+
+class Settings(BaseSettings):
+    """The whole configuration. Field names are the environment variable names, lower-cased."""
+
+    model_config = SettingsConfigDict(
+        env_file=PROJECT_ROOT / ".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    app_env: Environment = "development"
+    secret_key: SecretStr | None = Field(default=None, validate_default=True)
+    database_url: str | None = Field(default=None, validate_default=True)
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(default=(), validate_default=True)
+    force_https: bool = False
+    trusted_proxy_hops: int = Field(default=0, ge=0, le=10)
+    max_content_length: int = Field(default=1024 * 1024, gt=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["json", "console"] | None = Field(default=None, validate_default=True)
+    access_log_probes: bool = False
+
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=20, ge=0)
+    db_pool_timeout: float = Field(default=30.0, gt=0)
+    db_pool_recycle: int = Field(default=3600, gt=0)
+    db_connect_timeout: int = Field(default=5, ge=1)
+    db_statement_timeout_ms: int = Field(default=30_000, ge=0)
+    db_busy_timeout_ms: int = Field(default=5_000, ge=0)
+    health_check_timeout: float = Field(default=2.0, gt=0, le=30)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _check_secret_key(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr:
+        if value is None or not value.get_secret_value():
+            if _is_production(info):
+                raise ValueError("must be set in production")
+            # A fresh random key per process: nothing signed in development outlives it.
+            return SecretStr(secrets.token_urlsafe(48))
+        raw = value.get_secret_value()
+        if len(raw) < 32:
+            raise ValueError("must be at least 32 characters long")
+        if _is_production(info) and any(m in raw.lower() for m in PLACEHOLDER_MARKERS):
+            raise ValueError(
+                "is a placeholder; generate one: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None, info: ValidationInfo) -> str:
+        if not value:
+            if _is_production(info):
+                raise ValueError("must be set in production")
+            value = DEFAULT_SQLITE_URL
+        return normalise_database_url(value).render_as_string(hide_password=False)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        if "*" in value:
+            raise ValueError("'*' is not allowed; list the exact origins (https://app.example.org)")
+        bad = [o for o in value if not _is_origin(o)]
+        if bad:
+            raise ValueError(f"{len(bad)} entr{'y is' if len(bad) == 1 else 'ies are'} not scheme://host[:port]")
+        if not value and _is_production(info):
+            raise ValueError("must list the web app's origins in production")
+        return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _default_log_format(cls, value: str | None, info: ValidationInfo) -> str:
+        if value is None:
+            return "console" if info.data.get("app_env") == "development" else "json"
+        return value
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env == "production"
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings with every secret hidden, for display."""
+        shown: dict[str, Any] = {}
+        for name, value in self.model_dump().items():
+            if name in SECRET_FIELDS:
+                value = "********" if value else "(unset)"
+            elif name == "database_url":
+                value = make_url(value).render_as_string(hide_password=True)
+            elif isinstance(value, tuple):
+                value = ",".join(value)
+            shown[name.upper()] = value
+        return shown
+
+
+def _is_origin(origin: str) -> bool:
+    parts = urlsplit(origin)
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and not (parts.path or parts.query or parts.fragment or parts.username)
+    )
+
+
+def normalise_database_url(raw: str) -> URL:
+    """Parse a database URL, serve PostgreSQL through psycopg 3 and anchor relative SQLite paths."""
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise ValueError("is not a valid database URL") from None
+    backend = url.get_backend_name()
+    if backend in ("postgres", "postgresql"):
+        return url.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        database = url.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            path = Path(database)
+            if not path.is_absolute():
+                url = url.set(database=str(PROJECT_ROOT / path))
+        return url
+    raise ValueError("must be a postgresql:// or sqlite:// URL")
+
+
+SETTINGS_EXTENSION = "homeroom.settings"
+
+
+def current_settings() -> Settings:
+    """The settings of the app handling the current request or CLI command."""
+    settings: Settings = current_app.extensions[SETTINGS_EXTENSION]
+    return settings
+
+
+def _format_errors(error: ValidationError) -> list[str]:
+    problems = []
+    for item in error.errors(include_input=False, include_url=False):
+        name = str(item["loc"][0]).upper() if item["loc"] else "SETTINGS"
+        message = item["msg"].removeprefix("Value error, ")
+        problems.append(f"{name}: {message}")
+    return problems
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Read the environment (and `.env`), apply `overrides` (keys are variable names), validate."""
+    values = {key.lower(): value for key, value in (overrides or {}).items()}
+    try:
+        return Settings(**values)
+    except ValidationError as error:
+        raise ConfigError(_format_errors(error)) from None
+
+
+class _ExplicitSettings(Settings):
+    """Settings whose only source is the arguments: no environment, no `.env`."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource, **_: Any
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def settings_from(**values: Any) -> Settings:
+    """Settings built only from `values` (keys are variable names): for tests and tools."""
+    try:
+        return _ExplicitSettings(**{k.lower(): v for k, v in values.items()})
+    except ValidationError as error:
+        raise ConfigError(_format_errors(error)) from None
+
+
+@contextmanager
+def exit_on_config_error(stream: Any = None) -> Iterator[None]:
+    """Turn a `ConfigError` into its problem lines on stderr and exit status 78 (EX_CONFIG)."""
+    try:
+        yield
+    except ConfigError as error:
+        (stream or sys.stderr).write(f"{error}\n")
+        raise SystemExit(78) from None

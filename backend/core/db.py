@@ -1,0 +1,146 @@
+"""Engine options, SQLite pragmas, pool statistics, the readiness probe and migration status."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
+from flask import Flask
+from sqlalchemy import Connection, Engine, column, create_engine, event, inspect, select, table
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import QueuePool
+
+from backend.config import PROJECT_ROOT, SETTINGS_EXTENSION, Settings
+from backend.extensions import db
+
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+_PROBE_ENGINE = "homeroom.probe_engine"
+VERSION_TABLE = "alembic_version"
+
+
+def engine_options(settings: Settings) -> dict[str, Any]:
+    """`SQLALCHEMY_ENGINE_OPTIONS` for the configured database."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite":
+        return {"connect_args": {"timeout": settings.db_busy_timeout_ms / 1000}}
+    return {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_max_overflow,
+        "pool_timeout": settings.db_pool_timeout,
+        "pool_recycle": settings.db_pool_recycle,
+        "pool_pre_ping": True,
+        "connect_args": _pg_connect_args(settings.db_connect_timeout, settings.db_statement_timeout_ms),
+    }
+
+
+def _pg_connect_args(connect_timeout: float, statement_timeout_ms: int) -> dict[str, Any]:
+    # libpq counts whole seconds and treats anything under 2 as 2.
+    return {
+        "connect_timeout": max(2, math.ceil(connect_timeout)),
+        "options": f"-c statement_timeout={statement_timeout_ms}",
+        "application_name": "homeroom",
+    }
+
+
+def configure_engine(engine: Engine) -> None:
+    """Dialect set-up done once per engine: for SQLite the pragmas and its file's folder."""
+    if engine.dialect.name != "sqlite":
+        return
+    database = engine.url.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        folder = Path(database).parent
+
+        @event.listens_for(engine, "do_connect")
+        def _ensure_folder(*_: Any) -> None:
+            folder.mkdir(parents=True, exist_ok=True)
+
+    event.listen(engine, "connect", _sqlite_pragmas)
+
+
+def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def pool_stats(engine: Engine) -> dict[str, int]:
+    """Size, connections checked out and overflow in use, for health and metrics."""
+    pool = engine.pool
+    if not isinstance(pool, QueuePool):
+        return {"size": 0, "checked_in": 0, "checked_out": 0, "overflow": 0}
+    return {
+        "size": pool.size(),
+        "checked_in": pool.checkedin(),
+        "checked_out": pool.checkedout(),
+        "overflow": max(pool.overflow(), 0),
+    }
+
+
+def _probe_engine(app: Flask) -> Engine:
+    """A one-connection engine with short timeouts, apart from the request pool.
+
+    Readiness must answer within its own timeout even when the main pool is exhausted or
+    a dead pooled connection would make the next checkout wait out the full connect timeout.
+    """
+    engine: Engine | None = app.extensions.get(_PROBE_ENGINE)
+    if engine is None:
+        settings: Settings = app.extensions[SETTINGS_EXTENSION]
+        url: URL = make_url(settings.database_url)
+        timeout = settings.health_check_timeout
+        if url.get_backend_name() == "sqlite":
+            connect_args: dict[str, Any] = {"timeout": timeout}
+        else:
+            connect_args = _pg_connect_args(timeout, int(timeout * 1000))
+        engine = create_engine(
+            url, poolclass=QueuePool, pool_size=1, max_overflow=0, pool_timeout=timeout,
+            pool_pre_ping=True, connect_args=connect_args,
+        )
+        configure_engine(engine)
+        app.extensions[_PROBE_ENGINE] = engine
+    return engine
+
+
+def migration_status(app: Flask) -> dict[str, Any]:
+    """Connect through the probe engine and compare the database's revision with the code's heads.
+
+    Raises the driver's error when the database cannot be reached.
+    """
+    with _probe_engine(app).connect() as connection:
+        current = database_revisions(connection)
+    heads = code_heads()
+    return {"current": sorted(current), "head": sorted(heads), "at_head": current == heads}
+
+
+def database_revisions(connection: Connection) -> frozenset[str]:
+    """The revisions recorded in `alembic_version`; empty for a database never migrated."""
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return frozenset()
+    query = select(column("version_num")).select_from(table(VERSION_TABLE))
+    return frozenset(connection.execute(query).scalars())
+
+
+@cache
+def code_heads() -> frozenset[str]:
+    """The head revisions of `migrations/` (read from disk once per process)."""
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return frozenset(ScriptDirectory.from_config(config).get_heads())
+
+
+def dispose_pools(app: Flask, *, close: bool = True) -> None:
+    """Drop pooled connections; with `close=False` (after fork) the parent's stay untouched."""
+    with app.app_context():
+        for engine in db.engines.values():
+            engine.dispose(close=close)
+    probe: Engine | None = app.extensions.get(_PROBE_ENGINE)
+    if probe is not None:
+        probe.dispose(close=close)

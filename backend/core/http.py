@@ -1,0 +1,113 @@
+"""The request pipeline around every view: request id, body rules, timing, access log, headers."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import structlog
+from flask import Flask, Response, current_app, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from backend.config import Settings, current_settings
+from backend.core.errors import PayloadTooLarge, UnsupportedMediaType, too_large_detail
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_USER_AGENT_MAX = 200
+CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+access_log = structlog.get_logger("homeroom.access")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def quiet(view: F) -> F:
+    """Keep a view (a probe) out of the access log unless ACCESS_LOG_PROBES is on."""
+    view.quiet_access_log = True  # type: ignore[attr-defined]
+    return view
+
+
+def _start_request() -> None:
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    g.request_id = incoming if _VALID_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+    g.started_at = time.perf_counter()
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=g.request_id)
+
+
+def _has_body() -> bool:
+    return bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+
+
+def _enforce_body_rules() -> None:
+    """Reject oversize bodies before reading them, and any body that is not JSON."""
+    if request.method not in _BODY_METHODS or not _has_body() or request.routing_exception:
+        return  # no body, or a 404/405 that routing reports first
+    limit = current_settings().max_content_length
+    if request.content_length and request.content_length > limit:
+        raise PayloadTooLarge(too_large_detail())
+    # A chunked body has no length to check up front, and werkzeug quietly truncates it at
+    # MAX_CONTENT_LENGTH; that is set one byte above the limit, so a longer read means too large.
+    if request.content_length is None and len(request.get_data(cache=True)) > limit:
+        raise PayloadTooLarge(too_large_detail())
+    if not request.is_json:
+        raise UnsupportedMediaType("Request bodies must be JSON (Content-Type: application/json).")
+
+
+def _security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+    headers.setdefault("Cache-Control", "no-store")
+    if current_settings().force_https:
+        headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+    if "request_id" in g:
+        headers[REQUEST_ID_HEADER] = g.request_id
+    return response
+
+
+def _is_quiet() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "quiet_access_log", False)) and not current_settings().access_log_probes
+
+
+def _log_access(response: Response) -> Response:
+    if _is_quiet():
+        return response
+    status = response.status_code
+    level = "error" if status >= 500 else "warning" if status >= 400 else "info"
+    started = g.get("started_at")
+    fields: dict[str, Any] = {
+        "method": request.method,
+        "path": request.path,
+        "route": request.url_rule.rule if request.url_rule else None,
+        "status": status,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
+        "bytes": response.content_length,
+        "client_ip": request.remote_addr,
+        "user_agent": (request.user_agent.string or "")[:_USER_AGENT_MAX],
+    }
+    for key in ("user_id", "school_id"):
+        if key in g:
+            fields[key] = str(g.get(key))
+    getattr(access_log, level)("request", **fields)
+    return response
+
+
+def init_http(app: Flask, settings: Settings) -> None:
+    """Install ProxyFix and the before/after hooks. Registration order is the run order."""
+    hops = settings.trusted_proxy_hops
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
+    app.before_request(_start_request)
+    app.before_request(_enforce_body_rules)
+    # after_request hooks run in reverse: headers first, then the access line sees the final response.
+    app.after_request(_log_access)
+    app.after_request(_security_headers)

@@ -1,0 +1,11 @@
+"""Extension objects, created unbound at import and bound to an app with `init_app`."""
+
+from flask_cors import CORS
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+
+from backend.core.models import Base
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+cors = CORS()

@@ -1,0 +1,65 @@
+"""The dependency-check registry behind /ready and /api/health.
+
+A check is a function returning optional details and raising when the dependency is not usable.
+Critical checks decide readiness; optional ones (Redis, outside APIs) only show in /api/health.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from flask import Flask
+
+from backend.core.db import migration_status
+
+log = structlog.get_logger("homeroom.health")
+_REGISTRY = "homeroom.health_checks"
+
+CheckFn = Callable[[Flask], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    run: CheckFn
+    critical: bool
+
+
+def register_check(app: Flask, name: str, run: CheckFn, *, critical: bool) -> None:
+    app.extensions.setdefault(_REGISTRY, {})[name] = Check(name, run, critical)
+
+
+def _run_one(app: Flask, check: Check) -> dict[str, Any]:
+    started = time.perf_counter()
+    result: dict[str, Any] = {"critical": check.critical}
+    try:
+        details = check.run(app) or {}
+        result["status"] = details.pop("status", "ok")
+        result.update(details)
+    except Exception as error:  # noqa: BLE001 - any failure of a dependency is reported, not raised
+        result["status"] = "down"
+        result["error"] = type(error).__name__
+        log.warning("health_check_failed", check=check.name, error_type=type(error).__name__)
+    result["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    return result
+
+
+def run_checks(app: Flask, *, critical_only: bool = False) -> dict[str, dict[str, Any]]:
+    checks: dict[str, Check] = app.extensions.get(_REGISTRY, {})
+    return {
+        name: _run_one(app, check)
+        for name, check in checks.items()
+        if check.critical or not critical_only
+    }
+
+
+def check_database(app: Flask) -> dict[str, Any]:
+    """Reachable within HEALTH_CHECK_TIMEOUT and migrated to the code's head revision."""
+    status = migration_status(app)
+    if not status["at_head"]:
+        return {"status": "down", "reason": "migrations_pending", "migrations": status}
+    return {"migrations": status}

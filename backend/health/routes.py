@@ -1,0 +1,54 @@
+"""GET /health (liveness), GET /ready (readiness), GET /api/health (components)."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Response, current_app, jsonify
+
+from backend.core.db import pool_stats
+from backend.core.errors import ServiceUnavailable
+from backend.core.http import quiet
+from backend.extensions import db
+from backend.health import bp
+from backend.health.checks import run_checks
+from backend.version import __version__
+
+STARTED_AT = "homeroom.started_at"
+
+
+@bp.get("/health")
+@quiet
+def health() -> Response:
+    """Liveness: the process answers. Touches no dependency."""
+    return jsonify(status="ok")
+
+
+@bp.get("/ready")
+@quiet
+def ready() -> Response:
+    """Readiness: every critical dependency usable within its timeout."""
+    checks = run_checks(current_app, critical_only=True)
+    failing = sorted(name for name, result in checks.items() if result["status"] != "ok")
+    if failing:
+        raise ServiceUnavailable(f"Not ready: {', '.join(failing)} failing.", failing=failing, checks=checks)
+    return jsonify(status="ready", checks=checks)
+
+
+@bp.get("/api/health")
+def component_health() -> Response:
+    """Each component's status and latency, pool statistics, version and uptime.
+
+    A report, not a gate: it answers 200 while the process runs and says `ok`, `degraded`
+    (an optional component is down) or `down` (a critical one is); /ready is the gate.
+    """
+    components = run_checks(current_app)
+    critical_down = any(c["critical"] and c["status"] != "ok" for c in components.values())
+    degraded = any(c["status"] != "ok" for c in components.values())
+    return jsonify({
+        "status": "down" if critical_down else "degraded" if degraded else "ok",
+        "version": __version__,
+        "uptime_seconds": round(time.monotonic() - current_app.extensions[STARTED_AT], 1),
+        "components": components,
+        "database_pool": pool_stats(db.engine),
+    })

@@ -1,0 +1,13 @@
+"""The one list of model modules, so Alembic and the drift check see every table."""
+
+from __future__ import annotations
+
+import importlib
+
+# Each feature with tables adds its `backend.<feature>.models` module here.
+MODEL_MODULES: tuple[str, ...] = ()
+
+
+def import_all_models() -> None:
+    for module in MODEL_MODULES:
+        importlib.import_module(module)

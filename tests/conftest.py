@@ -1,0 +1,142 @@
+"""Shared fixtures: a fresh database per run, `app`, `client`, `db`, and log capture.
+
+SQLite (a file in a temporary folder) by default; PostgreSQL when TEST_DATABASE_URL is set, in a
+database created for this run and dropped after it. When TEST_DATABASE_URL or TEST_REDIS_URL is
+set but unreachable the run stops with a failure: it never quietly falls back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from backend import create_app
+from backend.config import normalise_database_url, settings_from
+from backend.core.db import dispose_pools
+from backend.extensions import db as _db
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
+ON_POSTGRES = bool(TEST_DATABASE_URL)
+# A port nothing listens on: connections are refused at once.
+UNREACHABLE_DATABASE_URL = "postgresql://postgres@127.0.0.1:9/unreachable"
+
+AppFactory = Callable[..., Flask]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    problems = []
+    if TEST_DATABASE_URL:
+        try:
+            engine = create_engine(normalise_database_url(TEST_DATABASE_URL), connect_args={"connect_timeout": 5})
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            engine.dispose()
+        except OperationalError as error:
+            problems.append(f"TEST_DATABASE_URL is set but PostgreSQL cannot be reached: {error.orig}")
+    if TEST_REDIS_URL:
+        try:
+            redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=2).ping()
+        except redis.RedisError as error:
+            problems.append(f"TEST_REDIS_URL is set but Redis cannot be reached: {error}")
+    if problems:
+        pytest.exit("\n".join(problems), returncode=3)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database that exists only for this test run."""
+    if not ON_POSTGRES:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'homeroom.db'}"
+        return
+    server = normalise_database_url(TEST_DATABASE_URL)
+    name = f"homeroom_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def base_config(database_url: str, **overrides: Any) -> dict[str, Any]:
+    return {"APP_ENV": "testing", "DATABASE_URL": database_url, "LOG_FORMAT": "json", **overrides}
+
+
+@pytest.fixture(scope="session")
+def migrated_database(database_url: str) -> str:
+    """The run's database upgraded to head once, through the same Alembic path as production."""
+    app = create_app(settings_from(**base_config(database_url)))
+    with app.app_context():
+        upgrade()
+    dispose_pools(app)
+    return database_url
+
+
+@pytest.fixture
+def make_app(migrated_database: str) -> Iterator[AppFactory]:
+    """Build apps on the migrated test database; keyword arguments are configuration variables."""
+    apps: list[Flask] = []
+
+    def factory(**overrides: Any) -> Flask:
+        config = base_config(migrated_database, **overrides)
+        application = create_app(settings_from(**config))
+        apps.append(application)
+        return application
+
+    yield factory
+    for application in apps:
+        dispose_pools(application)
+
+
+@pytest.fixture
+def app(make_app: AppFactory) -> Flask:
+    return make_app()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def db(app: Flask) -> Iterator[SQLAlchemy]:
+    """The database extension inside an app context; every table is emptied afterwards."""
+    with app.app_context():
+        yield _db
+        _db.session.rollback()
+        for table in reversed(_db.metadata.sorted_tables):
+            _db.session.execute(table.delete())
+        _db.session.commit()
+        _db.session.remove()
+
+
+@pytest.fixture
+def logs(capsys: pytest.CaptureFixture[str]) -> Callable[[], list[dict[str, Any]]]:
+    """The JSON log lines written to stdout so far in this test (log format json)."""
+
+    def read() -> list[dict[str, Any]]:
+        out = capsys.readouterr().out
+        return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+    return read
+
+
+def database_name(url: str) -> str:
+    return make_url(url).database or ""
