@@ -6,6 +6,7 @@ so a secret pasted into the wrong variable is not printed back.
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 from collections.abc import Iterator, Mapping
@@ -22,6 +23,7 @@ from sqlalchemy.exc import ArgumentError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_URL = "sqlite:///instance/homeroom.db"
+ENV_FILE_VARIABLE = "HOMEROOM_ENV_FILE"
 PLACEHOLDER_MARKERS = ("change-me", "changeme", "replace-me", "placeholder", "your-secret", "xxxx")
 SECRET_FIELDS = frozenset({"secret_key"})
 
@@ -49,6 +51,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=PROJECT_ROOT / ".env",
         env_file_encoding="utf-8",
+        env_ignore_empty=True,
         extra="ignore",
         frozen=True,
     )
@@ -195,10 +198,14 @@ def _format_errors(error: ValidationError) -> list[str]:
 
 
 def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
-    """Read the environment (and `.env`), apply `overrides` (keys are variable names), validate."""
+    """Read the environment and the `.env` file, apply `overrides` (keys are variable names), validate.
+
+    HOMEROOM_ENV_FILE names another `.env` file; set to an empty string, no file is read.
+    """
     values = {key.lower(): value for key, value in (overrides or {}).items()}
+    env_file = os.environ.get(ENV_FILE_VARIABLE, str(PROJECT_ROOT / ".env")) or None
     try:
-        return Settings(**values)
+        return Settings(_env_file=env_file, **values)  # type: ignore[call-arg]
     except ValidationError as error:
         raise ConfigError(_format_errors(error)) from None
 

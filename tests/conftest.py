@@ -11,6 +11,8 @@ import json
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +22,6 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from backend import create_app
@@ -35,13 +36,16 @@ ON_POSTGRES = bool(TEST_DATABASE_URL)
 UNREACHABLE_DATABASE_URL = "postgresql://postgres@127.0.0.1:9/unreachable"
 
 AppFactory = Callable[..., Flask]
+postgres_only = pytest.mark.skipif(not ON_POSTGRES, reason="runs in the PostgreSQL pass (TEST_DATABASE_URL)")
+sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="runs in the SQLite pass")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     problems = []
     if TEST_DATABASE_URL:
         try:
-            engine = create_engine(normalise_database_url(TEST_DATABASE_URL), connect_args={"connect_timeout": 5})
+            url = normalise_database_url(TEST_DATABASE_URL)
+            engine = create_engine(url, connect_args={"connect_timeout": 5})
             with engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
             engine.dispose()
@@ -56,11 +60,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         pytest.exit("\n".join(problems), returncode=3)
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A database that exists only for this test run."""
+@contextmanager
+def temporary_database(folder: Path) -> Iterator[str]:
+    """A database that exists only inside the block: a SQLite file, or a new PostgreSQL database."""
     if not ON_POSTGRES:
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'homeroom.db'}"
+        yield f"sqlite:///{folder / 'homeroom.db'}"
         return
     server = normalise_database_url(TEST_DATABASE_URL)
     name = f"homeroom_test_{uuid.uuid4().hex[:12]}"
@@ -73,6 +77,20 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The run's database."""
+    with temporary_database(tmp_path_factory.mktemp("db")) as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_database_url(tmp_path: Path) -> Iterator[str]:
+    """An empty, never-migrated database for this test alone."""
+    with temporary_database(tmp_path) as url:
+        yield url
 
 
 def base_config(database_url: str, **overrides: Any) -> dict[str, Any]:
@@ -136,7 +154,3 @@ def logs(capsys: pytest.CaptureFixture[str]) -> Callable[[], list[dict[str, Any]
         return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
     return read
-
-
-def database_name(url: str) -> str:
-    return make_url(url).database or ""

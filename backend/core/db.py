@@ -109,6 +109,12 @@ def _probe_engine(app: Flask) -> Engine:
     return engine
 
 
+def ping(app: Flask) -> None:
+    """One round trip through the probe engine; raises the driver's error when unreachable."""
+    with _probe_engine(app).connect() as connection:
+        connection.execute(select(1))
+
+
 def migration_status(app: Flask) -> dict[str, Any]:
     """Connect through the probe engine and compare the database's revision with the code's heads.
 

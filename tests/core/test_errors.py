@@ -87,7 +87,7 @@ def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
     assert response.status_code == status
     assert response.mimetype == "application/problem+json"
     body = response.get_json(force=True)
-    assert PROBLEM_KEYS <= body.keys()
+    assert body.keys() >= PROBLEM_KEYS
     assert body["status"] == status
     assert body["code"] == code
     assert body["type"] == "about:blank"

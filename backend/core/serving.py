@@ -1,0 +1,65 @@
+"""What Gunicorn needs from the app: CPU sizing, fork and exit hooks, stack dumps, log routing."""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import threading
+import traceback
+from pathlib import Path
+
+import structlog
+from flask import Flask
+
+from backend.core.db import dispose_pools
+
+log = structlog.get_logger("homeroom.serving")
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def cgroup_cpu_limit(root: Path = CGROUP_ROOT) -> float | None:
+    """The container's CPU quota in CPUs (cgroup v2 `cpu.max`, else v1 CFS files), or None."""
+    try:
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        quota_us = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period_us = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return quota_us / period_us if quota_us > 0 and period_us > 0 else None
+
+
+def usable_cpus(root: Path = CGROUP_ROOT) -> int:
+    """CPUs this process may really use: its affinity mask, capped by any container quota."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    limit = cgroup_cpu_limit(root)
+    if limit is not None:
+        cpus = min(cpus, max(1, math.ceil(limit)))
+    return max(1, cpus)
+
+
+def default_workers(root: Path = CGROUP_ROOT) -> int:
+    return 2 * usable_cpus(root) + 1
+
+
+def after_fork(app: Flask) -> None:
+    """In a new worker: forget connections inherited from the master without closing them."""
+    dispose_pools(app, close=False)
+
+
+def on_worker_exit(app: Flask) -> None:
+    """A worker leaving: close its own pooled connections cleanly."""
+    dispose_pools(app, close=True)
+
+
+def thread_stacks() -> dict[str, str]:
+    """The current stack of every thread, for a worker killed on timeout."""
+    names = {thread.ident: thread.name for thread in threading.enumerate()}
+    return {
+        f"{names.get(ident, 'unknown')}({ident})": "".join(traceback.format_stack(frame))
+        for ident, frame in sys._current_frames().items()
+    }

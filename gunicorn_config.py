@@ -1,0 +1,77 @@
+"""Gunicorn settings. Every value can be overridden from the environment; see .env.example.
+
+Preloaded app, gthread workers sized to the CPUs the container really has, recycled after
+GUNICORN_MAX_REQUESTS requests. The app writes the access log; Gunicorn's own lines go through
+the app's structlog pipeline.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import structlog
+from gunicorn import glogging
+
+from backend.core.serving import after_fork, default_workers, on_worker_exit, thread_stacks
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name) or default
+
+
+bind = f"0.0.0.0:{_env('PORT', '8000')}"
+workers = int(_env("GUNICORN_WORKERS", str(default_workers())))
+threads = int(_env("GUNICORN_THREADS", "4"))
+worker_class = _env("GUNICORN_WORKER_CLASS", "gthread")
+preload_app = True
+max_requests = int(_env("GUNICORN_MAX_REQUESTS", "1000"))
+max_requests_jitter = int(_env("GUNICORN_MAX_REQUESTS_JITTER", "50"))
+timeout = int(_env("GUNICORN_TIMEOUT", "120"))
+graceful_timeout = int(_env("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+keepalive = int(_env("GUNICORN_KEEPALIVE", "5"))
+forwarded_allow_ips = _env("FORWARDED_ALLOW_IPS", "127.0.0.1")
+keyfile = os.environ.get("SSL_KEYFILE") or None
+certfile = os.environ.get("SSL_CERTFILE") or None
+accesslog = None  # the app logs each request once, with its request id
+errorlog = "-"
+loglevel = _env("LOG_LEVEL", "info").lower()
+proc_name = "homeroom"
+# Gunicorn's control socket lives at one path per user ($HOME/.gunicorn), which a read-only root
+# filesystem refuses and two servers on one host share; Homeroom is managed with signals instead.
+control_socket_disable = True
+
+log = structlog.get_logger("homeroom.gunicorn")
+
+
+class StructlogLogger(glogging.Logger):
+    """Gunicorn's logger, handing its records to the root logger the app configures."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for logger in (self.error_log, self.access_log):
+            logger.handlers.clear()
+            logger.propagate = True
+
+
+logger_class = StructlogLogger
+
+
+def when_ready(server: Any) -> None:
+    log.info(
+        "gunicorn_started", workers=server.cfg.workers, threads=server.cfg.threads,
+        bind=",".join(server.cfg.bind), worker_class=server.cfg.worker_class_str,
+        max_requests=server.cfg.max_requests, timeout=server.cfg.timeout,
+    )
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    after_fork(server.app.wsgi())
+
+
+def worker_abort(worker: Any) -> None:
+    log.error("worker_timeout", pid=worker.pid, stacks=thread_stacks())
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    on_worker_exit(server.app.wsgi())

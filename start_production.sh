@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Start Homeroom behind Gunicorn: Python environment, .env, configuration check, database wait,
+# migrations, then exec Gunicorn so that signals reach it directly.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
+
+usage() {
+  cat <<'USAGE'
+Usage: ./start_production.sh [--check] [--migrate-only] [--no-install] [--help]
+
+Prepares and starts Homeroom with Gunicorn (gunicorn_config.py).
+  1. finds Python >= 3.11, creates .venv if missing, installs requirements.txt when it changed
+  2. loads .env (writing one from .env.example with fresh secrets on first run);
+     variables already set in the environment win over .env
+  3. validates the configuration and lists every problem
+  4. waits for the database (DB_WAIT_TIMEOUT seconds, default 60), runs the migrations
+  5. execs Gunicorn
+
+Options:
+  --check         validate the configuration, then exit
+  --migrate-only  stop after the migrations
+  --no-install    use .venv as it is; install nothing
+  -h, --help      show this help
+USAGE
+}
+
+check_only=0 migrate_only=0 install=1
+for argument in "$@"; do
+  case "$argument" in
+    --check) check_only=1 ;;
+    --migrate-only) migrate_only=1 ;;
+    --no-install) install=0 ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; die "unknown option: $argument" 2 ;;
+  esac
+done
+
+step "Python environment"
+if [ "$install" = 1 ]; then
+  ensure_venv requirements.txt
+elif [ ! -x .venv/bin/python ]; then
+  die "--no-install given but .venv does not exist; run once without it."
+else
+  info "using .venv as it is (--no-install)"
+fi
+python=.venv/bin/python
+flask=(.venv/bin/flask --app wsgi)
+
+# Write .env from .env.example with freshly generated secrets; never overwrite an existing one.
+create_env_file() {
+  [ -f .env.example ] || die ".env.example is missing; cannot create .env."
+  "$python" - <<'PY'
+import base64, os, re, secrets
+from pathlib import Path
+
+text = Path(".env.example").read_text()
+fresh = {
+    "SECRET_KEY": secrets.token_urlsafe(48),
+    "ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+}
+for name, value in fresh.items():
+    text = re.sub(rf"^{name}=.*$", f"{name}={value}", text, flags=re.M)
+path = Path(".env")
+path.write_text(text)
+path.chmod(0o600)
+PY
+}
+
+# Export each KEY=VALUE of .env that the environment does not already set.
+load_env_file() {
+  local line key value
+  while IFS= read -r line || [ -n "$line" ]; do
+    [[ $line =~ ^[[:space:]]*([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]] || continue
+    key=${BASH_REMATCH[1]}
+    value=${BASH_REMATCH[2]}
+    if [[ $value =~ ^\"(.*)\"$ || $value =~ ^\'(.*)\'$ ]]; then value=${BASH_REMATCH[1]}; fi
+    [ -n "${!key+set}" ] || export "$key=$value"
+  done <.env
+}
+
+step "Configuration"
+if [ ! -f .env ]; then
+  create_env_file
+  ok "created .env from .env.example with a newly generated SECRET_KEY and ENCRYPTION_KEY"
+  info "review it (CORS_ORIGINS, DATABASE_URL, REDIS_URL) before serving real users"
+fi
+load_env_file
+export HOMEROOM_ENV_FILE="" FLASK_SKIP_DOTENV=1  # .env is loaded above; nothing reads it twice
+if ! "${flask[@]}" config check >/dev/null; then
+  die "the configuration is invalid (see the problems listed above)" 78
+fi
+[ "$check_only" = 1 ] && exit 0
+
+step "Database"
+"${flask[@]}" wait-for-db --timeout "${DB_WAIT_TIMEOUT:-60}"
+"${flask[@]}" db upgrade
+ok "migrations are at head"
+[ "$migrate_only" = 1 ] && exit 0
+
+step "Starting Gunicorn on port ${PORT:-8000}"
+exec .venv/bin/gunicorn --config gunicorn_config.py wsgi:application

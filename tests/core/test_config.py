@@ -1,0 +1,190 @@
+"""Configuration: typed, validated once, every problem reported at once, secrets never echoed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from backend.config import PROJECT_ROOT, ConfigError, Settings, load_settings, settings_from
+
+GOOD_SECRET = "s3cr3t-" + "q" * 40
+PRODUCTION = {
+    "APP_ENV": "production",
+    "SECRET_KEY": GOOD_SECRET,
+    "DATABASE_URL": "postgresql://homeroom:pg-password-123@db.internal:5432/homeroom",
+    "CORS_ORIGINS": "https://app.example.org",
+}
+# Variables a run of the app reads; cleared so that neither the caller's shell nor a .env leaks in.
+APP_VARIABLES = ("APP_ENV", "SECRET_KEY", "DATABASE_URL", "CORS_ORIGINS", "LOG_FORMAT", "LOG_LEVEL")
+
+
+def problems_of(**values: str) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        settings_from(**values)
+    return caught.value.problems
+
+
+def test_development_defaults_work_out_of_the_box() -> None:
+    settings = settings_from()
+    assert settings.app_env == "development"
+    assert settings.database_url == f"sqlite:///{PROJECT_ROOT / 'instance' / 'homeroom.db'}"
+    assert settings.log_format == "console"
+    assert settings.secret_key is not None and len(settings.secret_key.get_secret_value()) >= 32
+    assert settings.max_content_length == 1024 * 1024
+    assert (settings.db_pool_size, settings.db_max_overflow, settings.db_pool_timeout,
+            settings.db_pool_recycle) == (10, 20, 30.0, 3600)
+
+
+def test_generated_development_secret_is_random() -> None:
+    assert settings_from().secret_key != settings_from().secret_key
+
+
+def test_production_defaults_to_json_logs() -> None:
+    assert settings_from(**PRODUCTION).log_format == "json"
+
+
+def test_production_requires_every_security_setting_and_reports_all_at_once() -> None:
+    problems = problems_of(APP_ENV="production", MAX_CONTENT_LENGTH="lots", LOG_LEVEL="loud")
+    assert problems == [
+        "SECRET_KEY: must be set in production",
+        "DATABASE_URL: must be set in production",
+        "CORS_ORIGINS: must list the web app's origins in production",
+        "MAX_CONTENT_LENGTH: Input should be a valid integer, unable to parse string as an integer",
+        "LOG_LEVEL: Input should be 'DEBUG', 'INFO', 'WARNING', 'ERROR' or 'CRITICAL'",
+    ]
+
+
+def test_short_secret_is_refused_everywhere_and_not_echoed() -> None:
+    for env in ("development", "production"):
+        with pytest.raises(ConfigError) as caught:
+            settings_from(**{**PRODUCTION, "APP_ENV": env, "SECRET_KEY": "short-but-secret"})
+        assert caught.value.problems == ["SECRET_KEY: must be at least 32 characters long"]
+        assert "short-but-secret" not in str(caught.value)
+
+
+def test_placeholder_secret_is_refused_in_production() -> None:
+    placeholder = "change-me-change-me-change-me-change-me"
+    problems = problems_of(**{**PRODUCTION, "SECRET_KEY": placeholder})
+    assert len(problems) == 1 and problems[0].startswith("SECRET_KEY: is a placeholder")
+    assert settings_from(SECRET_KEY=placeholder).app_env == "development"
+
+
+@pytest.mark.parametrize(("origins", "message"), [
+    ("*", "'*' is not allowed"),
+    ("https://app.example.org,*", "'*' is not allowed"),
+    ("https://app.example.org/path", "not scheme://host[:port]"),
+    ("app.example.org", "not scheme://host[:port]"),
+    ("ftp://files.example.org", "not scheme://host[:port]"),
+])
+def test_cors_origins_must_be_exact(origins: str, message: str) -> None:
+    problems = problems_of(**{**PRODUCTION, "CORS_ORIGINS": origins})
+    assert len(problems) == 1 and problems[0].startswith("CORS_ORIGINS:") and message in problems[0]
+
+
+def test_cors_origins_are_split_and_trimmed() -> None:
+    settings = settings_from(CORS_ORIGINS=" https://a.example.org/ , http://localhost:5173,")
+    assert settings.cors_origins == ("https://a.example.org", "http://localhost:5173")
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("postgres://u:p@h/db", "postgresql+psycopg://u:p@h/db"),
+    ("postgresql://u:p@h:6543/db", "postgresql+psycopg://u:p@h:6543/db"),
+    ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+    ("sqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
+    ("sqlite:///data/x.db", f"sqlite:///{PROJECT_ROOT / 'data' / 'x.db'}"),
+])
+def test_database_urls_are_normalised(url: str, expected: str) -> None:
+    assert settings_from(DATABASE_URL=url).database_url == expected
+
+
+@pytest.mark.parametrize("url", ["mysql://u:p@h/db", "not a url at all"])
+def test_unsupported_database_url_is_refused_without_echo(url: str) -> None:
+    problems = problems_of(DATABASE_URL=url)
+    assert len(problems) == 1 and problems[0].startswith("DATABASE_URL:")
+    assert "u:p" not in problems[0]
+
+
+def test_masked_hides_secrets() -> None:
+    shown = settings_from(**PRODUCTION).masked()
+    assert shown["SECRET_KEY"] == "********"
+    assert shown["DATABASE_URL"] == "postgresql+psycopg://homeroom:***@db.internal:5432/homeroom"
+    assert GOOD_SECRET not in str(shown) and "pg-password-123" not in str(shown)
+
+
+def test_environment_and_dotenv_are_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in APP_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    env_file = tmp_path / ".env"
+    env_file.write_text("LOG_LEVEL=warning\nMAX_CONTENT_LENGTH=2048\n")
+    monkeypatch.setenv("MAX_CONTENT_LENGTH", "4096")  # the environment wins over .env
+    settings = Settings(_env_file=env_file)  # type: ignore[call-arg]
+    assert settings.log_level == "WARNING"
+    assert settings.max_content_length == 4096
+
+
+def test_env_file_can_be_named_and_empty_values_count_as_unset(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in APP_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    env_file = tmp_path / "homeroom.env"
+    env_file.write_text("APP_ENV=production\nLOG_LEVEL=\n")
+    monkeypatch.setenv("HOMEROOM_ENV_FILE", str(env_file))
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert [p.split(":")[0] for p in caught.value.problems] == ["SECRET_KEY", "DATABASE_URL", "CORS_ORIGINS"]
+    monkeypatch.setenv("HOMEROOM_ENV_FILE", "")
+    assert load_settings().app_env == "development"
+
+
+def test_load_settings_applies_overrides_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOG_LEVEL", "ERROR")
+    assert load_settings({"LOG_LEVEL": "DEBUG"}).log_level == "DEBUG"
+
+
+def _run(args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in APP_VARIABLES}
+    # No .env: neither ours nor the one the Flask CLI would load from the working directory.
+    clean.update(HOMEROOM_ENV_FILE="", FLASK_SKIP_DOTENV="1", **env)
+    return subprocess.run(args, cwd=PROJECT_ROOT, env=clean, capture_output=True, text=True, timeout=60)
+
+
+def test_invalid_configuration_exits_non_zero_with_one_line_per_problem() -> None:
+    result = _run([sys.executable, "-c", "import wsgi"], APP_ENV="production", SECRET_KEY="tiny-secret-value")
+    assert result.returncode == 78
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        "Configuration is invalid (3 problems):",
+        "  SECRET_KEY: must be at least 32 characters long",
+        "  DATABASE_URL: must be set in production",
+        "  CORS_ORIGINS: must list the web app's origins in production",
+    ]
+    assert "tiny-secret-value" not in result.stderr + result.stdout
+
+
+def test_config_check_command_prints_masked_configuration(tmp_path: Path) -> None:
+    flask = str(Path(sys.executable).with_name("flask"))
+    result = _run([flask, "--app", "wsgi", "config", "check"], **{
+        **PRODUCTION, "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+    })
+    assert result.returncode == 0, result.stderr
+    assert "APP_ENV=production" in result.stdout
+    assert "SECRET_KEY=********" in result.stdout
+    assert "CORS_ORIGINS=https://app.example.org" in result.stdout
+    assert GOOD_SECRET not in result.stdout + result.stderr
+    assert "Configuration is valid." in result.stderr
+    assert not (tmp_path / "x.db").exists()  # checking opens no connection
+
+
+def test_config_check_command_fails_on_invalid_configuration() -> None:
+    flask = str(Path(sys.executable).with_name("flask"))
+    result = _run([flask, "--app", "wsgi", "config", "check"], APP_ENV="production",
+                  CORS_ORIGINS="*", SECRET_KEY=GOOD_SECRET, DATABASE_URL="sqlite:////tmp/x.db")
+    assert result.returncode == 78
+    assert result.stderr.splitlines()[1:] == [
+        "  CORS_ORIGINS: '*' is not allowed; list the exact origins (https://app.example.org)"
+    ]
