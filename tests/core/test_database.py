@@ -186,3 +186,36 @@ def test_downgrade_to_base_and_upgrade_again(fresh_database_url: str) -> None:
         _db.session.commit()
     assert _differences(app) == []
     dispose_pools(app)
+
+
+@postgres_only
+def test_connections_killed_by_the_server_are_replaced(make_app, migrated_database: str) -> None:
+    """PostgreSQL drops every connection mid-run (failover, restart): the next requests succeed."""
+    from flask import Blueprint
+    from sqlalchemy import create_engine
+
+    app = make_app()
+    bp = Blueprint("pg_probe", __name__)
+
+    @bp.get("/api/_test/pid")
+    def backend_pid() -> dict[str, int]:
+        return {"pid": _db.session.execute(text("SELECT pg_backend_pid()")).scalar_one()}
+
+    app.register_blueprint(bp)
+    client = app.test_client()
+    first = client.get("/api/_test/pid").get_json()["pid"]
+    assert client.get("/ready").status_code == 200
+
+    admin = create_engine(migrated_database)
+    with admin.connect() as connection:
+        killed = connection.execute(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )).scalar_one()
+    admin.dispose()
+    assert killed >= 1
+
+    response = client.get("/api/_test/pid")
+    assert response.status_code == 200
+    assert response.get_json()["pid"] != first
+    assert client.get("/ready").status_code == 200
