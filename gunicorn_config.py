@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 from gunicorn import glogging
 
-from backend.core.serving import after_fork, default_workers, on_worker_exit, thread_stacks
+from backend.core.serving import after_fork, default_workers, drain_seconds, on_worker_exit, thread_stacks
 
 
 def _env(name: str, default: str) -> str:
@@ -23,7 +23,8 @@ def _env(name: str, default: str) -> str:
 bind = f"0.0.0.0:{_env('PORT', '8000')}"
 workers = int(_env("GUNICORN_WORKERS", str(default_workers())))
 threads = int(_env("GUNICORN_THREADS", "4"))
-worker_class = _env("GUNICORN_WORKER_CLASS", "gthread")
+# gthread, plus a drain period after SIGTERM during which /ready answers 503 (see the class).
+worker_class = _env("GUNICORN_WORKER_CLASS", "backend.core.gunicorn_worker.DrainingThreadWorker")
 preload_app = True
 max_requests = int(_env("GUNICORN_MAX_REQUESTS", "1000"))
 max_requests_jitter = int(_env("GUNICORN_MAX_REQUESTS_JITTER", "50"))
@@ -62,6 +63,7 @@ def when_ready(server: Any) -> None:
         "gunicorn_started", workers=server.cfg.workers, threads=server.cfg.threads,
         bind=",".join(server.cfg.bind), worker_class=server.cfg.worker_class_str,
         max_requests=server.cfg.max_requests, timeout=server.cfg.timeout,
+        graceful_timeout=server.cfg.graceful_timeout, drain_seconds=drain_seconds(),
     )
 
 

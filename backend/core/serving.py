@@ -16,6 +16,29 @@ from backend.core.db import dispose_pools
 
 log = structlog.get_logger("homeroom.serving")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+DRAIN_SECONDS_VARIABLE = "GUNICORN_DRAIN_SECONDS"
+DEFAULT_DRAIN_SECONDS = 5.0
+
+# Set in a worker that was told to stop: /ready answers 503 from then on, /health stays 200.
+_draining = threading.Event()
+
+
+def is_draining() -> bool:
+    return _draining.is_set()
+
+
+def start_draining() -> None:
+    if not _draining.is_set():
+        _draining.set()
+        log.info("draining", pid=os.getpid())
+
+
+def drain_seconds() -> float:
+    """How long a worker keeps serving after SIGTERM with /ready at 503, before it stops accepting."""
+    try:
+        return max(0.0, float(os.environ.get(DRAIN_SECONDS_VARIABLE) or DEFAULT_DRAIN_SECONDS))
+    except ValueError:
+        return DEFAULT_DRAIN_SECONDS
 
 
 def cgroup_cpu_limit(root: Path = CGROUP_ROOT) -> float | None:

@@ -9,6 +9,7 @@ from flask import Response, current_app, jsonify
 from backend.core.db import pool_stats
 from backend.core.errors import ServiceUnavailable
 from backend.core.http import quiet
+from backend.core.serving import is_draining
 from backend.extensions import db
 from backend.health import bp
 from backend.health.checks import run_checks
@@ -27,7 +28,9 @@ def health() -> Response:
 @bp.get("/ready")
 @quiet
 def ready() -> Response:
-    """Readiness: every critical dependency usable within its timeout."""
+    """Readiness: not shutting down, and every critical dependency usable within its timeout."""
+    if is_draining():
+        raise ServiceUnavailable("Shutting down: finishing in-flight requests.", failing=["shutdown"])
     checks = run_checks(current_app, critical_only=True)
     failing = sorted(name for name, result in checks.items() if result["status"] != "ok")
     if failing:

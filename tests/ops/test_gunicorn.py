@@ -1,0 +1,121 @@
+"""Graceful behaviour of a real Gunicorn running the app: shutdown, drain, recycling, crashes.
+
+Every load here is bounded in request count and in time, and goes to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor, wait
+from typing import Any
+
+from tests.ops.conftest import Server
+
+IN_FLIGHT = 16
+RECYCLE_REQUESTS = 300
+
+
+def _run_all(server: Server, paths: list[str], concurrency: int) -> list[tuple[int, Any]]:
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        futures = [pool.submit(server.get, path) for path in paths]
+        _done, pending = wait(futures, timeout=120)
+    assert not pending, "requests still pending after 120 s"
+    results: list[tuple[int, Any]] = []
+    for future in futures:
+        try:
+            results.append(future.result())
+        except OSError as error:  # a refused or reset connection is a failed request
+            results.append((0, repr(error)))
+    return results
+
+
+def test_start_summary_and_logs_are_json(gunicorn) -> None:
+    server = gunicorn()
+    status, _ = server.get("/api/health")
+    assert status == 200
+    time.sleep(0.3)
+    lines = server.logs()  # every line parses as JSON, Gunicorn's own included
+    summary = [line for line in lines if line["event"] == "gunicorn_started"]
+    assert len(summary) == 1
+    assert summary[0]["workers"] == 2 and summary[0]["threads"] == 4
+    assert summary[0]["bind"] == f"0.0.0.0:{server.port}"
+    assert summary[0]["worker_class"].endswith("DrainingThreadWorker")
+    assert any(line.get("logger") == "gunicorn.error" for line in lines)
+    access = [line for line in lines if line.get("logger") == "homeroom.access"]
+    assert [line["path"] for line in access] == ["/api/health"]  # once, from the app; probes left out
+
+
+def test_sigterm_under_load_finishes_every_in_flight_request(gunicorn) -> None:
+    server = gunicorn(GUNICORN_DRAIN_SECONDS="0")
+    with ThreadPoolExecutor(max_workers=IN_FLIGHT) as pool:
+        futures = [pool.submit(server.get, "/api/_test/sleep?seconds=2") for _ in range(IN_FLIGHT)]
+        time.sleep(0.7)  # every request accepted and sleeping
+        started = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        results = [future.result(timeout=30) for future in futures]
+    assert [status for status, _ in results] == [200] * IN_FLIGHT
+    assert server.wait_exit(timeout=15) == 0
+    assert time.monotonic() - started < 10  # within graceful_timeout
+
+
+def test_ready_is_503_while_draining_and_health_stays_200(gunicorn) -> None:
+    server = gunicorn(GUNICORN_DRAIN_SECONDS="3")
+    assert server.get("/ready")[0] == 200
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        slow = pool.submit(server.get, "/api/_test/sleep?seconds=2")
+        time.sleep(0.3)
+        server.process.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        status, body = server.get("/ready")
+        assert status == 503
+        assert body["code"] == "service_unavailable" and body["failing"] == ["shutdown"]
+        assert server.get("/health") == (200, {"status": "ok"})
+        assert slow.result(timeout=30)[0] == 200
+    assert server.wait_exit(timeout=20) == 0
+
+
+def test_workers_recycle_under_max_requests_without_failures(gunicorn) -> None:
+    server = gunicorn(GUNICORN_MAX_REQUESTS="20", GUNICORN_MAX_REQUESTS_JITTER="0")
+    results = _run_all(server, ["/api/_test/pid"] * RECYCLE_REQUESTS, concurrency=4)
+    failures = [result for result in results if result[0] != 200]
+    assert failures == []
+    served_by = {body["pid"] for _, body in results}
+    assert len(served_by) >= RECYCLE_REQUESTS // 20 // 2  # many generations of workers
+    assert len(server.worker_pids()) >= 10
+
+
+def test_killed_worker_is_replaced(gunicorn) -> None:
+    server = gunicorn()
+    victim = server.get("/api/_test/pid")[1]["pid"]
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and len(server.worker_pids() - {victim}) < 2:
+        time.sleep(0.2)
+    live = server.worker_pids() - {victim}
+    assert len(live) >= 2, "no replacement worker booted"
+    results = _run_all(server, ["/api/_test/pid"] * 40, concurrency=4)
+    assert [status for status, _ in results] == [200] * 40
+    assert victim not in {body["pid"] for _, body in results}
+    assert server.process.poll() is None
+
+
+def test_worker_killed_for_timeout_logs_its_stack(gunicorn) -> None:
+    # Sync workers are the ones Gunicorn times out on a stuck request (with threads > 1 Gunicorn
+    # would switch to gthread); the hook is the same for every class.
+    server = gunicorn(
+        GUNICORN_WORKER_CLASS="sync", GUNICORN_THREADS="1", GUNICORN_TIMEOUT="2", GUNICORN_WORKERS="1"
+    )
+    # The worker is killed mid-request, as intended: no (JSON) answer comes back.
+    with contextlib.suppress(OSError, ValueError):
+        server.get("/api/_test/sleep?seconds=6", timeout=10)
+    deadline = time.monotonic() + 10
+    aborted: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and not aborted:
+        aborted = [line for line in server.logs() if line["event"] == "worker_timeout"]
+        time.sleep(0.2)
+    assert aborted, "worker_abort did not log"
+    stacks = "".join(aborted[0]["stacks"].values())
+    assert "time.sleep(seconds)" in stacks or "in sleep" in stacks
