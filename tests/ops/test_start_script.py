@@ -1,0 +1,166 @@
+"""start_production.sh, run for real in a copy of the repository (sharing this .venv)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import signal
+import sqlite3
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from backend.config import PROJECT_ROOT
+from tests.ops.conftest import free_port, get
+
+SHELLCHECK = str(Path(sys.executable).with_name("shellcheck"))
+SKIP = shutil.ignore_patterns(
+    ".venv", ".git", "instance", ".env", "__pycache__", ".pytest_cache", ".ruff_cache"
+)
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    """A copy of the project without .env or instance/, using this run's virtual environment."""
+    root = tmp_path / "homeroom"
+    shutil.copytree(PROJECT_ROOT, root, ignore=SKIP)
+    (root / ".venv").symlink_to(PROJECT_ROOT / ".venv")
+    return root
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """Only what a shell on a fresh machine has, plus `extra`."""
+    base = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
+    return {**base, **extra}
+
+
+def run(root: Path, *args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["./start_production.sh", *args], cwd=root, env=clean_env(**env),
+        capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def env_file(root: Path) -> dict[str, str]:
+    lines = (root / ".env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def test_scripts_are_shellcheck_clean() -> None:
+    scripts = ["start_production.sh", "scripts/test.sh", "scripts/lib.sh", ".ci/run"]
+    result = subprocess.run([SHELLCHECK, "-x", *scripts], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+def test_help_and_unknown_flags(checkout: Path) -> None:
+    result = run(checkout, "--help")
+    assert result.returncode == 0
+    for flag in ("--check", "--migrate-only", "--no-install", "--help"):
+        assert flag in result.stdout
+    wrong = run(checkout, "--bogus")
+    assert wrong.returncode == 2
+    assert "unknown option: --bogus" in wrong.stderr
+
+
+def test_first_run_writes_env_with_fresh_secrets(checkout: Path, tmp_path: Path) -> None:
+    result = run(checkout, "--check", "--no-install")
+    assert result.returncode == 0, result.stderr
+    assert "created .env from .env.example" in result.stdout
+    assert "\033[" not in result.stdout + result.stderr  # no colour when not on a terminal
+    values = env_file(checkout)
+    assert values["SECRET_KEY"] != env_file_example()["SECRET_KEY"]
+    assert len(values["SECRET_KEY"]) >= 48
+    assert len(base64.urlsafe_b64decode(values["ENCRYPTION_KEY"])) == 32  # a Fernet key
+    assert stat.S_IMODE((checkout / ".env").stat().st_mode) == 0o600
+    assert values["SECRET_KEY"] not in result.stdout + result.stderr
+
+    second = tmp_path / "second"
+    shutil.copytree(checkout, second, ignore=shutil.ignore_patterns(".env", ".venv"))
+    (second / ".venv").symlink_to(PROJECT_ROOT / ".venv")
+    assert run(second, "--check", "--no-install").returncode == 0
+    assert env_file(second)["SECRET_KEY"] != values["SECRET_KEY"]
+    assert env_file(second)["ENCRYPTION_KEY"] != values["ENCRYPTION_KEY"]
+
+    again = run(checkout, "--check", "--no-install")
+    assert "created .env" not in again.stdout
+    assert env_file(checkout) == values  # an existing .env is never rewritten
+
+
+def env_file_example() -> dict[str, str]:
+    lines = (PROJECT_ROOT / ".env.example").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def test_invalid_configuration_lists_every_problem(checkout: Path) -> None:
+    result = run(checkout, "--check", "--no-install",
+                 CORS_ORIGINS="*", SECRET_KEY="short-secret", MAX_CONTENT_LENGTH="huge")
+    assert result.returncode == 78
+    assert "SECRET_KEY: must be at least 32 characters long" in result.stderr
+    assert "CORS_ORIGINS: '*' is not allowed" in result.stderr
+    assert "MAX_CONTENT_LENGTH: Input should be a valid integer" in result.stderr
+    assert "short-secret" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_environment_wins_over_env_file(checkout: Path) -> None:
+    run(checkout, "--check", "--no-install")
+    result = run(checkout, "--check", "--no-install", CORS_ORIGINS="*")  # .env has a valid origin
+    assert result.returncode == 78
+
+
+def test_no_install_needs_a_venv(checkout: Path) -> None:
+    (checkout / ".venv").unlink()
+    result = run(checkout, "--no-install")
+    assert result.returncode != 0
+    assert "--no-install given but .venv does not exist" in result.stderr
+
+
+def test_database_wait_is_bounded(checkout: Path) -> None:
+    started = time.monotonic()
+    result = run(checkout, "--migrate-only", "--no-install", timeout=60,
+                 DATABASE_URL="postgresql://postgres@127.0.0.1:9/nothing", DB_WAIT_TIMEOUT="2")
+    assert result.returncode != 0
+    assert "did not answer within 2 s" in result.stderr
+    assert time.monotonic() - started < 30
+
+
+def test_migrate_only_migrates_and_stops(checkout: Path) -> None:
+    result = run(checkout, "--migrate-only", "--no-install")
+    assert result.returncode == 0, result.stderr
+    assert "Starting Gunicorn" not in result.stdout
+    with sqlite3.connect(checkout / "instance" / "homeroom.db") as connection:
+        assert connection.execute("SELECT count(*) FROM alembic_version").fetchone() == (1,)
+
+
+def test_serves_out_of_the_box_and_stops_cleanly(checkout: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        ["./start_production.sh", "--no-install"], cwd=checkout,
+        env=clean_env(PORT=str(port), GUNICORN_WORKERS="2", GUNICORN_DRAIN_SECONDS="0"),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        status = 0
+        while time.monotonic() < deadline and status != 200:
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            try:
+                status = get(port, "/ready", timeout=2)[0]
+            except OSError:
+                time.sleep(0.2)
+        assert status == 200  # SQLite migrated, no Redis needed
+        assert get(port, "/health") == (200, {"status": "ok"})
+        # exec: the script's process is now the Gunicorn master, so its signals reach Gunicorn.
+        command = Path(f"/proc/{process.pid}/cmdline").read_bytes().split(b"\0")
+        assert any(part.endswith(b"gunicorn") for part in command)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
