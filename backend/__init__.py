@@ -10,13 +10,15 @@ from flask import Flask
 
 from backend.cli import register_cli
 from backend.config import PROJECT_ROOT, SETTINGS_EXTENSION, Settings, load_settings
+from backend.core.cache import init_cache
 from backend.core.db import MIGRATIONS_DIR, configure_engine, engine_options
 from backend.core.errors import register_error_handlers
 from backend.core.http import init_http
 from backend.core.logging import configure_logging
+from backend.core.ratelimit import apply_route_limits, init_rate_limits
 from backend.extensions import cors, db, migrate
 from backend.health import bp as health_bp
-from backend.health.checks import check_database, register_check
+from backend.health.checks import check_database, check_redis, register_check
 from backend.health.routes import STARTED_AT
 from backend.version import __version__
 
@@ -55,6 +57,8 @@ def create_app(overrides: Mapping[str, Any] | Settings | None = None) -> Flask:
     )
     _init_extensions(app, settings)
     init_http(app, settings)
+    # After the request id and (later) authentication: limits are keyed by the user.
+    init_rate_limits(app, settings)
     register_error_handlers(app)
     _register_blueprints(app)
     register_cli(app)
@@ -69,6 +73,7 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
         for engine in db.engines.values():
             configure_engine(engine)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
+    init_cache(app, settings)
     cors.init_app(
         app,
         resources={r"/api/*": {"origins": list(settings.cors_origins)}},
@@ -82,3 +87,5 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
 def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     register_check(app, "database", check_database, critical=True)
+    register_check(app, "redis", check_redis, critical=False)
+    apply_route_limits(app)

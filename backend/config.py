@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from flask import current_app
+from limits import parse_many
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
@@ -25,7 +26,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_URL = "sqlite:///instance/homeroom.db"
 ENV_FILE_VARIABLE = "HOMEROOM_ENV_FILE"
 PLACEHOLDER_MARKERS = ("change-me", "changeme", "replace-me", "placeholder", "your-secret", "xxxx")
-SECRET_FIELDS = frozenset({"secret_key"})
+SECRET_FIELDS = frozenset({"secret_key"})  # URLs with credentials are shown with the password hidden
 
 Environment = Literal["development", "testing", "production"]
 
@@ -66,6 +67,13 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["json", "console"] | None = Field(default=None, validate_default=True)
     access_log_probes: bool = False
+
+    redis_url: str | None = None
+    redis_timeout: float = Field(default=0.5, gt=0, le=10)
+    redis_cooldown_max: float = Field(default=30.0, ge=1)
+    cache_max_entries: int = Field(default=10_000, ge=1)
+    rate_limit_default: str = "300 per minute"
+    rate_limit_strategy: Literal["fixed-window", "moving-window", "sliding-window-counter"] = "moving-window"
 
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=20, ge=0)
@@ -126,6 +134,22 @@ class Settings(BaseSettings):
             raise ValueError("must list the web app's origins in production")
         return value
 
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value and urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value or None
+
+    @field_validator("rate_limit_default")
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError("is not a rate limit such as '300 per minute' or '10/second;1000/day'") from None
+        return value
+
     @field_validator("log_format")
     @classmethod
     def _default_log_format(cls, value: str | None, info: ValidationInfo) -> str:
@@ -145,10 +169,20 @@ class Settings(BaseSettings):
                 value = "********" if value else "(unset)"
             elif name == "database_url":
                 value = make_url(value).render_as_string(hide_password=True)
+            elif name == "redis_url" and value:
+                value = _hide_url_password(value)
             elif isinstance(value, tuple):
                 value = ",".join(value)
             shown[name.upper()] = value
         return shown
+
+
+def _hide_url_password(url: str) -> str:
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
 
 
 def _is_origin(origin: str) -> bool:

@@ -9,3 +9,4 @@ from backend.core.models import Base
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 cors = CORS()
+# The rate limiter is made per app by backend.core.ratelimit.init_rate_limits (see why there).

@@ -6,11 +6,25 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
 
+step "System packages"
+# The Redis tests start redis-server processes of their own.
+if ! command -v redis-server >/dev/null 2>&1; then
+  command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ] \
+    || die "redis-server is required for the tests; install it (Debian/Ubuntu: apt-get install redis-server)."
+  info "installing redis-server"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server
+else
+  info "redis-server found"
+fi
+
 step "Python environment"
 ensure_venv requirements-dev.txt
 
 step "Lint (ruff)"
 .venv/bin/ruff check .
 
-step "Tests (${TEST_DATABASE_URL:+PostgreSQL}${TEST_DATABASE_URL:-SQLite}${TEST_REDIS_URL:+ + Redis})"
+label=SQLite
+[ -n "${TEST_DATABASE_URL:-}" ] && label=PostgreSQL
+[ -n "${TEST_REDIS_URL:-}" ] && label="$label + Redis"
+step "Tests ($label)"
 exec .venv/bin/python -m pytest "$@"

@@ -1,14 +1,19 @@
 """Shared fixtures: a fresh database per run, `app`, `client`, `db`, and log capture.
 
 SQLite (a file in a temporary folder) by default; PostgreSQL when TEST_DATABASE_URL is set, in a
-database created for this run and dropped after it. When TEST_DATABASE_URL or TEST_REDIS_URL is
-set but unreachable the run stops with a failure: it never quietly falls back.
+database created for this run and dropped after it. With TEST_REDIS_URL every test app caches and
+rate-limits in that Redis database, which is emptied before each test. When TEST_DATABASE_URL or
+TEST_REDIS_URL is set but unreachable the run stops with a failure: it never quietly falls back.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import socket
+import subprocess
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -94,7 +99,16 @@ def fresh_database_url(tmp_path: Path) -> Iterator[str]:
 
 
 def base_config(database_url: str, **overrides: Any) -> dict[str, Any]:
-    return {"APP_ENV": "testing", "DATABASE_URL": database_url, "LOG_FORMAT": "json", **overrides}
+    """Test apps use the run's database, and TEST_REDIS_URL's Redis when it is set."""
+    return {"APP_ENV": "testing", "DATABASE_URL": database_url, "LOG_FORMAT": "json",
+            "REDIS_URL": TEST_REDIS_URL, **overrides}
+
+
+@pytest.fixture(autouse=True)
+def _empty_test_redis() -> None:
+    """Each test starts with an empty TEST_REDIS_URL database (use one reserved for tests)."""
+    if TEST_REDIS_URL:
+        redis.Redis.from_url(TEST_REDIS_URL, socket_timeout=5).flushdb()
 
 
 @pytest.fixture(scope="session")
@@ -143,6 +157,55 @@ def db(app: Flask) -> Iterator[SQLAlchemy]:
             _db.session.execute(table.delete())
         _db.session.commit()
         _db.session.remove()
+
+
+class RedisServer:
+    """A redis-server of our own on a free 127.0.0.1 port, stopped and started again at will."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.url, socket_timeout=2, decode_responses=True)
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail("redis-server is not installed (scripts/test.sh installs it with apt-get)")
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if self.client().ping():
+                    return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        pytest.fail(f"redis-server did not start on port {self.port}")
+
+    def stop(self) -> None:
+        """Kill it outright, as a crash would."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer(free_port())
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -191,7 +191,9 @@ def handle_http_exception(error: HTTPException) -> Response:
     headers: dict[str, str] = {}
     if status == 405 and getattr(error, "valid_methods", None):
         headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
-    if status in (429, 503):
+    # Flask-Limiter's own 429 (it carries `.limit`) gets Retry-After from the limiter, which knows
+    # when the window resets; every other 429 or 503 says when to retry here.
+    if status in (429, 503) and not hasattr(error, "limit"):
         headers["Retry-After"] = _retry_after(error)
     if status == 413:
         detail = too_large_detail()

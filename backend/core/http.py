@@ -5,15 +5,15 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import structlog
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backend.config import Settings, current_settings
 from backend.core.errors import PayloadTooLarge, UnsupportedMediaType, too_large_detail
+from backend.core.markers import is_probe_request
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
@@ -22,13 +22,6 @@ _USER_AGENT_MAX = 200
 CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
 access_log = structlog.get_logger("homeroom.access")
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def quiet(view: F) -> F:
-    """Keep a view (a probe) out of the access log unless ACCESS_LOG_PROBES is on."""
-    view.quiet_access_log = True  # type: ignore[attr-defined]
-    return view
 
 
 def _start_request() -> None:
@@ -73,13 +66,8 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
-def _is_quiet() -> bool:
-    view = current_app.view_functions.get(request.endpoint or "")
-    return bool(getattr(view, "quiet_access_log", False)) and not current_settings().access_log_probes
-
-
 def _log_access(response: Response) -> Response:
-    if _is_quiet():
+    if is_probe_request() and not current_settings().access_log_probes:
         return response
     status = response.status_code
     level = "error" if status >= 500 else "warning" if status >= 400 else "info"

@@ -12,6 +12,7 @@ from pathlib import Path
 import structlog
 from flask import Flask
 
+from backend.core.cache import CACHE_EXTENSION
 from backend.core.db import dispose_pools
 
 log = structlog.get_logger("homeroom.serving")
@@ -70,8 +71,12 @@ def default_workers(root: Path = CGROUP_ROOT) -> int:
 
 
 def after_fork(app: Flask) -> None:
-    """In a new worker: forget connections inherited from the master without closing them."""
+    """In a new worker: forget connections inherited from the master without closing them.
+
+    Flask-Limiter's Redis client resets its own pool when it sees a new pid (redis-py does so).
+    """
     dispose_pools(app, close=False)
+    app.extensions[CACHE_EXTENSION].after_fork()
 
 
 def on_worker_exit(app: Flask) -> None:

@@ -14,12 +14,14 @@ from typing import Any
 import structlog
 from flask import Flask
 
+from backend.core.cache import CACHE_EXTENSION, Cache
 from backend.core.db import migration_status
 
 log = structlog.get_logger("homeroom.health")
 _REGISTRY = "homeroom.health_checks"
 
 CheckFn = Callable[[Flask], dict[str, Any] | None]
+HEALTHY = frozenset({"ok", "not_configured"})
 
 
 @dataclass(frozen=True)
@@ -63,3 +65,11 @@ def check_database(app: Flask) -> dict[str, Any]:
     if not status["at_head"]:
         return {"status": "down", "reason": "migrations_pending", "migrations": status}
     return {"migrations": status}
+
+
+def check_redis(app: Flask) -> dict[str, Any]:
+    """`ok` on Redis, `degraded` while the in-process fallback serves, or `not_configured`."""
+    cache: Cache = app.extensions[CACHE_EXTENSION]
+    if cache.redis is None:
+        return {"status": "not_configured"}
+    return {"status": "ok" if cache.ping() else "degraded"}

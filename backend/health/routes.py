@@ -8,31 +8,31 @@ from flask import Response, current_app, jsonify
 
 from backend.core.db import pool_stats
 from backend.core.errors import ServiceUnavailable
-from backend.core.http import quiet
+from backend.core.markers import probe
 from backend.core.serving import is_draining
 from backend.extensions import db
 from backend.health import bp
-from backend.health.checks import run_checks
+from backend.health.checks import HEALTHY, run_checks
 from backend.version import __version__
 
 STARTED_AT = "homeroom.started_at"
 
 
 @bp.get("/health")
-@quiet
+@probe
 def health() -> Response:
     """Liveness: the process answers. Touches no dependency."""
     return jsonify(status="ok")
 
 
 @bp.get("/ready")
-@quiet
+@probe
 def ready() -> Response:
     """Readiness: not shutting down, and every critical dependency usable within its timeout."""
     if is_draining():
         raise ServiceUnavailable("Shutting down: finishing in-flight requests.", failing=["shutdown"])
     checks = run_checks(current_app, critical_only=True)
-    failing = sorted(name for name, result in checks.items() if result["status"] != "ok")
+    failing = sorted(name for name, result in checks.items() if result["status"] not in HEALTHY)
     if failing:
         raise ServiceUnavailable(f"Not ready: {', '.join(failing)} failing.", failing=failing, checks=checks)
     return jsonify(status="ready", checks=checks)
@@ -46,8 +46,8 @@ def component_health() -> Response:
     (an optional component is down) or `down` (a critical one is); /ready is the gate.
     """
     components = run_checks(current_app)
-    critical_down = any(c["critical"] and c["status"] != "ok" for c in components.values())
-    degraded = any(c["status"] != "ok" for c in components.values())
+    critical_down = any(c["critical"] and c["status"] not in HEALTHY for c in components.values())
+    degraded = any(c["status"] not in HEALTHY for c in components.values())
     return jsonify({
         "status": "down" if critical_down else "degraded" if degraded else "ok",
         "version": __version__,

@@ -50,4 +50,4 @@ def test_wsgi_module_exposes_application() -> None:
              "DATABASE_URL": UNREACHABLE_DATABASE_URL},
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ok"
+    assert result.stdout.splitlines()[-1] == "ok"

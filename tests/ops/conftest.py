@@ -6,7 +6,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,15 +17,10 @@ from typing import Any
 import pytest
 
 from backend.config import PROJECT_ROOT
+from tests.conftest import free_port
 
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 START_TIMEOUT = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def get(port: int, path: str, timeout: float = 15.0) -> tuple[int, dict[str, Any]]:

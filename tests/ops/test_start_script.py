@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from backend.config import PROJECT_ROOT
-from tests.ops.conftest import free_port, get
+from tests.conftest import free_port
+from tests.ops.conftest import get
 
 SHELLCHECK = str(Path(sys.executable).with_name("shellcheck"))
 SKIP = shutil.ignore_patterns(

@@ -10,7 +10,8 @@ import sys
 import time
 
 from backend.config import PROJECT_ROOT
-from tests.ops.conftest import free_port, get
+from tests.conftest import free_port
+from tests.ops.conftest import get
 
 PS1 = (PROJECT_ROOT / "start_production.ps1").read_text()
 

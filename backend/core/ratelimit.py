@@ -1,0 +1,102 @@
+"""Rate limiting with Flask-Limiter: one limiter per app, who a request counts against, headers.
+
+Limits live in Redis when REDIS_URL is set, so every worker and instance shares them; while Redis
+is unreachable Flask-Limiter counts in memory (per process) and returns to Redis by itself.
+
+Flask-Limiter keeps the first app's storage, strategy and limits on the Limiter object, so a
+module-level instance cannot serve several apps in one process; each app gets its own here, and
+views declare their limits with `backend.core.markers.rate_limit`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import redis
+import structlog
+from flask import Flask, Response, current_app, g, request
+from flask_limiter import Limiter
+
+from backend.config import Settings
+from backend.core.markers import is_probe_request
+
+log = structlog.get_logger("homeroom.ratelimit")
+LIMITER_EXTENSION = "homeroom.limiter"
+
+
+def rate_limit_key() -> str:
+    """The authenticated user when there is one, else the client IP (after ProxyFix)."""
+    user_id = g.get("user_id")
+    return f"user:{user_id}" if user_id else f"ip:{request.remote_addr or 'unknown'}"
+
+
+def limiter_config(settings: Settings) -> dict[str, Any]:
+    """Flask-Limiter's RATELIMIT_* configuration for these settings."""
+    if settings.redis_url:
+        storage: dict[str, Any] = {
+            "RATELIMIT_STORAGE_URI": settings.redis_url,
+            "RATELIMIT_STORAGE_OPTIONS": {
+                "socket_connect_timeout": settings.redis_timeout,
+                "socket_timeout": settings.redis_timeout,
+            },
+            "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        }
+    else:
+        storage = {"RATELIMIT_STORAGE_URI": "memory://"}
+    return {
+        **storage,
+        "RATELIMIT_DEFAULT": settings.rate_limit_default,
+        "RATELIMIT_STRATEGY": settings.rate_limit_strategy,
+        # Headers come from add_rate_limit_headers: Flask-Limiter's own would put Retry-After on
+        # every response and stretch a 503's Retry-After to the end of the rate-limit window.
+        "RATELIMIT_HEADERS_ENABLED": False,
+        "RATELIMIT_KEY_PREFIX": "homeroom",
+    }
+
+
+def init_rate_limits(app: Flask, settings: Settings) -> Limiter:
+    app.config.update(limiter_config(settings))
+    limiter = Limiter(key_func=rate_limit_key, default_limits_exempt_when=is_probe_request)
+    limiter.init_app(app)
+    app.extensions[LIMITER_EXTENSION] = limiter
+    app.after_request(add_rate_limit_headers)
+    if not settings.redis_url:
+        log.warning("rate_limits_per_process", reason="REDIS_URL is not set",
+                    effect="each worker counts its own requests; limits are not shared")
+    return limiter
+
+
+def apply_route_limits(app: Flask) -> None:
+    """Register the limits that views declared with @rate_limit (call after the blueprints)."""
+    limiter: Limiter = app.extensions[LIMITER_EXTENSION]
+    for endpoint, view in list(app.view_functions.items()):
+        limits = getattr(view, "rate_limits", None)
+        if limits and not getattr(view, "rate_limits_applied", False):
+            # Flask-Limiter checks a decorated limit inside its wrapper, so the wrapper must serve.
+            wrapped = limiter.limit(limits)(view)
+            wrapped.rate_limits_applied = True  # type: ignore[attr-defined]
+            app.view_functions[endpoint] = wrapped
+
+
+def current_limiter() -> Limiter:
+    limiter: Limiter = current_app.extensions[LIMITER_EXTENSION]
+    return limiter
+
+
+def add_rate_limit_headers(response: Response) -> Response:
+    """X-RateLimit-Limit/-Remaining/-Reset on limited responses; Retry-After on the 429 itself."""
+    current = current_limiter().current_limit
+    if current is None:
+        return response
+    try:
+        reset_at, remaining = current.reset_at, current.remaining
+    except redis.RedisError:
+        return response  # storage failed since the check: the answer matters more than headers
+    headers = response.headers
+    headers["X-RateLimit-Limit"] = str(current.limit.amount)
+    headers["X-RateLimit-Remaining"] = str(remaining)
+    headers["X-RateLimit-Reset"] = str(reset_at)
+    if response.status_code == 429 and "Retry-After" not in headers:
+        headers["Retry-After"] = str(max(1, reset_at - int(time.time())))
+    return response
