@@ -58,6 +58,7 @@ from pathlib import Path
 text = Path(".env.example").read_text()
 fresh = {
     "SECRET_KEY": secrets.token_urlsafe(48),
+    "JWT_SECRET_KEY": secrets.token_urlsafe(48),
     "ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
 }
 for name, value in fresh.items():
@@ -83,7 +84,7 @@ load_env_file() {
 step "Configuration"
 if [ ! -f .env ]; then
   create_env_file
-  ok "created .env from .env.example with a newly generated SECRET_KEY and ENCRYPTION_KEY"
+  ok "created .env from .env.example with newly generated SECRET_KEY, JWT_SECRET_KEY and ENCRYPTION_KEY"
   info "review it (CORS_ORIGINS, DATABASE_URL, REDIS_URL) before serving real users"
 fi
 load_env_file

@@ -8,6 +8,11 @@ from typing import Any
 
 from flask import Flask
 
+from backend.auth import auth_bp, users_bp
+from backend.auth.access import init_auth
+from backend.auth.cli import register_auth_cli
+from backend.auth.passwords import Passwords, make_hasher
+from backend.auth.service import PASSWORDS_EXTENSION
 from backend.cli import register_cli
 from backend.config import PROJECT_ROOT, SETTINGS_EXTENSION, Settings, load_settings
 from backend.core.cache import init_cache
@@ -42,7 +47,8 @@ def create_app(overrides: Mapping[str, Any] | Settings | None = None) -> Flask:
     settings = overrides if isinstance(overrides, Settings) else load_settings(overrides)
     configure_logging(settings)
 
-    app = Flask(__name__, instance_path=str(PROJECT_ROOT / "instance"))
+    # No static folder: a JSON API serves no files (and a /static route would be unprotected).
+    app = Flask(__name__, instance_path=str(PROJECT_ROOT / "instance"), static_folder=None)
     app.extensions[SETTINGS_EXTENSION] = settings
     app.extensions[STARTED_AT] = time.monotonic()
     app.config.update(
@@ -57,11 +63,13 @@ def create_app(overrides: Mapping[str, Any] | Settings | None = None) -> Flask:
     )
     _init_extensions(app, settings)
     init_http(app, settings)
-    # After the request id and (later) authentication: limits are keyed by the user.
+    init_auth(app)
+    # After the request id and authentication: limits are keyed by the user.
     init_rate_limits(app, settings)
     register_error_handlers(app)
     _register_blueprints(app)
     register_cli(app)
+    register_auth_cli(app)
     return app
 
 
@@ -74,6 +82,7 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
             configure_engine(engine)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     init_cache(app, settings)
+    app.extensions[PASSWORDS_EXTENSION] = Passwords(make_hasher(settings))
     cors.init_app(
         app,
         resources={r"/api/*": {"origins": list(settings.cors_origins)}},
@@ -86,6 +95,8 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(users_bp)
     register_check(app, "database", check_database, critical=True)
     register_check(app, "redis", check_redis, critical=False)
     apply_route_limits(app)

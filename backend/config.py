@@ -26,7 +26,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_URL = "sqlite:///instance/homeroom.db"
 ENV_FILE_VARIABLE = "HOMEROOM_ENV_FILE"
 PLACEHOLDER_MARKERS = ("change-me", "changeme", "replace-me", "placeholder", "your-secret", "xxxx")
-SECRET_FIELDS = frozenset({"secret_key"})  # URLs with credentials are shown with the password hidden
+# Shown masked by `config check`; URLs with credentials are shown with the password hidden.
+SECRET_FIELDS = frozenset({"secret_key", "jwt_secret_key"})
 
 Environment = Literal["development", "testing", "production"]
 
@@ -59,6 +60,7 @@ class Settings(BaseSettings):
 
     app_env: Environment = "development"
     secret_key: SecretStr | None = Field(default=None, validate_default=True)
+    jwt_secret_key: SecretStr | None = Field(default=None, validate_default=True)
     database_url: str | None = Field(default=None, validate_default=True)
     cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(default=(), validate_default=True)
     force_https: bool = False
@@ -67,6 +69,15 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["json", "console"] | None = Field(default=None, validate_default=True)
     access_log_probes: bool = False
+
+    access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
+    refresh_token_ttl_days: int = Field(default=14, ge=1, le=90)
+    auth_state_cache_seconds: int = Field(default=60, ge=0, le=60)
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    password_hash_memory_kib: int = Field(default=65536, ge=1024)
+    password_hash_parallelism: int = Field(default=4, ge=1)
+    login_rate_limit: str = "10 per minute;100 per hour"
+    login_failure_limit: str = "5 per 15 minutes"
 
     redis_url: str | None = None
     redis_timeout: float = Field(default=0.5, gt=0, le=10)
@@ -89,7 +100,7 @@ class Settings(BaseSettings):
     def _upper_level(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("secret_key")
+    @field_validator("secret_key", "jwt_secret_key")
     @classmethod
     def _check_secret_key(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr:
         if value is None or not value.get_secret_value():
@@ -141,7 +152,7 @@ class Settings(BaseSettings):
             raise ValueError("must be a redis://, rediss:// or unix:// URL")
         return value or None
 
-    @field_validator("rate_limit_default")
+    @field_validator("rate_limit_default", "login_rate_limit", "login_failure_limit")
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
         try:

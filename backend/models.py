@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 
 # Each feature with tables adds its `backend.<feature>.models` module here.
-MODEL_MODULES: tuple[str, ...] = ()
+MODEL_MODULES: tuple[str, ...] = ("backend.auth.models",)
 
 
 def import_all_models() -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from alembic import context
+from typing import Any
 
+from alembic import context
+from alembic.autogenerate.api import AutogenContext
+
+from backend.core.models import UTCDateTime
 from backend.extensions import db
 from backend.models import import_all_models
 
@@ -11,8 +15,16 @@ import_all_models()
 target_metadata = db.metadata
 
 
+def _render_item(kind: str, item: Any, autogen_context: AutogenContext) -> str | bool:
+    """Write the app's UTCDateTime as the plain type it stores, so migrations import no app code."""
+    if kind == "type" and isinstance(item, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def _options(dialect_name: str) -> dict[str, object]:
     return {
+        "render_item": _render_item,
         "target_metadata": target_metadata,
         "compare_type": True,
         "compare_server_default": True,

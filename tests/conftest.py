@@ -8,8 +8,10 @@ TEST_REDIS_URL is set but unreachable the run stops with a failure: it never qui
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -17,6 +19,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from backend import create_app
+from backend.auth.permissions import Role
+from backend.auth.schemas import UserCreateIn
+from backend.auth.user_service import create_school, create_user
 from backend.config import normalise_database_url, settings_from
 from backend.core.db import dispose_pools
 from backend.extensions import db as _db
@@ -98,10 +104,29 @@ def fresh_database_url(tmp_path: Path) -> Iterator[str]:
         yield url
 
 
+# argon2 at its cheapest: the tests exercise the logic, not the cost (production: 64 MiB, t=3).
+# One signing key for every test app of the run, so that a token from one is good at another.
+RUN_JWT_KEY = secrets.token_urlsafe(48)
+FAST_HASHING = {
+    "PASSWORD_HASH_TIME_COST": 1, "PASSWORD_HASH_MEMORY_KIB": 1024, "PASSWORD_HASH_PARALLELISM": 1,
+}
+
+
 def base_config(database_url: str, **overrides: Any) -> dict[str, Any]:
     """Test apps use the run's database, and TEST_REDIS_URL's Redis when it is set."""
     return {"APP_ENV": "testing", "DATABASE_URL": database_url, "LOG_FORMAT": "json",
-            "REDIS_URL": TEST_REDIS_URL, **overrides}
+            "REDIS_URL": TEST_REDIS_URL, "JWT_SECRET_KEY": RUN_JWT_KEY, **FAST_HASHING, **overrides}
+
+
+def empty_tables(database_url: str) -> None:
+    """Delete every row the test wrote, children first."""
+    engine = create_engine(normalise_database_url(database_url))
+    try:
+        with engine.begin() as connection:
+            for table in reversed(_db.metadata.sorted_tables):
+                connection.execute(table.delete())
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(autouse=True)
@@ -135,6 +160,8 @@ def make_app(migrated_database: str) -> Iterator[AppFactory]:
     yield factory
     for application in apps:
         dispose_pools(application)
+    if apps:
+        empty_tables(migrated_database)
 
 
 @pytest.fixture
@@ -149,13 +176,10 @@ def client(app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def db(app: Flask) -> Iterator[SQLAlchemy]:
-    """The database extension inside an app context; every table is emptied afterwards."""
+    """The database extension inside an app context (tables are emptied when the app goes)."""
     with app.app_context():
         yield _db
         _db.session.rollback()
-        for table in reversed(_db.metadata.sorted_tables):
-            _db.session.execute(table.delete())
-        _db.session.commit()
         _db.session.remove()
 
 
@@ -217,3 +241,51 @@ def logs(capsys: pytest.CaptureFixture[str]) -> Callable[[], list[dict[str, Any]
         return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
     return read
+
+
+# --- schools, users and signing in ------------------------------------------------------------
+
+PASSWORD = "correct-horse-battery-7"
+_serial = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Account:
+    user_id: uuid.UUID
+    school_id: uuid.UUID
+    email: str
+    role: str
+    password: str = PASSWORD
+
+
+def make_school(app: Flask, slug: str | None = None, timezone: str = "Europe/London",
+                currency: str = "GBP") -> uuid.UUID:
+    slug = slug or f"school-{next(_serial)}"
+    with app.app_context():
+        return create_school(f"School {slug}", slug, timezone, currency).id
+
+
+def make_user(app: Flask, school_id: uuid.UUID, role: str = "admin", *, email: str | None = None,
+              password: str = PASSWORD, full_name: str | None = None) -> Account:
+    email = email or f"{role}{next(_serial)}@example.org"
+    data = UserCreateIn(email=email, full_name=full_name or f"Test {role.title()}", role=Role(role),
+                        password=password)
+    with app.app_context():
+        user = create_user(school_id, data)
+        return Account(user.id, school_id, user.email, user.role, password)
+
+
+def login(client: FlaskClient, account: Account, **extra: Any) -> dict[str, Any]:
+    """Sign in through the API; the JSON body (access token, user)."""
+    credentials = {"email": account.email, "password": account.password, **extra}
+    response = client.post("/api/auth/login", json=credentials)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def auth_headers(client: FlaskClient, account: Account) -> dict[str, str]:
+    return bearer(login(client, account)["access_token"])

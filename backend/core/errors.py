@@ -111,6 +111,11 @@ class ValidationFailed(ApiError):
     def __init__(self, errors: list[dict[str, str]], detail: str = "The request is not valid.") -> None:
         super().__init__(detail, errors=errors)
 
+    @classmethod
+    def on(cls, field: str, message: str, kind: str = "value_error") -> ValidationFailed:
+        """A 422 about one field."""
+        return cls([{"field": field, "message": message, "type": kind}])
+
 
 class _RetryableError(ApiError):
     def __init__(

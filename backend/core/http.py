@@ -32,6 +32,10 @@ def _start_request() -> None:
     structlog.contextvars.bind_contextvars(request_id=g.request_id)
 
 
+def _end_request(_error: BaseException | None) -> None:
+    structlog.contextvars.clear_contextvars()
+
+
 def _has_body() -> bool:
     return bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
 
@@ -99,3 +103,5 @@ def init_http(app: Flask, settings: Settings) -> None:
     # after_request hooks run in reverse: headers first, then the access line sees the final response.
     app.after_request(_log_access)
     app.after_request(_security_headers)
+    # Nothing logged after the request (or outside any) may carry its request id or user.
+    app.teardown_request(_end_request)

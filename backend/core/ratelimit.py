@@ -19,7 +19,7 @@ from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter
 
 from backend.config import Settings
-from backend.core.markers import is_probe_request
+from backend.core.markers import RouteLimit, is_probe_request
 
 log = structlog.get_logger("homeroom.ratelimit")
 LIMITER_EXTENSION = "homeroom.limiter"
@@ -71,12 +71,15 @@ def apply_route_limits(app: Flask) -> None:
     """Register the limits that views declared with @rate_limit (call after the blueprints)."""
     limiter: Limiter = app.extensions[LIMITER_EXTENSION]
     for endpoint, view in list(app.view_functions.items()):
-        limits = getattr(view, "rate_limits", None)
-        if limits and not getattr(view, "rate_limits_applied", False):
-            # Flask-Limiter checks a decorated limit inside its wrapper, so the wrapper must serve.
-            wrapped = limiter.limit(limits)(view)
-            wrapped.rate_limits_applied = True  # type: ignore[attr-defined]
-            app.view_functions[endpoint] = wrapped
+        route_limits: tuple[RouteLimit, ...] = getattr(view, "rate_limits", ())
+        if not route_limits or getattr(view, "rate_limits_applied", False):
+            continue
+        # Flask-Limiter checks a decorated limit inside its wrapper, so the wrapper must serve.
+        wrapped = view
+        for item in route_limits:
+            wrapped = limiter.limit(item.limits, key_func=item.key, deduct_when=item.deduct_when)(wrapped)
+        wrapped.rate_limits_applied = True  # type: ignore[attr-defined]
+        app.view_functions[endpoint] = wrapped
 
 
 def current_limiter() -> Limiter:

@@ -7,7 +7,6 @@ from typing import Any, TypeVar
 
 from flask import request
 from pydantic import BaseModel, ConfigDict, ValidationError
-from werkzeug.exceptions import BadRequest as WerkzeugBadRequest
 
 from backend.core.errors import BadRequest, ValidationFailed
 
@@ -39,18 +38,23 @@ def validate(model: type[M], data: Any, prefix: str) -> M:
         raise ValidationFailed(field_errors(error, prefix)) from None
 
 
-def parse_body(model: type[M]) -> M:
+def parse_body(model: type[M], *, optional: bool = False) -> M:
     """The JSON body of the current request, validated as `model`.
 
-    A body of another type never gets here (the pipeline answers 415), so no JSON means no body.
+    A body of another type never gets here (the pipeline answers 415), so no JSON means no body:
+    a 400, or with `optional` the model's defaults.
     """
     if not request.is_json:
+        if optional and not request.content_length:
+            return validate(model, {}, "body")
         raise BadRequest("A JSON request body is required.")
     try:
-        data = request.get_json()
-    except WerkzeugBadRequest:
-        raise BadRequest("The request body is not valid JSON.") from None
-    return validate(model, data, "body")
+        # Strict JSON validation: "5" is not a number and "no" is not a boolean in a JSON body.
+        return model.model_validate_json(request.get_data(cache=True), strict=True)
+    except ValidationError as error:
+        if any(item["type"] == "json_invalid" for item in error.errors()):
+            raise BadRequest("The request body is not valid JSON.") from None
+        raise ValidationFailed(field_errors(error, "body")) from None
 
 
 def parse_query(model: type[M], args: Mapping[str, Any] | None = None) -> M:

@@ -8,7 +8,7 @@ from flask import Response, current_app, jsonify
 
 from backend.core.db import pool_stats
 from backend.core.errors import ServiceUnavailable
-from backend.core.markers import probe
+from backend.core.markers import probe, public
 from backend.core.serving import is_draining
 from backend.extensions import db
 from backend.health import bp
@@ -39,6 +39,7 @@ def ready() -> Response:
 
 
 @bp.get("/api/health")
+@public
 def component_health() -> Response:
     """Each component's status and latency, pool statistics, version and uptime.
 

@@ -12,14 +12,18 @@ import pytest
 from backend.config import PROJECT_ROOT, ConfigError, Settings, load_settings, settings_from
 
 GOOD_SECRET = "s3cr3t-" + "q" * 40
+GOOD_JWT_SECRET = "jwt-s3cr3t-" + "z" * 40
 PRODUCTION = {
     "APP_ENV": "production",
     "SECRET_KEY": GOOD_SECRET,
+    "JWT_SECRET_KEY": GOOD_JWT_SECRET,
     "DATABASE_URL": "postgresql://homeroom:pg-password-123@db.internal:5432/homeroom",
     "CORS_ORIGINS": "https://app.example.org",
 }
 # Variables a run of the app reads; cleared so that neither the caller's shell nor a .env leaks in.
-APP_VARIABLES = ("APP_ENV", "SECRET_KEY", "DATABASE_URL", "CORS_ORIGINS", "LOG_FORMAT", "LOG_LEVEL")
+APP_VARIABLES = (
+    "APP_ENV", "SECRET_KEY", "JWT_SECRET_KEY", "DATABASE_URL", "CORS_ORIGINS", "LOG_FORMAT", "LOG_LEVEL",
+)
 
 
 def problems_of(**values: str) -> list[str]:
@@ -51,6 +55,7 @@ def test_production_requires_every_security_setting_and_reports_all_at_once() ->
     problems = problems_of(APP_ENV="production", MAX_CONTENT_LENGTH="lots", LOG_LEVEL="loud")
     assert problems == [
         "SECRET_KEY: must be set in production",
+        "JWT_SECRET_KEY: must be set in production",
         "DATABASE_URL: must be set in production",
         "CORS_ORIGINS: must list the web app's origins in production",
         "MAX_CONTENT_LENGTH: Input should be a valid integer, unable to parse string as an integer",
@@ -109,8 +114,11 @@ def test_unsupported_database_url_is_refused_without_echo(url: str) -> None:
 
 
 def test_masked_hides_secrets() -> None:
-    shown = settings_from(**PRODUCTION).masked()
+    shown = settings_from(**PRODUCTION, REDIS_URL="redis://:redis-pass-123@cache.internal:6379/0").masked()
     assert shown["SECRET_KEY"] == "********"
+    assert shown["JWT_SECRET_KEY"] == "********"
+    assert shown["REDIS_URL"] == "redis://:***@cache.internal:6379/0"
+    assert "redis-pass-123" not in str(shown) and GOOD_JWT_SECRET not in str(shown)
     assert shown["DATABASE_URL"] == "postgresql+psycopg://homeroom:***@db.internal:5432/homeroom"
     assert GOOD_SECRET not in str(shown) and "pg-password-123" not in str(shown)
 
@@ -136,7 +144,8 @@ def test_env_file_can_be_named_and_empty_values_count_as_unset(
     monkeypatch.setenv("HOMEROOM_ENV_FILE", str(env_file))
     with pytest.raises(ConfigError) as caught:
         load_settings()
-    assert [p.split(":")[0] for p in caught.value.problems] == ["SECRET_KEY", "DATABASE_URL", "CORS_ORIGINS"]
+    assert [p.split(":")[0] for p in caught.value.problems] == [
+        "SECRET_KEY", "JWT_SECRET_KEY", "DATABASE_URL", "CORS_ORIGINS"]
     monkeypatch.setenv("HOMEROOM_ENV_FILE", "")
     assert load_settings().app_env == "development"
 
@@ -158,8 +167,9 @@ def test_invalid_configuration_exits_non_zero_with_one_line_per_problem() -> Non
     assert result.returncode == 78
     assert "Traceback" not in result.stderr
     assert result.stderr.splitlines() == [
-        "Configuration is invalid (3 problems):",
+        "Configuration is invalid (4 problems):",
         "  SECRET_KEY: must be at least 32 characters long",
+        "  JWT_SECRET_KEY: must be set in production",
         "  DATABASE_URL: must be set in production",
         "  CORS_ORIGINS: must list the web app's origins in production",
     ]
@@ -174,6 +184,8 @@ def test_config_check_command_prints_masked_configuration(tmp_path: Path) -> Non
     assert result.returncode == 0, result.stderr
     assert "APP_ENV=production" in result.stdout
     assert "SECRET_KEY=********" in result.stdout
+    assert "JWT_SECRET_KEY=********" in result.stdout
+    assert GOOD_JWT_SECRET not in result.stdout + result.stderr
     assert "CORS_ORIGINS=https://app.example.org" in result.stdout
     assert GOOD_SECRET not in result.stdout + result.stderr
     assert "Configuration is valid." in result.stderr
@@ -183,7 +195,8 @@ def test_config_check_command_prints_masked_configuration(tmp_path: Path) -> Non
 def test_config_check_command_fails_on_invalid_configuration() -> None:
     flask = str(Path(sys.executable).with_name("flask"))
     result = _run([flask, "--app", "wsgi", "config", "check"], APP_ENV="production",
-                  CORS_ORIGINS="*", SECRET_KEY=GOOD_SECRET, DATABASE_URL="sqlite:////tmp/x.db")
+                  CORS_ORIGINS="*", SECRET_KEY=GOOD_SECRET, JWT_SECRET_KEY=GOOD_JWT_SECRET,
+                  DATABASE_URL="sqlite:////tmp/x.db")
     assert result.returncode == 78
     assert result.stderr.splitlines()[1:] == [
         "  CORS_ORIGINS: '*' is not allowed; list the exact origins (https://app.example.org)"

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from backend import create_app
 from backend.config import settings_from
 from backend.core.db import code_heads, database_revisions, dispose_pools, engine_options, pool_stats
+from backend.core.markers import public
 from backend.core.models import Base, Timestamps, UUIDPrimaryKey, isoformat_z
 from backend.extensions import db as _db
 from backend.models import import_all_models
@@ -55,6 +56,7 @@ def test_statement_timeout_cancels_a_slow_query_with_503(make_app) -> None:
     bp = Blueprint("slow", __name__)
 
     @bp.get("/api/_test/slow")
+    @public
     def slow() -> dict[str, object]:
         _db.session.execute(text("SELECT pg_sleep(2)"))
         return {}
@@ -198,6 +200,7 @@ def test_connections_killed_by_the_server_are_replaced(make_app, migrated_databa
     bp = Blueprint("pg_probe", __name__)
 
     @bp.get("/api/_test/pid")
+    @public
     def backend_pid() -> dict[str, int]:
         return {"pid": _db.session.execute(text("SELECT pg_backend_pid()")).scalar_one()}
 

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from werkzeug.serving import make_server
 
 from backend.core import errors
+from backend.core.markers import public
 from backend.core.validation import InputModel, parse_body
 from backend.extensions import db
 from tests.conftest import UNREACHABLE_DATABASE_URL, AppFactory
@@ -31,6 +32,7 @@ def _test_routes() -> Blueprint:
     bp = Blueprint("error_probe", __name__, url_prefix="/api/_test")
 
     @bp.get("/raise/<int:status>")
+    @public
     def raise_status(status: int) -> Any:
         raised: dict[int, errors.ApiError] = {
             400: errors.BadRequest("Bad thing."),
@@ -49,23 +51,28 @@ def _test_routes() -> Blueprint:
         abort(status)
 
     @bp.post("/echo")
+    @public
     def echo() -> Any:
         return parse_body(PaymentIn).model_dump()
 
     @bp.get("/boom")
+    @public
     def boom() -> Any:
         raise RuntimeError("internal detail: /srv/secret/path")
 
     @bp.get("/db")
+    @public
     def touch_db() -> Any:
         return {"one": db.session.execute(text("SELECT 1")).scalar_one()}
 
     @bp.post("/write-then-fail")
+    @public
     def write_then_fail() -> Any:
         db.session.execute(text("INSERT INTO rollback_probe (note) VALUES ('half done')"))
         raise errors.Conflict("Refused after writing.")
 
     @bp.post("/write-then-crash")
+    @public
     def write_then_crash() -> Any:
         db.session.execute(text("INSERT INTO rollback_probe (note) VALUES ('half done')"))
         raise KeyError("boom")
@@ -216,7 +223,7 @@ def test_validation_errors_name_every_field(client) -> None:
     body = assert_problem(response, 422, "validation_error")
     by_field = {e["field"]: e for e in body["errors"]}
     assert set(by_field) == {"body.amount_cents", "body.method", "body.unexpected"}
-    assert by_field["body.amount_cents"]["type"] == "int_parsing"
+    assert by_field["body.amount_cents"]["type"] == "int_type"  # strict: a string is not a number
     assert by_field["body.method"]["type"] == "missing"
     assert by_field["body.unexpected"]["type"] == "extra_forbidden"
     assert "4111111111111111" not in response.get_data(as_text=True)
@@ -230,7 +237,8 @@ def test_body_that_is_not_an_object_is_422(client, payload: str) -> None:
 
 
 def test_unhandled_exception_hides_internals_in_production(make_app: AppFactory, logs) -> None:
-    app = make_app(APP_ENV="production", SECRET_KEY="k" * 40, CORS_ORIGINS="https://app.example.org")
+    app = make_app(APP_ENV="production", SECRET_KEY="k" * 40, JWT_SECRET_KEY="j" * 40,
+                   CORS_ORIGINS="https://app.example.org")
     client = with_test_routes(app).test_client()
     logs()
     response = client.get("/api/_test/boom")

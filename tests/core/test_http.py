@@ -11,6 +11,7 @@ from flask import Blueprint, Flask
 
 from backend.config import settings_from
 from backend.core.logging import configure_logging
+from backend.core.markers import public
 from tests.conftest import AppFactory
 
 ALLOWED_ORIGIN = "https://app.example.org"
@@ -21,16 +22,19 @@ def _routes() -> Blueprint:
     bp = Blueprint("http_probe", __name__, url_prefix="/api/_test")
 
     @bp.post("/login")
+    @public
     def login() -> Any:
         log.info("login_attempt", password="hunter2-hunter2", details={"refresh_token": "rt-secret-value"})
         return {"ok": True}
 
     @bp.get("/ok")
+    @public
     def ok() -> Any:
         log.info("inside_view")
         return {"ok": True}
 
     @bp.get("/boom")
+    @public
     def boom() -> Any:
         raise RuntimeError("boom")
 

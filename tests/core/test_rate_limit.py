@@ -8,7 +8,7 @@ import pytest
 from flask import Blueprint, Flask, g
 
 from backend.core.errors import ServiceUnavailable
-from backend.core.markers import rate_limit
+from backend.core.markers import public, rate_limit
 from backend.core.ratelimit import LIMITER_EXTENSION, apply_route_limits, rate_limit_key
 from tests.conftest import AppFactory
 
@@ -18,15 +18,18 @@ def _limited_app(make_app: AppFactory, **config: Any) -> Flask:
     bp = Blueprint("limit_probe", __name__, url_prefix="/api/_test")
 
     @bp.get("/ok")
+    @public
     def ok() -> Any:
         return {"ok": True}
 
     @bp.get("/strict")
+    @public
     @rate_limit("1 per minute")
     def strict() -> Any:
         return {"ok": True}
 
     @bp.get("/unavailable")
+    @public
     def unavailable() -> Any:
         raise ServiceUnavailable("Try soon.")
 

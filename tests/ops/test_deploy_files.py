@@ -17,7 +17,9 @@ from backend.config import PROJECT_ROOT, Settings
 
 BIN = Path(sys.executable).parent
 K8S = PROJECT_ROOT / "deploy" / "k8s"
-SECRET_NAMES = {"SECRET_KEY", "DATABASE_URL", "ENCRYPTION_KEY", "ENCRYPTION_KEYS", "REDIS_URL"}
+SECRET_NAMES = {
+    "SECRET_KEY", "JWT_SECRET_KEY", "DATABASE_URL", "ENCRYPTION_KEY", "ENCRYPTION_KEYS", "REDIS_URL",
+}
 
 
 def manifests() -> dict[str, dict[str, Any]]:
@@ -148,6 +150,7 @@ def test_env_example_documents_every_variable() -> None:
 def test_env_example_holds_placeholders_only() -> None:
     values = env_example()
     assert "replace-me" in values["SECRET_KEY"]
+    assert "replace-me" in values["JWT_SECRET_KEY"]
     assert "replace-me" in values["ENCRYPTION_KEY"]
     assert values["REDIS_URL"] == ""
     assert "@" not in values["DATABASE_URL"]  # no credentials

@@ -76,6 +76,7 @@ def test_first_run_writes_env_with_fresh_secrets(checkout: Path, tmp_path: Path)
     values = env_file(checkout)
     assert values["SECRET_KEY"] != env_file_example()["SECRET_KEY"]
     assert len(values["SECRET_KEY"]) >= 48
+    assert len(values["JWT_SECRET_KEY"]) >= 48 and values["JWT_SECRET_KEY"] != values["SECRET_KEY"]
     assert len(base64.urlsafe_b64decode(values["ENCRYPTION_KEY"])) == 32  # a Fernet key
     assert stat.S_IMODE((checkout / ".env").stat().st_mode) == 0o600
     assert values["SECRET_KEY"] not in result.stdout + result.stderr

@@ -1,0 +1,72 @@
+"""Schools, users, login sessions and their refresh tokens."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from backend.auth.permissions import Role
+from backend.core.models import Base, TenantOwned, Timestamps, UUIDPrimaryKey
+
+ROLE_VALUES = ", ".join(f"'{role.value}'" for role in Role)
+
+
+class School(UUIDPrimaryKey, Timestamps, Base):
+    __tablename__ = "schools"
+
+    name: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(63), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    currency: Mapped[str] = mapped_column(String(3))
+
+
+class User(UUIDPrimaryKey, Timestamps, TenantOwned, Base):
+    """A person who signs in. `email` is stored normalised (trimmed, lower-case) and unique."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(f"role IN ({ROLE_VALUES})", name="role"),
+        Index("ix_users_school_id_email", "school_id", "email"),
+    )
+
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    full_name: Mapped[str] = mapped_column(String(200))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+    failed_login_count: Mapped[int] = mapped_column(default=0)
+    last_failed_login_at: Mapped[datetime | None] = mapped_column(default=None)
+    password_changed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    school: Mapped[School] = relationship(lazy="raise")
+
+
+class AuthSession(UUIDPrimaryKey, Timestamps, Base):
+    """One sign-in on one device: the family every rotated refresh token of it belongs to."""
+
+    __tablename__ = "auth_sessions"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    last_used_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    user_agent: Mapped[str | None] = mapped_column(String(200), default=None)
+    ip_address: Mapped[str | None] = mapped_column(String(45), default=None)
+
+
+class RefreshToken(UUIDPrimaryKey, Base):
+    """A refresh token, stored only as its SHA-256; `used_at` is set when it is rotated away."""
+
+    __tablename__ = "refresh_tokens"
+
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("auth_sessions.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None] = mapped_column(default=None)

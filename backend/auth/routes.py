@@ -1,0 +1,154 @@
+"""/api/auth: sign in, refresh, sign out, profile, password."""
+
+from __future__ import annotations
+
+import hashlib
+
+from flask import Response, request
+
+from backend.auth import auth_bp as bp
+from backend.auth import service
+from backend.auth.access import bearer_token, current_auth, requires
+from backend.auth.schemas import (
+    LoginIn,
+    MeOut,
+    PasswordChangeIn,
+    RefreshIn,
+    SchoolOut,
+    TokenOut,
+    UserOut,
+    normalise_email,
+)
+from backend.auth.tokens import read_access_token
+from backend.config import current_settings
+from backend.core.errors import Forbidden, Unauthorized
+from backend.core.markers import public, rate_limit
+from backend.core.responses import json_response, no_content
+from backend.core.validation import parse_body
+
+REFRESH_COOKIE = "homeroom_refresh"
+COOKIE_PATH = "/api/auth"
+
+
+def _login_limit() -> str:
+    return current_settings().login_rate_limit
+
+
+def _failure_limit() -> str:
+    return current_settings().login_failure_limit
+
+
+def login_account_key() -> str:
+    """Failed logins count against the account named, whether or not it exists."""
+    data = request.get_json(silent=True)
+    email = data.get("email") if isinstance(data, dict) else None
+    named = normalise_email(email) if isinstance(email, str) else ""
+    return "account:" + hashlib.sha256(named.encode()).hexdigest()[:32]
+
+
+def _failed(response: Response) -> bool:
+    return response.status_code == 401
+
+
+def _client() -> service.Client:
+    return service.Client(user_agent=request.user_agent.string, ip_address=request.remote_addr)
+
+
+def _set_refresh_cookie(response: Response, token: str) -> None:
+    settings = current_settings()
+    response.set_cookie(
+        REFRESH_COOKIE, token, max_age=settings.refresh_token_ttl_days * 86400, path=COOKIE_PATH,
+        httponly=True, secure=settings.force_https, samesite="Strict",
+    )
+
+
+def _clear_refresh_cookie(response: Response) -> None:
+    response.delete_cookie(
+        REFRESH_COOKIE, path=COOKIE_PATH, httponly=True, secure=current_settings().force_https,
+        samesite="Strict",
+    )
+
+
+def _tokens_response(tokens: service.IssuedTokens, *, in_body: bool) -> Response:
+    """Browsers get the refresh token as an HttpOnly cookie; other clients, who ask, in the body."""
+    body = TokenOut(
+        access_token=tokens.access_token, expires_in=tokens.expires_in,
+        refresh_token=tokens.refresh_token if in_body else None, user=UserOut.model_validate(tokens.user),
+    )
+    response = json_response(body)
+    if not in_body:
+        _set_refresh_cookie(response, tokens.refresh_token)
+    return response
+
+
+def _cookie_token() -> str | None:
+    """The refresh cookie, accepted only from an allowed origin (a browser always sends Origin)."""
+    token = request.cookies.get(REFRESH_COOKIE)
+    if token and request.headers.get("Origin") not in current_settings().cors_origins:
+        raise Forbidden("Requests with the session cookie must come from an allowed origin.")
+    return token
+
+
+@bp.post("/login")
+@public
+@rate_limit(_login_limit)
+@rate_limit(_failure_limit, key=login_account_key, deduct_when=_failed)
+def login() -> Response:
+    data = parse_body(LoginIn)
+    tokens = service.login(data.email, data.password, _client())
+    return _tokens_response(tokens, in_body=data.return_refresh_token)
+
+
+@bp.post("/refresh")
+@public
+@rate_limit(_login_limit)
+def refresh() -> Response:
+    data = parse_body(RefreshIn, optional=True)
+    token = data.refresh_token or _cookie_token()
+    if not token:
+        raise Unauthorized("A refresh token is required.")
+    return _tokens_response(service.refresh(token), in_body=data.refresh_token is not None)
+
+
+@bp.post("/logout")
+@public
+def logout() -> Response:
+    """End this session (named by the refresh token, or the access token). Always 204."""
+    data = parse_body(RefreshIn, optional=True)
+    token = data.refresh_token or _cookie_token()
+    if token:
+        service.logout(refresh_token=token)
+    elif (access := bearer_token()) is not None:
+        service.logout(session_id=read_access_token(current_settings(), access).session_id)
+    response = no_content()
+    _clear_refresh_cookie(response)
+    return response
+
+
+@bp.post("/logout-all")
+@requires("auth.self")
+def logout_all() -> Response:
+    service.logout_all(current_auth())
+    response = no_content()
+    _clear_refresh_cookie(response)
+    return response
+
+
+@bp.get("/me")
+@requires("auth.self")
+def me() -> Response:
+    auth = current_auth()
+    user, school = service.profile(auth)
+    children = [] if auth.role == "parent" else None
+    return json_response(MeOut(
+        user=UserOut.model_validate(user), school=SchoolOut.model_validate(school), role=auth.role,
+        children=children,
+    ))
+
+
+@bp.post("/password")
+@requires("auth.self")
+def change_password() -> Response:
+    data = parse_body(PasswordChangeIn)
+    service.change_password(current_auth(), data.current_password, data.new_password)
+    return no_content()

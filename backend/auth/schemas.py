@@ -1,0 +1,121 @@
+"""Request and response bodies for /api/auth and /api/users."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from backend.auth.permissions import Role
+from backend.core.pagination import PageQuery
+from backend.core.validation import InputModel
+
+
+def normalise_email(value: str) -> str:
+    """The one form an address is stored and compared in."""
+    return value.strip().lower()
+
+
+Email = Annotated[EmailStr, AfterValidator(normalise_email)]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=1024, strip_whitespace=False)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class LoginIn(InputModel):
+    email: Annotated[str, StringConstraints(min_length=1, max_length=254)]
+    password: Password
+    return_refresh_token: bool = Field(
+        default=False, description="Non-browser clients: also return the refresh token in the body."
+    )
+
+
+class RefreshIn(InputModel):
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+
+
+class PasswordChangeIn(InputModel):
+    current_password: Password
+    new_password: Password
+
+
+class UserCreateIn(InputModel):
+    email: Email
+    full_name: Name
+    role: Role
+    password: Password
+
+
+class UserUpdateIn(InputModel):
+    full_name: Name | None = None
+    role: Role | None = None
+    is_active: bool | None = None
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> UserUpdateIn:
+        if not self.model_fields_set:
+            raise ValueError("Give at least one of full_name, role, is_active.")
+        for name in self.model_fields_set:
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null.")
+        return self
+
+
+class UserListQuery(PageQuery):
+    role: Role | None = None
+    is_active: bool | None = None
+    q: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+
+
+class OutputModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class SchoolOut(OutputModel):
+    id: uuid.UUID
+    name: str
+    slug: str
+    timezone: str
+    currency: str
+
+
+class UserOut(OutputModel):
+    id: uuid.UUID
+    email: str
+    full_name: str
+    role: Role
+    is_active: bool
+    last_login_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class UserAdminOut(UserOut):
+    """What an admin sees of a user: also the failed-login counters."""
+
+    failed_login_count: int
+    last_failed_login_at: datetime | None
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "Bearer"  # noqa: S105 - the scheme name, not a secret
+    expires_in: int
+    refresh_token: str | None = None
+    user: UserOut
+
+
+class MeOut(BaseModel):
+    user: UserOut
+    school: SchoolOut
+    role: Role
+    children: list[dict[str, object]] | None = None

@@ -1,0 +1,195 @@
+"""Signing in and out: sessions, token rotation with reuse detection, password changes."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from flask import current_app
+from sqlalchemy import select, update
+
+from backend.auth.access import AuthContext, forget_sessions
+from backend.auth.models import AuthSession, RefreshToken, School, User
+from backend.auth.passwords import Passwords, policy_problem
+from backend.auth.schemas import normalise_email
+from backend.auth.tokens import INVALID_TOKEN, hash_refresh_token, issue_access_token, new_refresh_token
+from backend.config import current_settings
+from backend.core.errors import NotFound, Unauthorized, ValidationFailed
+from backend.core.models import utcnow
+from backend.extensions import db
+
+log = structlog.get_logger("homeroom.auth")
+PASSWORDS_EXTENSION = "homeroom.passwords"
+BAD_CREDENTIALS = "Invalid email or password."
+BAD_REFRESH = "The refresh token is invalid or has expired; sign in again."
+
+
+@dataclass(frozen=True)
+class Client:
+    """Where a sign-in comes from, kept on the session."""
+
+    user_agent: str | None
+    ip_address: str | None
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    access_token: str
+    expires_in: int
+    refresh_token: str
+    user: User
+
+
+def passwords() -> Passwords:
+    hasher: Passwords = current_app.extensions[PASSWORDS_EXTENSION]
+    return hasher
+
+
+def _issue(user: User, session: AuthSession, now: datetime) -> IssuedTokens:
+    """A new refresh token in the session's family and an access token for it; the caller commits."""
+    settings = current_settings()
+    refresh = new_refresh_token()
+    db.session.add(RefreshToken(
+        session_id=session.id, token_hash=hash_refresh_token(refresh), created_at=now,
+        expires_at=now + timedelta(days=settings.refresh_token_ttl_days),
+    ))
+    access = issue_access_token(
+        settings, user_id=user.id, session_id=session.id, school_id=user.school_id, role=user.role, now=now
+    )
+    return IssuedTokens(access, settings.access_token_ttl_seconds, refresh, user)
+
+
+def login(email: str, password: str, client: Client) -> IssuedTokens:
+    """Check the credentials and open a session. Unknown email, wrong password and an inactive
+    account all get the same answer after the same amount of work."""
+    now = utcnow()
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    hasher = passwords()
+    valid = hasher.verify(user.password_hash if user else None, password)
+    if user is None or not valid or not user.is_active:
+        if user is not None:
+            user.failed_login_count += 1
+            user.last_failed_login_at = now
+            db.session.commit()
+        log.info("login_failed", user_id=str(user.id) if user else None)
+        raise Unauthorized(BAD_CREDENTIALS)
+    if hasher.needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
+    user.failed_login_count = 0
+    user.last_login_at = now
+    session = AuthSession(
+        user_id=user.id, last_used_at=now, user_agent=(client.user_agent or "")[:200] or None,
+        ip_address=client.ip_address,
+    )
+    db.session.add(session)
+    db.session.flush()
+    tokens = _issue(user, session, now)
+    db.session.commit()
+    log.info("login", user_id=str(user.id), session_id=str(session.id))
+    return tokens
+
+
+def _revoke(sessions: list[AuthSession], reason: str, now: datetime) -> None:
+    for session in sessions:
+        if session.revoked_at is None:
+            session.revoked_at, session.revoked_reason = now, reason
+
+
+def refresh(token: str) -> IssuedTokens:
+    """Rotate: the presented token is spent and a new one issued. A token that was already spent
+    means it was copied: the whole session is revoked."""
+    now = utcnow()
+    row = db.session.execute(
+        select(RefreshToken, AuthSession, User)
+        .join(AuthSession, AuthSession.id == RefreshToken.session_id)
+        .join(User, User.id == AuthSession.user_id)
+        .where(RefreshToken.token_hash == hash_refresh_token(token))
+    ).one_or_none()
+    if row is None:
+        raise Unauthorized(BAD_REFRESH, headers={"WWW-Authenticate": INVALID_TOKEN})
+    stored, session, user = row
+    if session.revoked_at is not None or not user.is_active or stored.expires_at <= now:
+        raise Unauthorized(BAD_REFRESH, headers={"WWW-Authenticate": INVALID_TOKEN})
+    # Spend the token atomically: of two concurrent refreshes with it, only one may succeed.
+    spent = db.session.execute(
+        update(RefreshToken).where(RefreshToken.id == stored.id, RefreshToken.used_at.is_(None))
+        .values(used_at=now).execution_options(synchronize_session=False)
+    ).rowcount
+    if spent != 1:
+        _revoke([session], "reuse_detected", now)
+        db.session.commit()
+        forget_sessions([session.id])
+        log.warning("refresh_token_reuse", user_id=str(user.id), session_id=str(session.id))
+        raise Unauthorized(BAD_REFRESH, headers={"WWW-Authenticate": INVALID_TOKEN})
+    session.last_used_at = now
+    tokens = _issue(user, session, now)
+    db.session.commit()
+    return tokens
+
+
+def logout(*, refresh_token: str | None = None, session_id: uuid.UUID | None = None) -> None:
+    """End one session, named by its refresh token or its id. Unknown ones are ignored."""
+    if refresh_token is not None:
+        token_hash = hash_refresh_token(refresh_token)
+        session_id = db.session.scalar(
+            select(RefreshToken.session_id).where(RefreshToken.token_hash == token_hash)
+        )
+    if session_id is None:
+        return
+    session = db.session.get(AuthSession, session_id)
+    if session is not None:
+        _revoke([session], "logout", utcnow())
+        db.session.commit()
+        forget_sessions([session.id])
+
+
+def revoke_user_sessions(
+    user_id: uuid.UUID, reason: str, *, keep: uuid.UUID | None = None
+) -> list[uuid.UUID]:
+    """Revoke every live session of a user (but `keep`). The caller commits, then passes the
+    returned ids to `forget_sessions`, so that no request re-caches the old state in between."""
+    sessions = [
+        session for session in db.session.scalars(
+            select(AuthSession).where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+        )
+        if session.id != keep
+    ]
+    _revoke(sessions, reason, utcnow())
+    return [session.id for session in sessions]
+
+
+def logout_all(auth: AuthContext) -> int:
+    revoked = revoke_user_sessions(auth.user_id, "logout_all")
+    db.session.commit()
+    forget_sessions(revoked)
+    return len(revoked)
+
+
+def change_password(auth: AuthContext, current: str, new: str) -> None:
+    """Replace the password; every other session of the user ends, this one goes on."""
+    user = db.session.get_one(User, auth.user_id)
+    hasher = passwords()
+    if not hasher.verify(user.password_hash, current):
+        raise ValidationFailed.on("body.current_password", "Incorrect password.", "incorrect_password")
+    problem = policy_problem(new)
+    if problem is None and new == current:
+        problem = "Choose a password different from the current one."
+    if problem:
+        raise ValidationFailed.on("body.new_password", problem, "password_policy")
+    user.password_hash = hasher.hash(new)
+    user.password_changed_at = utcnow()
+    revoked = revoke_user_sessions(user.id, "password_changed", keep=auth.session_id)
+    db.session.commit()
+    forget_sessions(revoked)
+
+
+def profile(auth: AuthContext) -> tuple[User, School]:
+    row = db.session.execute(
+        select(User, School).join(School, School.id == User.school_id).where(User.id == auth.user_id)
+    ).one_or_none()
+    if row is None:
+        raise NotFound("User not found.")
+    user, school = row
+    return user, school

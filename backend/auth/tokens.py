@@ -1,0 +1,79 @@
+"""Access tokens (JWT, HS256, a key of their own) and refresh tokens (random, stored as a hash)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+
+from backend.auth.permissions import Role
+from backend.config import Settings
+from backend.core.errors import Unauthorized
+
+ALGORITHM = "HS256"
+ISSUER = "homeroom"
+AUDIENCE = "homeroom-api"
+REQUIRED_CLAIMS = ("sub", "sid", "school", "role", "iat", "exp", "jti", "iss", "aud")
+INVALID_TOKEN = 'Bearer error="invalid_token"'  # noqa: S105 - a header value, not a secret
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    session_id: uuid.UUID
+    school_id: uuid.UUID
+    role: Role
+    issued_at: datetime
+
+
+def _key(settings: Settings) -> str:
+    assert settings.jwt_secret_key is not None  # validated: always set (generated outside production)
+    return settings.jwt_secret_key.get_secret_value()
+
+
+def issue_access_token(
+    settings: Settings, *, user_id: uuid.UUID, session_id: uuid.UUID, school_id: uuid.UUID, role: str,
+    now: datetime,
+) -> str:
+    claims = {
+        "sub": str(user_id), "sid": str(session_id), "school": str(school_id), "role": role,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=settings.access_token_ttl_seconds)).timestamp()),
+        "jti": uuid.uuid4().hex, "iss": ISSUER, "aud": AUDIENCE,
+    }
+    return jwt.encode(claims, _key(settings), algorithm=ALGORITHM)
+
+
+def read_access_token(settings: Settings, token: str) -> AccessClaims:
+    """The verified claims, or a 401: expired, bad signature, wrong algorithm, missing claims."""
+    try:
+        claims = jwt.decode(
+            token, _key(settings), algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
+            options={"require": list(REQUIRED_CLAIMS)},
+        )
+        return AccessClaims(
+            user_id=uuid.UUID(claims["sub"]), session_id=uuid.UUID(claims["sid"]),
+            school_id=uuid.UUID(claims["school"]), role=Role(claims["role"]),
+            issued_at=datetime.fromtimestamp(claims["iat"], UTC),
+        )
+    except jwt.ExpiredSignatureError:
+        raise _invalid("The access token has expired.") from None
+    except (jwt.InvalidTokenError, ValueError, TypeError):
+        raise _invalid("The access token is invalid.") from None
+
+
+def _invalid(detail: str) -> Unauthorized:
+    return Unauthorized(detail, headers={"WWW-Authenticate": INVALID_TOKEN})
+
+
+def new_refresh_token() -> str:
+    """256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_refresh_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,30 @@
+"""JSON responses from pydantic models: one way to serialise (UTC timestamps end in Z)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from flask import Response, current_app, json
+from pydantic import BaseModel
+
+
+def json_response(
+    body: BaseModel | dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    data = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
+    response = current_app.response_class(json.dumps(data), status=status, mimetype="application/json")
+    response.headers.update(headers or {})
+    return response
+
+
+def page_response(items: Iterable[Any], next_cursor: str | None, schema: type[BaseModel]) -> Response:
+    """The list shape of the API: `{"items": [...], "next_cursor": "..." | null}`."""
+    return json_response({
+        "items": [schema.model_validate(item).model_dump(mode="json") for item in items],
+        "next_cursor": next_cursor,
+    })
+
+
+def no_content() -> Response:
+    return current_app.response_class(status=204)
