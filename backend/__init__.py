@@ -13,6 +13,8 @@ from backend.auth.access import init_auth
 from backend.auth.cli import register_auth_cli
 from backend.auth.passwords import Passwords, make_hasher
 from backend.auth.service import PASSWORDS_EXTENSION
+from backend.classes import bp as classes_bp
+from backend.classes import terms_bp
 from backend.cli import register_cli
 from backend.config import PROJECT_ROOT, SETTINGS_EXTENSION, Settings, load_settings
 from backend.core.cache import init_cache
@@ -25,6 +27,7 @@ from backend.extensions import cors, db, migrate
 from backend.health import bp as health_bp
 from backend.health.checks import check_database, check_redis, register_check
 from backend.health.routes import STARTED_AT
+from backend.students import bp as students_bp
 from backend.version import __version__
 
 __all__ = ["__version__", "create_app"]
@@ -97,6 +100,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(users_bp)
+    for feature in (students_bp, terms_bp, classes_bp):
+        app.register_blueprint(feature)
     register_check(app, "database", check_database, critical=True)
     register_check(app, "redis", check_redis, critical=False)
     apply_route_limits(app)

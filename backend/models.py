@@ -5,7 +5,13 @@ from __future__ import annotations
 import importlib
 
 # Each feature with tables adds its `backend.<feature>.models` module here.
-MODEL_MODULES: tuple[str, ...] = ("backend.auth.models",)
+MODEL_MODULES: tuple[str, ...] = (
+    "backend.auth.models",
+    "backend.students.models",
+    "backend.classes.models",
+    "backend.attendance.models",
+    "backend.grades.models",
+)
 
 
 def import_all_models() -> None:

@@ -12,13 +12,29 @@ class Role(StrEnum):
 
 
 EVERYONE = frozenset(Role)
+ADMIN = frozenset({Role.ADMIN})
+STAFF = frozenset({Role.ADMIN, Role.TEACHER})
 
 # permission -> roles allowed. Object-level rules (a parent sees only linked children, a teacher
 # only students in their classes) live in the services, next to the query.
 PERMISSIONS: dict[str, frozenset[Role]] = {
     "auth.self": EVERYONE,  # own profile, own sessions, own password
-    "users.read": frozenset({Role.ADMIN}),
-    "users.manage": frozenset({Role.ADMIN}),
+    "users.read": ADMIN,
+    "users.manage": ADMIN,
+    "students.read": EVERYONE,  # admins: the school; teachers: their classes; parents: their children
+    "students.manage": ADMIN,
+    "guardians.read": STAFF,
+    "guardians.manage": ADMIN,
+    "terms.read": EVERYONE,
+    "terms.manage": ADMIN,
+    "classes.read": STAFF,  # teachers: the classes they teach
+    "classes.manage": ADMIN,
+    "attendance.read": EVERYONE,  # a student's record, as students.read allows
+    "attendance.record": STAFF,  # teachers: their classes; "excused" is for admins only
+    "attendance.excuse": ADMIN,
+    "grades.read": EVERYONE,  # parents see published assessments only
+    "grades.record": STAFF,  # teachers: their classes
+    "dashboard.parent": frozenset({Role.PARENT}),
 }
 
 

@@ -13,12 +13,11 @@ from pydantic import (
     EmailStr,
     Field,
     StringConstraints,
-    model_validator,
 )
 
 from backend.auth.permissions import Role
 from backend.core.pagination import PageQuery
-from backend.core.validation import InputModel
+from backend.core.validation import InputModel, PatchModel
 
 
 def normalise_email(value: str) -> str:
@@ -55,19 +54,10 @@ class UserCreateIn(InputModel):
     password: Password
 
 
-class UserUpdateIn(InputModel):
+class UserUpdateIn(PatchModel):
     full_name: Name | None = None
     role: Role | None = None
     is_active: bool | None = None
-
-    @model_validator(mode="after")
-    def _something_to_change(self) -> UserUpdateIn:
-        if not self.model_fields_set:
-            raise ValueError("Give at least one of full_name, role, is_active.")
-        for name in self.model_fields_set:
-            if getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null.")
-        return self
 
 
 class UserListQuery(PageQuery):

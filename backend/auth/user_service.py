@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from zoneinfo import available_timezones
+from datetime import date, datetime
+from zoneinfo import ZoneInfo, available_timezones
 
 from sqlalchemy import exists, or_, select
 
@@ -35,6 +36,12 @@ def create_school(name: str, slug: str, timezone: str, currency: str) -> School:
     db.session.add(school)
     db.session.commit()
     return school
+
+
+def school_today(school_id: uuid.UUID) -> date:
+    """Today's date where the school is: "today", "overdue" and "this term" are judged there."""
+    timezone = db.session.scalar(select(School.timezone).where(School.id == school_id))
+    return datetime.now(ZoneInfo(timezone or "UTC")).date()
 
 
 def create_user(school_id: uuid.UUID, data: UserCreateIn) -> User:

@@ -13,9 +13,11 @@ from alembic.script import ScriptDirectory
 from flask import Flask
 from sqlalchemy import Connection, Engine, column, create_engine, event, inspect, select, table
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import QueuePool
 
 from backend.config import PROJECT_ROOT, SETTINGS_EXTENSION, Settings
+from backend.core.errors import Conflict
 from backend.extensions import db
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
@@ -70,6 +72,15 @@ def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
+
+
+def commit_unique(conflict_message: str) -> None:
+    """Commit; a unique-constraint violation (a race the service's own check lost) becomes a 409."""
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict(conflict_message) from None
 
 
 def pool_stats(engine: Engine) -> dict[str, int]:

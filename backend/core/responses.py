@@ -26,5 +26,10 @@ def page_response(items: Iterable[Any], next_cursor: str | None, schema: type[Ba
     })
 
 
+def items_response(items: Iterable[Any], schema: type[BaseModel]) -> Response:
+    """A short list, never paginated: `{"items": [...]}`."""
+    return json_response({"items": [schema.model_validate(item).model_dump(mode="json") for item in items]})
+
+
 def no_content() -> Response:
     return current_app.response_class(status=204)

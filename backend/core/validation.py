@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from flask import request
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from backend.core.errors import BadRequest, ValidationFailed
 
@@ -17,6 +17,21 @@ class InputModel(BaseModel):
     """Base for request bodies and query strings: unknown fields are errors, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class PatchModel(InputModel):
+    """A partial update: at least one field, and a field given is not null unless `NULLABLE` says so."""
+
+    NULLABLE: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> PatchModel:
+        if not self.model_fields_set:
+            raise ValueError(f"Give at least one of: {', '.join(type(self).model_fields)}.")
+        for name in self.model_fields_set - self.NULLABLE:
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null.")
+        return self
 
 
 def field_errors(error: ValidationError, prefix: str) -> list[dict[str, str]]:

@@ -1,0 +1,71 @@
+"""Request and response bodies for /api/terms and /api/classes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, ClassVar
+
+from pydantic import Field, StringConstraints, model_validator
+
+from backend.auth.schemas import OutputModel
+from backend.core.pagination import PageQuery
+from backend.core.validation import InputModel, PatchModel
+
+Text100 = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+GradeLevel = Annotated[int, Field(ge=0, le=20)]
+
+
+class TermIn(InputModel):
+    name: Text100
+    starts_on: date
+    ends_on: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TermIn:
+        if self.ends_on < self.starts_on:
+            raise ValueError("ends_on cannot be before starts_on")
+        return self
+
+
+class TermOut(OutputModel):
+    id: uuid.UUID
+    name: str
+    starts_on: date
+    ends_on: date
+
+
+class ClassIn(InputModel):
+    name: Text100
+    subject: Text100
+    grade_level: GradeLevel
+    term_id: uuid.UUID
+    teacher_id: uuid.UUID | None = None
+
+
+class ClassUpdateIn(PatchModel):
+    NULLABLE: ClassVar[frozenset[str]] = frozenset({"teacher_id"})
+
+    name: Text100 | None = None
+    subject: Text100 | None = None
+    grade_level: GradeLevel | None = None
+    teacher_id: uuid.UUID | None = None
+
+
+class ClassListQuery(PageQuery):
+    term_id: uuid.UUID | None = None
+
+
+class ClassOut(OutputModel):
+    id: uuid.UUID
+    name: str
+    subject: str
+    grade_level: int
+    term_id: uuid.UUID
+    teacher_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class EnrollmentIn(InputModel):
+    student_id: uuid.UUID

@@ -1,0 +1,128 @@
+"""Terms, classes and enrollments."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from sqlalchemy import Select, exists, select
+
+from backend.auth.access import AuthContext, scoped
+from backend.auth.models import User
+from backend.auth.permissions import Role
+from backend.classes.models import Enrollment, SchoolClass, Term
+from backend.classes.schemas import ClassIn, ClassListQuery, ClassUpdateIn, EnrollmentIn, TermIn
+from backend.core.db import commit_unique
+from backend.core.errors import NotFound, ValidationFailed
+from backend.core.pagination import keyset, page_of
+from backend.extensions import db
+from backend.students.models import Student, StudentStatus
+
+# --- terms --------------------------------------------------------------------------------------
+
+def list_terms() -> list[Term]:
+    return list(db.session.scalars(scoped(Term).order_by(Term.starts_on, Term.id)))
+
+
+def create_term(auth: AuthContext, data: TermIn) -> Term:
+    term = Term(school_id=auth.school_id, **data.model_dump())
+    db.session.add(term)
+    commit_unique(f"A term named {data.name!r} already exists.")
+    return term
+
+
+def term_on(school_id: uuid.UUID, day: date) -> Term | None:
+    """The term that contains `day`, if any (the latest-starting one if terms overlap)."""
+    return db.session.scalar(
+        select(Term).where(Term.school_id == school_id, Term.starts_on <= day, Term.ends_on >= day)
+        .order_by(Term.starts_on.desc()).limit(1)
+    )
+
+
+# --- classes ------------------------------------------------------------------------------------
+
+def visible_classes(auth: AuthContext) -> Select[tuple[SchoolClass]]:
+    """The classes the caller may see and work with: the school's for admins, their own for teachers."""
+    statement = scoped(SchoolClass)
+    return statement if auth.role == Role.ADMIN else statement.where(SchoolClass.teacher_id == auth.user_id)
+
+
+def visible_class(auth: AuthContext, class_id: uuid.UUID) -> SchoolClass:
+    school_class = db.session.scalar(visible_classes(auth).where(SchoolClass.id == class_id))
+    if school_class is None:
+        raise NotFound("Class not found.")
+    return school_class
+
+
+def list_classes(auth: AuthContext, query: ClassListQuery) -> tuple[list[SchoolClass], str | None]:
+    statement = visible_classes(auth)
+    if query.term_id is not None:
+        statement = statement.where(SchoolClass.term_id == query.term_id)
+    rows = db.session.scalars(keyset(statement, (SchoolClass.name, SchoolClass.id), query)).all()
+    return page_of(rows, query, lambda c: [c.name, c.id])
+
+
+def _check_term(auth: AuthContext, term_id: uuid.UUID) -> None:
+    if not db.session.scalar(select(exists().where(Term.id == term_id, Term.school_id == auth.school_id))):
+        raise ValidationFailed.on("body.term_id", "No term with this id in the school.")
+
+
+def _check_teacher(auth: AuthContext, teacher_id: uuid.UUID | None) -> None:
+    if teacher_id is not None and not db.session.scalar(select(exists().where(
+        User.id == teacher_id, User.school_id == auth.school_id, User.role == Role.TEACHER.value,
+        User.is_active.is_(True),
+    ))):
+        raise ValidationFailed.on("body.teacher_id", "No active teacher with this id in the school.")
+
+
+def create_class(auth: AuthContext, data: ClassIn) -> SchoolClass:
+    _check_term(auth, data.term_id)
+    _check_teacher(auth, data.teacher_id)
+    school_class = SchoolClass(school_id=auth.school_id, **data.model_dump())
+    db.session.add(school_class)
+    commit_unique(f"The term already has a class named {data.name!r}.")
+    return school_class
+
+
+def update_class(auth: AuthContext, class_id: uuid.UUID, data: ClassUpdateIn) -> SchoolClass:
+    school_class = visible_class(auth, class_id)
+    if "teacher_id" in data.model_fields_set:
+        _check_teacher(auth, data.teacher_id)
+    for name in data.model_fields_set:
+        setattr(school_class, name, getattr(data, name))
+    commit_unique("The term already has a class with this name.")
+    return school_class
+
+
+# --- enrollments ----------------------------------------------------------------------------------
+
+def list_enrollments(auth: AuthContext, class_id: uuid.UUID) -> list[Student]:
+    visible_class(auth, class_id)
+    return list(db.session.scalars(
+        select(Student).join(Enrollment, Enrollment.student_id == Student.id)
+        .where(Enrollment.class_id == class_id, Enrollment.school_id == auth.school_id)
+        .order_by(Student.last_name, Student.first_name, Student.id)
+    ))
+
+
+def enroll(auth: AuthContext, class_id: uuid.UUID, data: EnrollmentIn) -> Student:
+    visible_class(auth, class_id)
+    student = db.session.scalar(scoped(Student).where(Student.id == data.student_id))
+    if student is None:
+        raise ValidationFailed.on("body.student_id", "No student with this id in the school.")
+    if student.status != StudentStatus.ACTIVE:
+        raise ValidationFailed.on("body.student_id", f"The student is {student.status}.")
+    db.session.add(Enrollment(school_id=auth.school_id, class_id=class_id, student_id=student.id))
+    commit_unique("The student is already enrolled in this class.")
+    return student
+
+
+def unenroll(auth: AuthContext, class_id: uuid.UUID, student_id: uuid.UUID) -> None:
+    visible_class(auth, class_id)
+    enrollment = db.session.scalar(
+        scoped(Enrollment).where(Enrollment.class_id == class_id, Enrollment.student_id == student_id)
+    )
+    if enrollment is None:
+        raise NotFound("The student is not enrolled in this class.")
+    db.session.delete(enrollment)
+    db.session.commit()

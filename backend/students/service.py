@@ -1,0 +1,134 @@
+"""Students and their guardians: lists, changes, withdrawal (never deletion)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from sqlalchemy import exists, or_, select
+
+from backend.auth.access import AuthContext, scoped
+from backend.auth.models import User
+from backend.auth.permissions import Role
+from backend.auth.user_service import school_today
+from backend.classes.models import Enrollment
+from backend.core.db import commit_unique
+from backend.core.errors import Conflict, NotFound, ValidationFailed
+from backend.core.pagination import keyset, page_of
+from backend.extensions import db
+from backend.students.access import visible_student, visible_students
+from backend.students.models import GuardianLink, Student, StudentStatus
+from backend.students.schemas import GuardianLinkIn, StudentIn, StudentListQuery, StudentUpdateIn
+
+LIST_ORDER = (Student.last_name, Student.first_name, Student.id)
+
+
+def list_students(auth: AuthContext, query: StudentListQuery) -> tuple[list[Student], str | None]:
+    statement = scoped(Student).where(visible_students(auth))
+    if query.status is not None:
+        statement = statement.where(Student.status == query.status.value)
+    if query.grade_level is not None:
+        statement = statement.where(Student.grade_level == query.grade_level)
+    if query.class_id is not None:
+        statement = statement.where(Student.id.in_(
+            select(Enrollment.student_id).where(Enrollment.class_id == query.class_id,
+                                                Enrollment.school_id == auth.school_id)
+        ))
+    if query.q:
+        pattern = f"%{query.q}%"
+        statement = statement.where(or_(
+            Student.first_name.ilike(pattern), Student.last_name.ilike(pattern),
+            Student.admission_number.ilike(pattern),
+        ))
+    rows = db.session.scalars(keyset(statement, LIST_ORDER, query)).all()
+    return page_of(rows, query, lambda s: [s.last_name, s.first_name, s.id])
+
+
+def _check_dates(enrolled_on: date, left_on: date | None, date_of_birth: date) -> None:
+    if enrolled_on < date_of_birth:
+        raise ValidationFailed.on("body.enrolled_on", "Cannot be before the date of birth.")
+    if left_on is not None and left_on < enrolled_on:
+        raise ValidationFailed.on("body.left_on", "Cannot be before enrolled_on.")
+
+
+def create_student(auth: AuthContext, data: StudentIn) -> Student:
+    enrolled_on = data.enrolled_on or school_today(auth.school_id)
+    _check_dates(enrolled_on, None, data.date_of_birth)
+    student = Student(
+        school_id=auth.school_id, admission_number=data.admission_number, first_name=data.first_name,
+        last_name=data.last_name, date_of_birth=data.date_of_birth, grade_level=data.grade_level,
+        enrolled_on=enrolled_on,
+    )
+    db.session.add(student)
+    commit_unique(f"Admission number {data.admission_number!r} is already in use.")
+    return student
+
+
+def update_student(auth: AuthContext, student_id: uuid.UUID, data: StudentUpdateIn) -> Student:
+    student = visible_student(auth, student_id)
+    for name in data.model_fields_set:
+        value = getattr(data, name)
+        setattr(student, name, value.value if isinstance(value, StudentStatus) else value)
+    if student.status == StudentStatus.ACTIVE and "left_on" not in data.model_fields_set:
+        student.left_on = None
+    _check_dates(student.enrolled_on, student.left_on, student.date_of_birth)
+    db.session.commit()
+    return student
+
+
+def withdraw_student(auth: AuthContext, student_id: uuid.UUID) -> Student:
+    """The "delete" of a student: withdrawn from today, with every record kept."""
+    student = visible_student(auth, student_id)
+    if student.status != StudentStatus.WITHDRAWN:
+        student.status = StudentStatus.WITHDRAWN.value
+        student.left_on = max(school_today(auth.school_id), student.enrolled_on)
+        db.session.commit()
+    return student
+
+
+# --- guardians ----------------------------------------------------------------------------------
+
+LINK_FIELDS = ("id", "student_id", "user_id", "relationship", "is_primary", "can_view_finance",
+               "can_view_health")
+
+
+def _guardian(link: GuardianLink, full_name: str, email: str) -> dict[str, object]:
+    return {**{name: getattr(link, name) for name in LINK_FIELDS}, "full_name": full_name, "email": email}
+
+
+def list_guardians(auth: AuthContext, student_id: uuid.UUID) -> list[dict[str, object]]:
+    visible_student(auth, student_id)
+    rows = db.session.execute(
+        select(GuardianLink, User.full_name, User.email)
+        .join(User, User.id == GuardianLink.user_id)
+        .where(GuardianLink.school_id == auth.school_id, GuardianLink.student_id == student_id)
+        .order_by(GuardianLink.is_primary.desc(), User.full_name)
+    ).all()
+    return [_guardian(link, full_name, email) for link, full_name, email in rows]
+
+
+def link_guardian(auth: AuthContext, student_id: uuid.UUID, data: GuardianLinkIn) -> dict[str, object]:
+    visible_student(auth, student_id)
+    parent = db.session.scalar(
+        scoped(User).where(User.id == data.user_id, User.role == Role.PARENT.value, User.is_active.is_(True))
+    )
+    if parent is None:
+        raise ValidationFailed.on("body.user_id", "No active parent account with this id in the school.")
+    if db.session.scalar(select(exists().where(GuardianLink.student_id == student_id,
+                                               GuardianLink.user_id == data.user_id))):
+        raise Conflict("This parent is already linked to the student.")
+    link = GuardianLink(school_id=auth.school_id, student_id=student_id, **data.model_dump())
+    db.session.add(link)
+    commit_unique("This parent is already linked to the student.")
+    return _guardian(link, parent.full_name, parent.email)
+
+
+def unlink_guardian(auth: AuthContext, student_id: uuid.UUID, link_id: uuid.UUID) -> None:
+    visible_student(auth, student_id)
+    link = db.session.scalar(
+        scoped(GuardianLink).where(GuardianLink.id == link_id, GuardianLink.student_id == student_id)
+    )
+    if link is None:
+        raise NotFound("Guardian link not found.")
+    db.session.delete(link)
+    db.session.commit()
