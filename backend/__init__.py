@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask
 
+from backend.attendance import bp as attendance_bp
 from backend.auth import auth_bp, users_bp
 from backend.auth.access import init_auth
 from backend.auth.cli import register_auth_cli
@@ -23,7 +24,9 @@ from backend.core.errors import register_error_handlers
 from backend.core.http import init_http
 from backend.core.logging import configure_logging
 from backend.core.ratelimit import apply_route_limits, init_rate_limits
+from backend.dashboard import bp as dashboard_bp
 from backend.extensions import cors, db, migrate
+from backend.grades import bp as grades_bp
 from backend.health import bp as health_bp
 from backend.health.checks import check_database, check_redis, register_check
 from backend.health.routes import STARTED_AT
@@ -100,7 +103,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(users_bp)
-    for feature in (students_bp, terms_bp, classes_bp):
+    for feature in (students_bp, terms_bp, classes_bp, attendance_bp, grades_bp, dashboard_bp):
         app.register_blueprint(feature)
     register_check(app, "database", check_database, critical=True)
     register_check(app, "redis", check_redis, critical=False)

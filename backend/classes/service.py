@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from sqlalchemy import Select, exists, select
+from sqlalchemy import ColumnElement, Select, exists, select, true
 
 from backend.auth.access import AuthContext, scoped
 from backend.auth.models import User
@@ -41,10 +41,13 @@ def term_on(school_id: uuid.UUID, day: date) -> Term | None:
 
 # --- classes ------------------------------------------------------------------------------------
 
+def teaching(auth: AuthContext) -> ColumnElement[bool]:
+    """The classes the caller works with: all of the school's for admins, their own for teachers."""
+    return true() if auth.role == Role.ADMIN else SchoolClass.teacher_id == auth.user_id
+
+
 def visible_classes(auth: AuthContext) -> Select[tuple[SchoolClass]]:
-    """The classes the caller may see and work with: the school's for admins, their own for teachers."""
-    statement = scoped(SchoolClass)
-    return statement if auth.role == Role.ADMIN else statement.where(SchoolClass.teacher_id == auth.user_id)
+    return scoped(SchoolClass).where(teaching(auth))
 
 
 def visible_class(auth: AuthContext, class_id: uuid.UUID) -> SchoolClass:

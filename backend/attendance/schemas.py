@@ -1,0 +1,88 @@
+"""Request and response bodies for attendance."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, ClassVar
+
+from pydantic import Field, StringConstraints, field_validator, model_validator
+
+from backend.attendance.models import AttendanceStatus
+from backend.auth.schemas import OutputModel
+from backend.core.pagination import PageQuery
+from backend.core.validation import InputModel, PatchModel
+
+Reason = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+MAX_RANGE_DAYS = 366
+
+
+class AttendanceDateQuery(InputModel):
+    date: dt.date
+
+
+class AttendanceEntry(InputModel):
+    student_id: uuid.UUID
+    status: AttendanceStatus
+    reason: Reason | None = None
+
+
+class BulkAttendanceIn(InputModel):
+    records: list[AttendanceEntry] = Field(min_length=1, max_length=500)
+
+    @field_validator("records")
+    @classmethod
+    def _one_per_student(cls, records: list[AttendanceEntry]) -> list[AttendanceEntry]:
+        if len({r.student_id for r in records}) != len(records):
+            raise ValueError("each student may appear only once")
+        return records
+
+
+class AttendanceCorrectionIn(PatchModel):
+    NULLABLE: ClassVar[frozenset[str]] = frozenset({"reason"})
+
+    status: AttendanceStatus | None = None
+    reason: Reason | None = None
+
+
+class AttendanceRangeQuery(PageQuery):
+    from_: dt.date | None = Field(default=None, alias="from", description="Defaults to 30 days before `to`.")
+    to: dt.date | None = Field(default=None, description="Defaults to today in the school's time zone.")
+
+    @model_validator(mode="after")
+    def _bounded(self) -> AttendanceRangeQuery:
+        start, end = self.from_, self.to
+        if start and end and (end < start or end - start > dt.timedelta(MAX_RANGE_DAYS)):
+            raise ValueError(f"`from` must be on or before `to`, at most {MAX_RANGE_DAYS} days apart")
+        return self
+
+
+class AttendanceOut(OutputModel):
+    id: uuid.UUID
+    student_id: uuid.UUID
+    class_id: uuid.UUID | None
+    date: dt.date = Field(validation_alias="on_date")
+    status: AttendanceStatus
+    reason: str | None
+    recorded_by: uuid.UUID
+    updated_at: dt.datetime
+
+
+class AttendanceSummary(OutputModel):
+    from_: dt.date = Field(serialization_alias="from")
+    to: dt.date
+    present: int
+    absent: int
+    late: int
+    excused: int
+    left_early: int
+    total: int
+    attendance_rate: float | None = Field(
+        description="(present + late + left_early) / (total - excused); null when nothing counts."
+    )
+
+
+class StudentAttendanceOut(OutputModel):
+    items: list[AttendanceOut]
+    next_cursor: str | None
+    summary: AttendanceSummary

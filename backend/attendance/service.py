@@ -1,0 +1,145 @@
+"""Recording attendance for a class, correcting it, and a student's record with its rate."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import false, func, or_, select
+
+from backend.attendance.models import ATTENDED, AttendanceRecord, AttendanceStatus
+from backend.attendance.schemas import AttendanceCorrectionIn, AttendanceEntry, AttendanceRangeQuery
+from backend.auth.access import AuthContext, scoped
+from backend.auth.permissions import Role, allowed
+from backend.auth.user_service import school_today
+from backend.classes.models import Enrollment, SchoolClass
+from backend.classes.service import teaching, visible_class
+from backend.core.errors import Forbidden, NotFound, ValidationFailed
+from backend.core.pagination import keyset, page_of
+from backend.extensions import db
+from backend.students.access import visible_student
+
+DEFAULT_RANGE = timedelta(days=30)
+
+
+def _check_excuse(auth: AuthContext, statuses: Iterable[AttendanceStatus]) -> None:
+    if AttendanceStatus.EXCUSED in statuses and not allowed(auth.role, "attendance.excuse"):
+        raise Forbidden("Only an admin may mark attendance as excused.")
+
+
+def _check_date(auth: AuthContext, on_date: date) -> None:
+    if on_date > school_today(auth.school_id):
+        raise ValidationFailed.on("query.date", "Attendance cannot be recorded for a future date.")
+
+
+def class_attendance(auth: AuthContext, class_id: uuid.UUID, on_date: date) -> list[AttendanceRecord]:
+    visible_class(auth, class_id)
+    return list(db.session.scalars(
+        scoped(AttendanceRecord)
+        .where(AttendanceRecord.class_id == class_id, AttendanceRecord.on_date == on_date)
+        .order_by(AttendanceRecord.student_id)
+    ))
+
+
+def record_class(
+    auth: AuthContext, class_id: uuid.UUID, on_date: date, entries: list[AttendanceEntry]
+) -> list[AttendanceRecord]:
+    """Set each listed student's attendance for the class and date. Idempotent: repeating the same
+    request changes nothing; students not listed keep what they had."""
+    visible_class(auth, class_id)
+    _check_date(auth, on_date)
+    _check_excuse(auth, (entry.status for entry in entries))
+    wanted = {entry.student_id: entry for entry in entries}
+    enrolled = set(db.session.scalars(
+        select(Enrollment.student_id)
+        .where(Enrollment.class_id == class_id, Enrollment.student_id.in_(wanted))
+    ))
+    strangers = [i for i, entry in enumerate(entries) if entry.student_id not in enrolled]
+    if strangers:
+        raise ValidationFailed([
+            {"field": f"body.records.{i}.student_id", "message": "Not enrolled in this class.",
+             "type": "not_enrolled"} for i in strangers
+        ])
+    existing = {
+        record.student_id: record for record in db.session.scalars(scoped(AttendanceRecord).where(
+            AttendanceRecord.class_id == class_id, AttendanceRecord.on_date == on_date,
+            AttendanceRecord.student_id.in_(wanted),
+        ))
+    }
+    for student_id, entry in wanted.items():
+        record = existing.get(student_id)
+        if record is None:
+            db.session.add(AttendanceRecord(
+                school_id=auth.school_id, student_id=student_id, class_id=class_id, on_date=on_date,
+                status=entry.status.value, reason=entry.reason, recorded_by=auth.user_id,
+            ))
+        elif (record.status, record.reason) != (entry.status.value, entry.reason):
+            record.status, record.reason, record.recorded_by = entry.status.value, entry.reason, auth.user_id
+    db.session.commit()
+    return class_attendance(auth, class_id, on_date)
+
+
+def correct_record(auth: AuthContext, record_id: uuid.UUID, data: AttendanceCorrectionIn) -> AttendanceRecord:
+    """Change one record: admins any of the school's, teachers those of their classes."""
+    own_class = AttendanceRecord.class_id.in_(
+        select(SchoolClass.id).where(SchoolClass.school_id == auth.school_id, teaching(auth))
+    )
+    daily = AttendanceRecord.class_id.is_(None) if auth.role == Role.ADMIN else false()
+    record = db.session.scalar(
+        scoped(AttendanceRecord).where(AttendanceRecord.id == record_id, or_(own_class, daily))
+    )
+    if record is None:
+        raise NotFound("Attendance record not found.")
+    if data.status is not None:
+        _check_excuse(auth, [data.status, AttendanceStatus(record.status)])
+        record.status = data.status.value
+    elif record.status == AttendanceStatus.EXCUSED:
+        _check_excuse(auth, [AttendanceStatus.EXCUSED])
+    if "reason" in data.model_fields_set:
+        record.reason = data.reason
+    record.recorded_by = auth.user_id
+    db.session.commit()
+    return record
+
+
+def attendance_rate(counts: dict[str, int]) -> float | None:
+    """Attended (present, late, left early) over all records but excused ones; None when none count."""
+    counted = sum(counts.values()) - counts.get(AttendanceStatus.EXCUSED, 0)
+    attended = sum(counts.get(status, 0) for status in ATTENDED)
+    return round(attended / counted, 4) if counted else None
+
+
+def summarise(counts: dict[str, int], start: date, end: date) -> dict[str, Any]:
+    """Counts per status, the total and the attendance rate for a date range."""
+    per_status = {status.value: counts.get(status.value, 0) for status in AttendanceStatus}
+    return {"from_": start, "to": end, **per_status, "total": sum(per_status.values()),
+            "attendance_rate": attendance_rate(per_status)}
+
+
+def status_counts(school_id: uuid.UUID, student_id: uuid.UUID, start: date, end: date) -> dict[str, int]:
+    rows = db.session.execute(
+        select(AttendanceRecord.status, func.count())
+        .where(AttendanceRecord.school_id == school_id, AttendanceRecord.student_id == student_id,
+               AttendanceRecord.on_date.between(start, end))
+        .group_by(AttendanceRecord.status)
+    ).all()
+    return dict(rows)  # type: ignore[arg-type]
+
+
+def student_attendance(
+    auth: AuthContext, student_id: uuid.UUID, query: AttendanceRangeQuery
+) -> tuple[list[AttendanceRecord], str | None, dict[str, Any]]:
+    """A page of the student's records in the range, in date order, and the summary of the range."""
+    visible_student(auth, student_id)
+    end = query.to or school_today(auth.school_id)
+    start = query.from_ or end - DEFAULT_RANGE
+    if start > end:
+        raise ValidationFailed.on("query.from", "Must be on or before `to`.")
+    statement = scoped(AttendanceRecord).where(
+        AttendanceRecord.student_id == student_id, AttendanceRecord.on_date.between(start, end)
+    )
+    rows = db.session.scalars(keyset(statement, (AttendanceRecord.on_date, AttendanceRecord.id), query)).all()
+    items, next_cursor = page_of(rows, query, lambda r: [r.on_date, r.id])
+    return items, next_cursor, summarise(status_counts(auth.school_id, student_id, start, end), start, end)

@@ -1,0 +1,37 @@
+"""The parent dashboard's response."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from backend.attendance.schemas import AttendanceOut
+from backend.auth.schemas import OutputModel
+from backend.grades.models import GradeStatus
+from backend.students.schemas import StudentOut
+
+
+class RecentGrade(OutputModel):
+    assessment_id: uuid.UUID
+    title: str
+    class_name: str
+    status: GradeStatus
+    score: float | None
+    max_score: float
+    percentage: float | None
+    due_on: dt.date | None
+
+
+class ChildSummary(OutputModel):
+    student: StudentOut
+    relationship: str
+    today: list[AttendanceOut]
+    term_attendance_rate: float | None
+    recent_grades: list[RecentGrade]
+
+
+class DashboardOut(OutputModel):
+    date: dt.date
+    term_id: uuid.UUID | None
+    term_name: str | None
+    children: list[ChildSummary]

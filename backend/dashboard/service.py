@@ -1,0 +1,91 @@
+"""The parent dashboard: every linked child at a glance, in a fixed number of queries."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+
+from backend.attendance.models import AttendanceRecord
+from backend.attendance.service import attendance_rate
+from backend.auth.access import AuthContext
+from backend.auth.user_service import school_today
+from backend.classes.models import SchoolClass, Term
+from backend.classes.service import term_on
+from backend.extensions import db
+from backend.grades.models import Assessment, Grade
+from backend.grades.service import percentage
+from backend.students.models import GuardianLink, Student
+
+RECENT_GRADES = 5
+Ids = list[uuid.UUID]
+
+
+def _today(school_id: uuid.UUID, ids: Ids, today: date) -> dict[uuid.UUID, list[AttendanceRecord]]:
+    records: dict[uuid.UUID, list[AttendanceRecord]] = defaultdict(list)
+    for record in db.session.scalars(select(AttendanceRecord).where(
+        AttendanceRecord.school_id == school_id, AttendanceRecord.student_id.in_(ids),
+        AttendanceRecord.on_date == today,
+    )):
+        records[record.student_id].append(record)
+    return records
+
+
+def _term_rates(
+    school_id: uuid.UUID, ids: Ids, term: Term | None, today: date
+) -> dict[uuid.UUID, float | None]:
+    if term is None:
+        return {}
+    counts: dict[uuid.UUID, dict[str, int]] = defaultdict(dict)
+    for student_id, status, count in db.session.execute(
+        select(AttendanceRecord.student_id, AttendanceRecord.status, func.count())
+        .where(AttendanceRecord.school_id == school_id, AttendanceRecord.student_id.in_(ids),
+               AttendanceRecord.on_date.between(term.starts_on, min(today, term.ends_on)))
+        .group_by(AttendanceRecord.student_id, AttendanceRecord.status)
+    ):
+        counts[student_id][status] = count
+    return {student_id: attendance_rate(per_status) for student_id, per_status in counts.items()}
+
+
+def _recent_grades(school_id: uuid.UUID, ids: Ids) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    """The latest published grades of each child, RECENT_GRADES at most, in one query."""
+    rank = func.row_number().over(partition_by=Grade.student_id, order_by=(Grade.updated_at.desc(), Grade.id))
+    ranked = (
+        select(Grade.student_id, Grade.assessment_id, Grade.status, Grade.score, Assessment.title,
+               Assessment.max_score, Assessment.due_on, SchoolClass.name.label("class_name"),
+               rank.label("rank"))
+        .join(Assessment, Assessment.id == Grade.assessment_id)
+        .join(SchoolClass, SchoolClass.id == Assessment.class_id)
+        .where(Grade.school_id == school_id, Grade.student_id.in_(ids), Assessment.published.is_(True))
+        .subquery()
+    )
+    grades: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+    latest = select(ranked).where(ranked.c.rank <= RECENT_GRADES).order_by(ranked.c.rank)
+    for row in db.session.execute(latest):
+        grades[row.student_id].append({**row._asdict(), "percentage": percentage(row.score, row.max_score)})
+    return grades
+
+
+def parent_dashboard(auth: AuthContext) -> dict[str, Any]:
+    today = school_today(auth.school_id)
+    term = term_on(auth.school_id, today)
+    children = db.session.execute(
+        select(Student, GuardianLink.relationship)
+        .join(GuardianLink, GuardianLink.student_id == Student.id)
+        .where(GuardianLink.user_id == auth.user_id, GuardianLink.school_id == auth.school_id)
+        .order_by(Student.last_name, Student.first_name, Student.id)
+    ).all()
+    ids = [student.id for student, _ in children]
+    attendance = _today(auth.school_id, ids, today)
+    rates = _term_rates(auth.school_id, ids, term, today)
+    grades = _recent_grades(auth.school_id, ids)
+    return {
+        "date": today, "term_id": term.id if term else None, "term_name": term.name if term else None,
+        "children": [{
+            "student": student, "relationship": relationship, "today": attendance[student.id],
+            "term_attendance_rate": rates.get(student.id), "recent_grades": grades[student.id],
+        } for student, relationship in children],
+    }
