@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from sqlalchemy import ColumnElement, Select, exists, select, true
+from sqlalchemy import ColumnElement, Select, exists, false, select, true
 
 from backend.auth.access import AuthContext, scoped
 from backend.auth.models import User
@@ -42,8 +42,11 @@ def term_on(school_id: uuid.UUID, day: date) -> Term | None:
 # --- classes ------------------------------------------------------------------------------------
 
 def teaching(auth: AuthContext) -> ColumnElement[bool]:
-    """The classes the caller works with: all of the school's for admins, their own for teachers."""
-    return true() if auth.role == Role.ADMIN else SchoolClass.teacher_id == auth.user_id
+    """The classes the caller works with: all of the school's for admins, their own for teachers,
+    none for anyone else."""
+    if auth.role == Role.ADMIN:
+        return true()
+    return SchoolClass.teacher_id == auth.user_id if auth.role == Role.TEACHER else false()
 
 
 def visible_classes(auth: AuthContext) -> Select[tuple[SchoolClass]]:

@@ -7,7 +7,7 @@ import binascii
 import json
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from pydantic import Field
@@ -26,7 +26,7 @@ class PageQuery(InputModel):
 
 
 def _encode_value(value: Any) -> Any:
-    if isinstance(value, datetime):
+    if isinstance(value, date):  # datetime is a date too
         return value.isoformat()
     return str(value) if isinstance(value, uuid.UUID) else value
 
@@ -35,6 +35,8 @@ def _decode_value(raw: Any, column: ColumnElement[Any]) -> Any:
     python_type = column.type.python_type
     if python_type is datetime:
         return datetime.fromisoformat(raw)
+    if python_type is date:
+        return date.fromisoformat(raw)
     if python_type is uuid.UUID:
         return uuid.UUID(raw)
     if not isinstance(raw, python_type):
