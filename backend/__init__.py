@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask
 
+from backend.apidocs import bp as apidocs_bp
 from backend.attendance import bp as attendance_bp
 from backend.auth import auth_bp, users_bp
 from backend.auth.access import init_auth
@@ -103,7 +104,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(users_bp)
-    for feature in (students_bp, terms_bp, classes_bp, attendance_bp, grades_bp, dashboard_bp):
+    for feature in (students_bp, terms_bp, classes_bp, attendance_bp, grades_bp, dashboard_bp, apidocs_bp):
         app.register_blueprint(feature)
     register_check(app, "database", check_database, critical=True)
     register_check(app, "redis", check_redis, critical=False)

@@ -21,10 +21,10 @@ from backend.auth.schemas import (
 )
 from backend.auth.tokens import read_access_token
 from backend.config import current_settings
+from backend.core.api import api
 from backend.core.errors import Forbidden, Unauthorized
 from backend.core.markers import public, rate_limit
 from backend.core.responses import json_response, no_content
-from backend.core.validation import parse_body
 
 REFRESH_COOKIE = "homeroom_refresh"
 COOKIE_PATH = "/api/auth"
@@ -93,29 +93,31 @@ def _cookie_token() -> str | None:
 @public
 @rate_limit(_login_limit)
 @rate_limit(_failure_limit, key=login_account_key, deduct_when=_failed)
-def login() -> Response:
-    data = parse_body(LoginIn)
-    tokens = service.login(data.email, data.password, _client())
-    return _tokens_response(tokens, in_body=data.return_refresh_token)
+@api(body=LoginIn, response=TokenOut, problems=(401,))
+def login(body: LoginIn) -> Response:
+    """Sign in: an access token, and the refresh token as a cookie (or in the body if asked)."""
+    tokens = service.login(body.email, body.password, _client())
+    return _tokens_response(tokens, in_body=body.return_refresh_token)
 
 
 @bp.post("/refresh")
 @public
 @rate_limit(_login_limit)
-def refresh() -> Response:
-    data = parse_body(RefreshIn, optional=True)
-    token = data.refresh_token or _cookie_token()
+@api(body=RefreshIn, optional_body=True, response=TokenOut, problems=(401, 403))
+def refresh(body: RefreshIn) -> Response:
+    """Swap the refresh token (cookie, or body for other clients) for new tokens; each works once."""
+    token = body.refresh_token or _cookie_token()
     if not token:
         raise Unauthorized("A refresh token is required.")
-    return _tokens_response(service.refresh(token), in_body=data.refresh_token is not None)
+    return _tokens_response(service.refresh(token), in_body=body.refresh_token is not None)
 
 
 @bp.post("/logout")
 @public
-def logout() -> Response:
+@api(body=RefreshIn, optional_body=True, status=204, problems=(401, 403))
+def logout(body: RefreshIn) -> Response:
     """End this session (named by the refresh token, or the access token). Always 204."""
-    data = parse_body(RefreshIn, optional=True)
-    token = data.refresh_token or _cookie_token()
+    token = body.refresh_token or _cookie_token()
     if token:
         service.logout(refresh_token=token)
     elif (access := bearer_token()) is not None:
@@ -127,7 +129,9 @@ def logout() -> Response:
 
 @bp.post("/logout-all")
 @requires("auth.self")
+@api(status=204)
 def logout_all() -> Response:
+    """End every session of the signed-in user."""
     service.logout_all(current_auth())
     response = no_content()
     _clear_refresh_cookie(response)
@@ -136,7 +140,9 @@ def logout_all() -> Response:
 
 @bp.get("/me")
 @requires("auth.self")
+@api(response=MeOut)
 def me() -> Response:
+    """The signed-in user, their school and role (and a parent's children)."""
     auth = current_auth()
     user, school = service.profile(auth)
     children = [] if auth.role == "parent" else None
@@ -148,7 +154,8 @@ def me() -> Response:
 
 @bp.post("/password")
 @requires("auth.self")
-def change_password() -> Response:
-    data = parse_body(PasswordChangeIn)
-    service.change_password(current_auth(), data.current_password, data.new_password)
+@api(body=PasswordChangeIn, status=204)
+def change_password(body: PasswordChangeIn) -> Response:
+    """Change the password; every other session ends."""
+    service.change_password(current_auth(), body.current_password, body.new_password)
     return no_content()

@@ -40,6 +40,8 @@ class ApiDoc:
     body: type[BaseModel] | None
     query: type[BaseModel] | None
     optional_body: bool
+    media_type: str | None = None  # a response that is not a model: HTML, JavaScript, a free-form document
+    problems: frozenset[int] = frozenset()  # statuses this route gives beyond the ones its shape implies
 
 
 def api(
@@ -49,6 +51,8 @@ def api(
     body: type[BaseModel] | None = None,
     query: type[BaseModel] | None = None,
     optional_body: bool = False,
+    media_type: str | None = None,
+    problems: tuple[int, ...] = (),
     summary: str | None = None,
 ) -> Callable[[F], F]:
     """Declare the route's body, query and response models (`response=None` means no content)."""
@@ -57,6 +61,7 @@ def api(
         doc = ApiDoc(
             summary=summary or (view.__doc__ or view.__name__).strip().splitlines()[0].rstrip("."),
             response=response, status=status, body=body, query=query, optional_body=optional_body,
+            media_type=media_type, problems=frozenset(problems),
         )
 
         @wraps(view)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
+from typing import Any, Literal
 
 from flask import Response, current_app, jsonify
+from pydantic import BaseModel
 
+from backend.core.api import api
 from backend.core.db import pool_stats
 from backend.core.errors import ServiceUnavailable
 from backend.core.markers import probe, public
@@ -18,8 +21,26 @@ from backend.version import __version__
 STARTED_AT = "homeroom.started_at"
 
 
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+
+
+class ReadyOut(BaseModel):
+    status: Literal["ready"]
+    checks: dict[str, dict[str, Any]]
+
+
+class ComponentHealthOut(BaseModel):
+    status: Literal["ok", "degraded", "down"]
+    version: str
+    uptime_seconds: float
+    components: dict[str, dict[str, Any]]
+    database_pool: dict[str, int]
+
+
 @bp.get("/health")
 @probe
+@api(response=HealthOut)
 def health() -> Response:
     """Liveness: the process answers. Touches no dependency."""
     return jsonify(status="ok")
@@ -27,6 +48,7 @@ def health() -> Response:
 
 @bp.get("/ready")
 @probe
+@api(response=ReadyOut)
 def ready() -> Response:
     """Readiness: not shutting down, and every critical dependency usable within its timeout."""
     if is_draining():
@@ -40,6 +62,7 @@ def ready() -> Response:
 
 @bp.get("/api/health")
 @public
+@api(response=ComponentHealthOut)
 def component_health() -> Response:
     """Each component's status and latency, pool statistics, version and uptime.
 
