@@ -26,6 +26,7 @@ from backend.core.http import init_http
 from backend.core.logging import configure_logging
 from backend.core.ratelimit import apply_route_limits, init_rate_limits
 from backend.dashboard import bp as dashboard_bp
+from backend.demo.cli import register_demo_cli
 from backend.extensions import cors, db, migrate
 from backend.grades import bp as grades_bp
 from backend.health import bp as health_bp
@@ -77,6 +78,7 @@ def create_app(overrides: Mapping[str, Any] | Settings | None = None) -> Flask:
     _register_blueprints(app)
     register_cli(app)
     register_auth_cli(app)
+    register_demo_cli(app)
     return app
 
 

@@ -15,7 +15,7 @@ from backend.core.markers import public
 from tests.conftest import Account, auth_headers, make_school, make_user
 
 PUBLIC_ROUTES = {"/health", "/ready", "/api/health", "/api/auth/login", "/api/auth/refresh",
-                 "/api/auth/logout"}
+                 "/api/auth/logout", "/api/openapi.json", "/api/docs", "/api/docs/assets/<path:filename>"}
 
 
 def test_every_route_is_public_on_purpose_or_guarded(app: Flask) -> None:

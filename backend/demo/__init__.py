@@ -1,0 +1,1 @@
+"""Demo data for trying Homeroom out: `flask demo seed`."""

@@ -1,0 +1,35 @@
+"""`flask demo seed`: a demo school to try the API with, created once."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from backend.demo.seed import STUDENTS, existing_demo, seed
+
+demo_cli = AppGroup("demo", help="Demo data.")
+
+
+@demo_cli.command("seed")
+def seed_command() -> None:
+    """Create the demo school (two classes, 60 students, guardians, a term of attendance and grades).
+
+    Running it again changes nothing.
+    """
+    logins = existing_demo()
+    if logins is not None:
+        click.echo("The demo school already exists; nothing was changed.")
+    else:
+        with click.progressbar(length=STUDENTS, label="Creating students, attendance and grades") as bar:
+            logins = seed(bar.update)
+    click.echo(f"Admin:    {logins.admin}")
+    click.echo(f"Teachers: {', '.join(logins.teachers)}")
+    click.echo(f"Parents:  {', '.join(logins.parents)} (and parent4 … parent60)")
+    if logins.password:
+        click.echo(f"Password for every demo login: {logins.password}")
+        click.echo("It is shown only now; run `flask users create` for accounts of your own.")
+
+
+def register_demo_cli(app: Flask) -> None:
+    app.cli.add_command(demo_cli)

@@ -1,0 +1,243 @@
+"""Build the demo school: every row in one transaction, reproducible from a fixed random seed."""
+
+from __future__ import annotations
+
+import random
+import secrets
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from backend.attendance.models import AttendanceRecord, AttendanceStatus
+from backend.auth.models import School, User
+from backend.auth.permissions import Role
+from backend.auth.service import passwords
+from backend.auth.user_service import school_today
+from backend.classes.models import Enrollment, SchoolClass, Term
+from backend.extensions import db
+from backend.grades.models import Assessment, Grade, GradeStatus
+from backend.students.models import GuardianLink, Student
+
+SLUG = "demo-school"
+STUDENTS_PER_CLASS = 30
+STUDENTS = 2 * STUDENTS_PER_CLASS
+FIRST = [
+    "Ada",
+    "Ben",
+    "Cleo",
+    "Dev",
+    "Ema",
+    "Finn",
+    "Gia",
+    "Hugo",
+    "Iris",
+    "Jai",
+    "Kira",
+    "Leo",
+    "Mia",
+    "Noah",
+    "Owen",
+    "Pia",
+    "Quin",
+    "Ravi",
+    "Sara",
+    "Theo",
+    "Uma",
+    "Vik",
+    "Wren",
+    "Xan",
+    "Yara",
+    "Zoe",
+]
+LAST = [
+    "Adams",
+    "Baker",
+    "Clark",
+    "Diaz",
+    "Evans",
+    "Fox",
+    "Gray",
+    "Hill",
+    "Ito",
+    "Jones",
+    "Khan",
+    "Lopez",
+    "Moore",
+    "Nash",
+    "Okafor",
+    "Patel",
+    "Quinn",
+    "Reed",
+    "Singh",
+    "Turner",
+]
+STATUS_WEIGHTS = {
+    AttendanceStatus.PRESENT: 90,
+    AttendanceStatus.LATE: 4,
+    AttendanceStatus.ABSENT: 4,
+    AttendanceStatus.EXCUSED: 1,
+    AttendanceStatus.LEFT_EARLY: 1,
+}
+
+
+@dataclass(frozen=True)
+class DemoLogins:
+    school_created: bool
+    admin: str
+    teachers: list[str]
+    parents: list[str]
+    password: str | None  # shown only when the school was created just now
+
+
+Progress = Callable[[int], None]
+
+
+def _logins(school_id: uuid.UUID, password: str | None, created: bool) -> DemoLogins:
+    def emails(role: Role) -> list[str]:
+        return list(
+            db.session.scalars(
+                select(User.email)
+                .where(User.school_id == school_id, User.role == role.value)
+                .order_by(User.email)
+            )
+        )
+
+    return DemoLogins(created, emails(Role.ADMIN)[0], emails(Role.TEACHER), emails(Role.PARENT)[:3], password)
+
+
+def _school_days(start: date, end: date) -> Iterator[date]:
+    day = start
+    while day <= end:
+        if day.weekday() < 5:
+            yield day
+        day += timedelta(days=1)
+
+
+def existing_demo() -> DemoLogins | None:
+    """The demo school's logins if it was created before."""
+    school_id = db.session.scalar(select(School.id).where(School.slug == SLUG))
+    return None if school_id is None else _logins(school_id, None, created=False)
+
+
+def seed(progress: Progress) -> DemoLogins:
+    """Create the demo school, calling `progress(1)` per student; one transaction, all or nothing."""
+    rng = random.Random(2026)  # noqa: S311 - demo data, not security
+    password = secrets.token_urlsafe(12)
+    password_hash = passwords().hash(password)
+
+    school = School(name="Demo School", slug=SLUG, timezone="Europe/London", currency="GBP")
+    db.session.add(school)
+    db.session.flush()
+    today = school_today(school.id)
+
+    def user(email: str, name: str, role: Role) -> User:
+        account = User(
+            school_id=school.id, email=email, full_name=name, role=role.value, password_hash=password_hash
+        )
+        db.session.add(account)
+        return account
+
+    user("admin@demo-school.example.org", "Demo Admin", Role.ADMIN)
+    teachers = [user(f"teacher{i}@demo-school.example.org", f"Teacher {i}", Role.TEACHER) for i in (1, 2)]
+    term = Term(
+        school_id=school.id,
+        name="Current term",
+        starts_on=today - timedelta(days=45),
+        ends_on=today + timedelta(days=45),
+    )
+    db.session.add(term)
+    db.session.flush()
+    classes = [
+        SchoolClass(
+            school_id=school.id,
+            name=f"Year 5 {subject}",
+            subject=subject,
+            grade_level=5,
+            term_id=term.id,
+            teacher_id=teacher.id,
+        )
+        for subject, teacher in zip(("Maths", "English"), teachers, strict=True)
+    ]
+    db.session.add_all(classes)
+    db.session.flush()
+    days = list(_school_days(term.starts_on, today))
+
+    statuses, weights = list(STATUS_WEIGHTS), list(STATUS_WEIGHTS.values())
+    assessments = {
+        c.id: [
+            Assessment(
+                school_id=school.id,
+                class_id=c.id,
+                title=f"{c.subject} test {n}",
+                category="test",
+                max_score=Decimal(50),
+                weight=Decimal(n),
+                due_on=today - timedelta(days=40 - 10 * n),
+                published=n < 4,
+            )
+            for n in (1, 2, 3, 4)
+        ]
+        for c in classes
+    }
+    db.session.add_all([a for group in assessments.values() for a in group])
+    db.session.flush()
+    for number in range(STUDENTS):
+        school_class = classes[number % 2]
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        student = Student(
+            school_id=school.id,
+            admission_number=f"D-{number + 1:03d}",
+            first_name=first,
+            last_name=last,
+            date_of_birth=date(today.year - 10, rng.randint(1, 12), rng.randint(1, 28)),
+            grade_level=5,
+            enrolled_on=term.starts_on - timedelta(days=365),
+        )
+        parent = user(
+            f"parent{number + 1}@demo-school.example.org", f"{rng.choice(FIRST)} {last}", Role.PARENT
+        )
+        db.session.add(student)
+        db.session.flush()
+        db.session.add_all(
+            [
+                Enrollment(school_id=school.id, class_id=school_class.id, student_id=student.id),
+                GuardianLink(
+                    school_id=school.id,
+                    student_id=student.id,
+                    user_id=parent.id,
+                    relationship="parent",
+                    is_primary=True,
+                    can_view_finance=True,
+                    can_view_health=True,
+                ),
+                *[
+                    AttendanceRecord(
+                        school_id=school.id,
+                        student_id=student.id,
+                        class_id=school_class.id,
+                        on_date=day,
+                        status=rng.choices(statuses, weights)[0].value,
+                        recorded_by=school_class.teacher_id,
+                    )
+                    for day in days
+                ],
+                *[
+                    Grade(
+                        school_id=school.id,
+                        assessment_id=a.id,
+                        student_id=student.id,
+                        status=GradeStatus.GRADED.value,
+                        score=Decimal(rng.randint(20, 50)),
+                        graded_by=school_class.teacher_id,
+                    )
+                    for a in assessments[school_class.id]
+                ],
+            ]
+        )
+        progress(1)
+    db.session.commit()
+    return _logins(school.id, password, created=True)
