@@ -368,3 +368,31 @@ def test_dashboard_statements_do_not_grow_with_children(world: World) -> None:
     one_child = statements()
     world.post("admin", f"/api/students/{world.ids['bob']}/guardians", link)
     assert statements() == one_child
+
+
+def test_attendance_range_runs_a_fixed_number_of_statements(world: World, alice: str) -> None:
+    for days_ago in range(12):
+        _put_attendance(
+            world, "admin", [{"student_id": alice, "status": "present"}], day=TODAY - timedelta(days_ago)
+        )
+    with world.app.app_context():
+        engine = db.engine
+    path = f"/api/students/{alice}/attendance"
+    world.client.get(path, headers=world.as_("parent"))  # warm the session-state cache
+    counts = []
+    for limit in (1, 5, 100):
+        seen: list[str] = []
+
+        def count(*args: Any, into: list[str] = seen) -> None:
+            into.append(args[2])
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            body = world.client.get(
+                path, query_string={"limit": limit}, headers=world.as_("parent")
+            ).get_json()
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert len(body["items"]) == min(limit, 12)
+        counts.append(len(seen))
+    assert counts[0] == counts[1] == counts[2] <= 4  # visibility, school date, page, summary
