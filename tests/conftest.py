@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import redis
@@ -29,7 +29,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.exc import OperationalError
 
 from backend import create_app
@@ -47,6 +47,7 @@ ON_POSTGRES = bool(TEST_DATABASE_URL)
 UNREACHABLE_DATABASE_URL = "postgresql://postgres@127.0.0.1:9/unreachable"
 
 AppFactory = Callable[..., Flask]
+T = TypeVar("T")
 postgres_only = pytest.mark.skipif(not ON_POSTGRES, reason="runs in the PostgreSQL pass (TEST_DATABASE_URL)")
 sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="runs in the SQLite pass")
 
@@ -108,14 +109,23 @@ def fresh_database_url(tmp_path: Path) -> Iterator[str]:
 # One signing key for every test app of the run, so that a token from one is good at another.
 RUN_JWT_KEY = secrets.token_urlsafe(48)
 FAST_HASHING = {
-    "PASSWORD_HASH_TIME_COST": 1, "PASSWORD_HASH_MEMORY_KIB": 1024, "PASSWORD_HASH_PARALLELISM": 1,
+    "PASSWORD_HASH_TIME_COST": 1,
+    "PASSWORD_HASH_MEMORY_KIB": 1024,
+    "PASSWORD_HASH_PARALLELISM": 1,
 }
 
 
 def base_config(database_url: str, **overrides: Any) -> dict[str, Any]:
     """Test apps use the run's database, and TEST_REDIS_URL's Redis when it is set."""
-    return {"APP_ENV": "testing", "DATABASE_URL": database_url, "LOG_FORMAT": "json",
-            "REDIS_URL": TEST_REDIS_URL, "JWT_SECRET_KEY": RUN_JWT_KEY, **FAST_HASHING, **overrides}
+    return {
+        "APP_ENV": "testing",
+        "DATABASE_URL": database_url,
+        "LOG_FORMAT": "json",
+        "REDIS_URL": TEST_REDIS_URL,
+        "JWT_SECRET_KEY": RUN_JWT_KEY,
+        **FAST_HASHING,
+        **overrides,
+    }
 
 
 def empty_tables(database_url: str) -> None:
@@ -200,7 +210,8 @@ class RedisServer:
             pytest.fail("redis-server is not installed (scripts/test.sh installs it with apt-get)")
         self.process = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -258,18 +269,27 @@ class Account:
     password: str = PASSWORD
 
 
-def make_school(app: Flask, slug: str | None = None, timezone: str = "Europe/London",
-                currency: str = "GBP") -> uuid.UUID:
+def make_school(
+    app: Flask, slug: str | None = None, timezone: str = "Europe/London", currency: str = "GBP"
+) -> uuid.UUID:
     slug = slug or f"school-{next(_serial)}"
     with app.app_context():
         return create_school(f"School {slug}", slug, timezone, currency).id
 
 
-def make_user(app: Flask, school_id: uuid.UUID, role: str = "admin", *, email: str | None = None,
-              password: str = PASSWORD, full_name: str | None = None) -> Account:
+def make_user(
+    app: Flask,
+    school_id: uuid.UUID,
+    role: str = "admin",
+    *,
+    email: str | None = None,
+    password: str = PASSWORD,
+    full_name: str | None = None,
+) -> Account:
     email = email or f"{role}{next(_serial)}@example.org"
-    data = UserCreateIn(email=email, full_name=full_name or f"Test {role.title()}", role=Role(role),
-                        password=password)
+    data = UserCreateIn(
+        email=email, full_name=full_name or f"Test {role.title()}", role=Role(role), password=password
+    )
     with app.app_context():
         user = create_user(school_id, data)
         return Account(user.id, school_id, user.email, user.role, password)
@@ -289,3 +309,20 @@ def bearer(token: str) -> dict[str, str]:
 
 def auth_headers(client: FlaskClient, account: Account) -> dict[str, str]:
     return bearer(login(client, account)["access_token"])
+
+
+def count_statements(app: Flask, action: Callable[[], T]) -> tuple[int, T]:
+    """How many SQL statements `action` sends to the app's database, and what it returned."""
+    with app.app_context():
+        engine = _db.engine
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        seen.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        result = action()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return len(seen), result

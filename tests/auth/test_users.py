@@ -7,10 +7,8 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import event
 
-from backend.extensions import db
-from tests.conftest import PASSWORD, Account, auth_headers, make_school, make_user
+from tests.conftest import PASSWORD, Account, auth_headers, count_statements, make_school, make_user
 
 
 @pytest.fixture
@@ -29,8 +27,13 @@ def headers(client, admin: Account) -> dict[str, str]:
 
 
 def _new_user(**changes: Any) -> dict[str, Any]:
-    return {"email": "New.Teacher@Example.org", "full_name": "New Teacher", "role": "teacher",
-            "password": "a-long-enough-passphrase", **changes}
+    return {
+        "email": "New.Teacher@Example.org",
+        "full_name": "New Teacher",
+        "role": "teacher",
+        "password": "a-long-enough-passphrase",
+        **changes,
+    }
 
 
 def test_admin_creates_a_user(client, headers: dict[str, str]) -> None:
@@ -44,8 +47,9 @@ def test_admin_creates_a_user(client, headers: dict[str, str]) -> None:
     assert "password" not in body and "password_hash" not in body
     fetched = client.get(response.headers["Location"], headers=headers)
     assert fetched.status_code == 200 and fetched.get_json() == body
-    login = client.post("/api/auth/login", json={"email": "new.teacher@example.org",
-                                                 "password": "a-long-enough-passphrase"})
+    login = client.post(
+        "/api/auth/login", json={"email": "new.teacher@example.org", "password": "a-long-enough-passphrase"}
+    )
     assert login.status_code == 200
 
 
@@ -56,23 +60,28 @@ def test_email_is_unique_across_case_and_schools(app: Flask, client, headers: di
     assert response.get_json()["code"] == "conflict"
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ({"password": "short"}, "body.password"),
-    ({"password": "password1234"}, "body.password"),
-    ({"role": "superuser"}, "body.role"),
-    ({"email": "not-an-email"}, "body.email"),
-    ({"is_admin": True}, "body.is_admin"),
-    ({"full_name": ""}, "body.full_name"),
-])
-def test_invalid_new_users_are_refused(client, headers: dict[str, str], changes: dict[str, Any],
-                                       field: str) -> None:
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"password": "short"}, "body.password"),
+        ({"password": "password1234"}, "body.password"),
+        ({"role": "superuser"}, "body.role"),
+        ({"email": "not-an-email"}, "body.email"),
+        ({"is_admin": True}, "body.is_admin"),
+        ({"full_name": ""}, "body.full_name"),
+    ],
+)
+def test_invalid_new_users_are_refused(
+    client, headers: dict[str, str], changes: dict[str, Any], field: str
+) -> None:
     response = client.post("/api/users", json=_new_user(**changes), headers=headers)
     assert response.status_code == 422
     assert field in [e["field"] for e in response.get_json()["errors"]]
 
 
-def test_list_pages_through_every_user_once_in_email_order(app: Flask, client, school: uuid.UUID,
-                                                           headers: dict[str, str]) -> None:
+def test_list_pages_through_every_user_once_in_email_order(
+    app: Flask, client, school: uuid.UUID, headers: dict[str, str]
+) -> None:
     for name in ("d", "b", "e", "a", "c"):
         make_user(app, school, "teacher", email=f"{name}@example.org")
     seen: list[str] = []
@@ -85,8 +94,18 @@ def test_list_pages_through_every_user_once_in_email_order(app: Flask, client, s
         cursor = body["next_cursor"]
         if cursor is None:
             break
-    assert seen == sorted(seen) == ["a@example.org", "b@example.org", "c@example.org", "d@example.org",
-                                    "e@example.org", "head@example.org"]
+    assert (
+        seen
+        == sorted(seen)
+        == [
+            "a@example.org",
+            "b@example.org",
+            "c@example.org",
+            "d@example.org",
+            "e@example.org",
+            "head@example.org",
+        ]
+    )
 
 
 def test_list_filters(app: Flask, client, school: uuid.UUID, headers: dict[str, str]) -> None:
@@ -103,48 +122,52 @@ def test_list_filters(app: Flask, client, school: uuid.UUID, headers: dict[str, 
     assert emails(is_active="true", role="admin") == ["head@example.org"]
 
 
-@pytest.mark.parametrize("query", [{"limit": 0}, {"limit": 201}, {"limit": "ten"}, {"cursor": "%%%"},
-                                   {"cursor": "WzFd"}, {"role": "janitor"}, {"sort": "email"}])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"limit": 0},
+        {"limit": 201},
+        {"limit": "ten"},
+        {"cursor": "%%%"},
+        {"cursor": "WzFd"},
+        {"role": "janitor"},
+        {"sort": "email"},
+    ],
+)
 def test_bad_list_queries_are_422(client, headers: dict[str, str], query: dict[str, Any]) -> None:
     response = client.get("/api/users", query_string=query, headers=headers)
     assert response.status_code == 422
     assert response.get_json()["errors"][0]["field"].startswith("query.")
 
 
-def test_list_runs_a_fixed_number_of_statements(app: Flask, client, school: uuid.UUID,
-                                                headers: dict[str, str]) -> None:
+def test_list_runs_a_fixed_number_of_statements(
+    app: Flask, client, school: uuid.UUID, headers: dict[str, str]
+) -> None:
     for i in range(12):
         make_user(app, school, "teacher", email=f"t{i:02d}@example.org")
-    with app.app_context():
-        engine = db.engine
     client.get("/api/users", headers=headers)  # warm: the caller's session state is now cached
     counts = []
     for limit in (2, 10, 50):
-        statements: list[str] = []
-
-        def count(*args: Any, seen: list[str] = statements) -> None:
-            seen.append(args[2])
-
-        event.listen(engine, "before_cursor_execute", count)
-        try:
-            response = client.get("/api/users", query_string={"limit": limit}, headers=headers)
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
+        count, response = count_statements(
+            app, lambda limit=limit: client.get("/api/users", query_string={"limit": limit}, headers=headers)
+        )
         assert response.status_code == 200 and len(response.get_json()["items"]) == min(limit, 13)
-        counts.append(len(statements))
+        counts.append(count)
     assert counts == [1, 1, 1]  # one SELECT, whatever the page size
 
 
 def test_admin_updates_name_and_role(app: Flask, client, school: uuid.UUID, headers: dict[str, str]) -> None:
     user = make_user(app, school, "teacher")
-    response = client.patch(f"/api/users/{user.user_id}", json={"full_name": "Renamed", "role": "admin"},
-                            headers=headers)
+    response = client.patch(
+        f"/api/users/{user.user_id}", json={"full_name": "Renamed", "role": "admin"}, headers=headers
+    )
     assert response.status_code == 200
     assert (response.get_json()["full_name"], response.get_json()["role"]) == ("Renamed", "admin")
 
 
-def test_role_change_applies_to_live_sessions_at_once(app: Flask, client, school: uuid.UUID,
-                                                      headers: dict[str, str]) -> None:
+def test_role_change_applies_to_live_sessions_at_once(
+    app: Flask, client, school: uuid.UUID, headers: dict[str, str]
+) -> None:
     promoted = make_user(app, school, "teacher")
     their = auth_headers(app.test_client(), promoted)
     assert client.get("/api/users", headers=their).status_code == 403
@@ -153,15 +176,17 @@ def test_role_change_applies_to_live_sessions_at_once(app: Flask, client, school
 
 
 @pytest.mark.parametrize("body", [{}, {"role": None}, {"is_active": "no"}, {"email": "x@example.org"}])
-def test_invalid_updates_are_422(app: Flask, client, school: uuid.UUID, headers: dict[str, str],
-                                 body: dict[str, Any]) -> None:
+def test_invalid_updates_are_422(
+    app: Flask, client, school: uuid.UUID, headers: dict[str, str], body: dict[str, Any]
+) -> None:
     user = make_user(app, school, "teacher")
     assert client.patch(f"/api/users/{user.user_id}", json=body, headers=headers).status_code == 422
 
 
 @pytest.mark.parametrize("body", [{"is_active": False}, {"role": "teacher"}])
-def test_admins_cannot_lock_themselves_out(client, admin: Account, headers: dict[str, str],
-                                           body: dict[str, Any]) -> None:
+def test_admins_cannot_lock_themselves_out(
+    client, admin: Account, headers: dict[str, str], body: dict[str, Any]
+) -> None:
     response = client.patch(f"/api/users/{admin.user_id}", json=body, headers=headers)
     assert response.status_code == 409
 

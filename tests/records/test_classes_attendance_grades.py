@@ -6,10 +6,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from backend.attendance.models import AttendanceRecord
 from backend.extensions import db
+from tests.conftest import count_statements
 from tests.records.conftest import TODAY, World
 
 
@@ -343,25 +344,13 @@ def test_parent_dashboard(world: World, alice: str) -> None:
 
 def test_dashboard_statements_do_not_grow_with_children(world: World) -> None:
     parent = world.accounts["other_parent"]
-    with world.app.app_context():
-        engine = db.engine
 
     def statements() -> int:
         world.client.get("/api/parent/dashboard", headers=world.as_("other_parent"))  # warm
-        seen: list[str] = []
-
-        def count(*args: Any) -> None:
-            seen.append(args[2])
-
-        event.listen(engine, "before_cursor_execute", count)
-        try:
-            assert (
-                world.client.get("/api/parent/dashboard", headers=world.as_("other_parent")).status_code
-                == 200
-            )
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
-        return len(seen)
+        count, _response = count_statements(
+            world.app, lambda: world.client.get("/api/parent/dashboard", headers=world.as_("other_parent"))
+        )
+        return count
 
     link = {"user_id": str(parent.user_id), "relationship": "father"}
     world.post("admin", f"/api/students/{world.ids['alice']}/guardians", link)
@@ -375,24 +364,16 @@ def test_attendance_range_runs_a_fixed_number_of_statements(world: World, alice:
         _put_attendance(
             world, "admin", [{"student_id": alice, "status": "present"}], day=TODAY - timedelta(days_ago)
         )
-    with world.app.app_context():
-        engine = db.engine
     path = f"/api/students/{alice}/attendance"
     world.client.get(path, headers=world.as_("parent"))  # warm the session-state cache
     counts = []
     for limit in (1, 5, 100):
-        seen: list[str] = []
-
-        def count(*args: Any, into: list[str] = seen) -> None:
-            into.append(args[2])
-
-        event.listen(engine, "before_cursor_execute", count)
-        try:
-            body = world.client.get(
+        count, response = count_statements(
+            world.app,
+            lambda limit=limit: world.client.get(
                 path, query_string={"limit": limit}, headers=world.as_("parent")
-            ).get_json()
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
-        assert len(body["items"]) == min(limit, 12)
-        counts.append(len(seen))
+            ),
+        )
+        assert len(response.get_json()["items"]) == min(limit, 12)
+        counts.append(count)
     assert counts[0] == counts[1] == counts[2] <= 4  # visibility, school date, page, summary

@@ -6,9 +6,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
-from backend.extensions import db
+from tests.conftest import count_statements
 from tests.records.conftest import TODAY, World
 
 NEW = {
@@ -106,22 +105,16 @@ def test_bad_list_queries(world: World, query: dict[str, Any]) -> None:
 def test_list_runs_a_fixed_number_of_statements(world: World, who: str) -> None:
     for i in range(12):
         world.post("admin", "/api/students", {**NEW, "admission_number": f"N-{i}"})
-    with world.app.app_context():
-        engine = db.engine
     world.client.get("/api/students", headers=world.as_(who))  # warm the session-state cache
-    counts = []
-    for limit in (1, 5, 100):
-        seen: list[str] = []
-
-        def count(*args: Any, into: list[str] = seen) -> None:
-            into.append(args[2])
-
-        event.listen(engine, "before_cursor_execute", count)
-        try:
-            world.client.get("/api/students", query_string={"limit": limit}, headers=world.as_(who))
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
-        counts.append(len(seen))
+    counts = [
+        count_statements(
+            world.app,
+            lambda limit=limit: world.client.get(
+                "/api/students", query_string={"limit": limit}, headers=world.as_(who)
+            ),
+        )[0]
+        for limit in (1, 5, 100)
+    ]
     assert counts == [1, 1, 1]
 
 
