@@ -10,6 +10,8 @@ from flask import Flask
 
 from backend.apidocs import bp as apidocs_bp
 from backend.attendance import bp as attendance_bp
+from backend.audit import bp as audit_bp
+from backend.audit.cli import register_audit_cli
 from backend.auth import auth_bp, users_bp
 from backend.auth.access import init_auth
 from backend.auth.cli import register_auth_cli
@@ -79,6 +81,7 @@ def create_app(overrides: Mapping[str, Any] | Settings | None = None) -> Flask:
     register_cli(app)
     register_auth_cli(app)
     register_demo_cli(app)
+    register_audit_cli(app)
     return app
 
 
@@ -103,11 +106,10 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    app.register_blueprint(health_bp)
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(users_bp)
-    for feature in (students_bp, terms_bp, classes_bp, attendance_bp, grades_bp, dashboard_bp, apidocs_bp):
-        app.register_blueprint(feature)
+    blueprints = (health_bp, auth_bp, users_bp, students_bp, terms_bp, classes_bp, attendance_bp, grades_bp,
+                  dashboard_bp, audit_bp, apidocs_bp)
+    for blueprint in blueprints:
+        app.register_blueprint(blueprint)
     register_check(app, "database", check_database, critical=True)
     register_check(app, "redis", check_redis, critical=False)
     apply_route_limits(app)

@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     login_rate_limit: str = "10 per minute;100 per hour"
     login_failure_limit: str = "5 per 15 minutes"
 
+    audit_retention_days: int = Field(default=90, ge=90)
+
     redis_url: str | None = None
     redis_timeout: float = Field(default=0.5, gt=0, le=10)
     redis_cooldown_max: float = Field(default=30.0, ge=1)

@@ -11,6 +11,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "backend.classes.models",
     "backend.attendance.models",
     "backend.grades.models",
+    "backend.audit.models",
 )
 
 

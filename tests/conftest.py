@@ -128,13 +128,19 @@ def base_config(database_url: str, **overrides: Any) -> dict[str, Any]:
     }
 
 
+# The audit trail is append-only in the database (its triggers refuse early deletes) and its
+# policy row comes from the migration: it stays. Tests look only at their own schools' events.
+KEPT_TABLES = frozenset({"audit_events", "audit_chain_heads", "audit_policy"})
+
+
 def empty_tables(database_url: str) -> None:
-    """Delete every row the test wrote, children first."""
+    """Delete every row the test wrote, children first (the audit trail excepted)."""
     engine = create_engine(normalise_database_url(database_url))
     try:
         with engine.begin() as connection:
             for table in reversed(_db.metadata.sorted_tables):
-                connection.execute(table.delete())
+                if table.name not in KEPT_TABLES:
+                    connection.execute(table.delete())
     finally:
         engine.dispose()
 

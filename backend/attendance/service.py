@@ -11,6 +11,7 @@ from sqlalchemy import false, func, or_, select
 
 from backend.attendance.models import ATTENDED, AttendanceRecord, AttendanceStatus
 from backend.attendance.schemas import AttendanceCorrectionIn, AttendanceEntry, AttendanceRangeQuery
+from backend.audit import service as audit
 from backend.auth.access import AuthContext, scoped
 from backend.auth.permissions import Role, allowed
 from backend.auth.user_service import school_today
@@ -68,6 +69,7 @@ def record_class(
             AttendanceRecord.student_id.in_(wanted),
         ))
     }
+    changed: dict[str, str] = {}
     for student_id, entry in wanted.items():
         record = existing.get(student_id)
         if record is None:
@@ -77,6 +79,12 @@ def record_class(
             ))
         elif (record.status, record.reason) != (entry.status.value, entry.reason):
             record.status, record.reason, record.recorded_by = entry.status.value, entry.reason, auth.user_id
+        else:
+            continue
+        changed[str(student_id)] = entry.status.value
+    if changed:
+        audit.record("attendance.record", resource_type="class", resource_id=class_id,
+                     changes={"date": on_date, "statuses": changed})
     db.session.commit()
     return class_attendance(auth, class_id, on_date)
 
@@ -92,6 +100,7 @@ def correct_record(auth: AuthContext, record_id: uuid.UUID, data: AttendanceCorr
     )
     if record is None:
         raise NotFound("Attendance record not found.")
+    before = audit.snapshot(record, ("status", "reason"))
     if data.status is not None:
         _check_excuse(auth, [data.status, AttendanceStatus(record.status)])
         record.status = data.status.value
@@ -100,6 +109,8 @@ def correct_record(auth: AuthContext, record_id: uuid.UUID, data: AttendanceCorr
     if "reason" in data.model_fields_set:
         record.reason = data.reason
     record.recorded_by = auth.user_id
+    audit.record("attendance.correct", resource=record, resource_type="attendance_record",
+                 changes=audit.diff(before, audit.snapshot(record, ("status", "reason"))))
     db.session.commit()
     return record
 

@@ -35,6 +35,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "grades.read": EVERYONE,  # parents see published assessments only
     "grades.record": STAFF,  # teachers: their classes
     "dashboard.parent": frozenset({Role.PARENT}),
+    "audit.read": ADMIN,
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -10,6 +11,7 @@ import structlog
 from flask import current_app
 from sqlalchemy import select, update
 
+from backend.audit import service as audit
 from backend.auth.access import AuthContext, forget_sessions
 from backend.auth.models import AuthSession, RefreshToken, School, User
 from backend.auth.passwords import Passwords, policy_problem
@@ -72,7 +74,11 @@ def login(email: str, password: str, client: Client) -> IssuedTokens:
         if user is not None:
             user.failed_login_count += 1
             user.last_failed_login_at = now
-            db.session.commit()
+            audit.record("auth.login_failed", resource_type="user", resource_id=user.id,
+                         school_id=user.school_id, changes={"failed_login_count": user.failed_login_count})
+        else:
+            audit.record("auth.login_failed", changes={"account": _account_digest(email)})
+        db.session.commit()
         log.info("login_failed", user_id=str(user.id) if user else None)
         raise Unauthorized(BAD_CREDENTIALS)
     if hasher.needs_rehash(user.password_hash):
@@ -86,9 +92,16 @@ def login(email: str, password: str, client: Client) -> IssuedTokens:
     db.session.add(session)
     db.session.flush()
     tokens = _issue(user, session, now)
+    audit.record("auth.login", resource_type="user", resource_id=user.id, school_id=user.school_id,
+                 actor_id=user.id, actor_role=user.role, changes={"session_id": session.id})
     db.session.commit()
     log.info("login", user_id=str(user.id), session_id=str(session.id))
     return tokens
+
+
+def _account_digest(email: str) -> str:
+    """An unknown account is recorded by a digest of the name tried, not the name itself."""
+    return hashlib.sha256(normalise_email(email).encode()).hexdigest()[:16]
 
 
 def _revoke(sessions: list[AuthSession], reason: str, now: datetime) -> None:
@@ -119,6 +132,8 @@ def refresh(token: str) -> IssuedTokens:
     ).rowcount
     if spent != 1:
         _revoke([session], "reuse_detected", now)
+        audit.record("auth.refresh_reuse", resource_type="session", resource_id=session.id,
+                     school_id=user.school_id, actor_id=user.id, actor_role=user.role)
         db.session.commit()
         forget_sessions([session.id])
         log.warning("refresh_token_reuse", user_id=str(user.id), session_id=str(session.id))
@@ -141,6 +156,9 @@ def logout(*, refresh_token: str | None = None, session_id: uuid.UUID | None = N
     session = db.session.get(AuthSession, session_id)
     if session is not None:
         _revoke([session], "logout", utcnow())
+        user = db.session.get_one(User, session.user_id)
+        audit.record("auth.logout", resource_type="session", resource_id=session.id, school_id=user.school_id,
+                     actor_id=user.id, actor_role=user.role)
         db.session.commit()
         forget_sessions([session.id])
 
@@ -162,6 +180,8 @@ def revoke_user_sessions(
 
 def logout_all(auth: AuthContext) -> int:
     revoked = revoke_user_sessions(auth.user_id, "logout_all")
+    audit.record("auth.logout_all", resource_type="user", resource_id=auth.user_id,
+                 changes={"sessions_ended": len(revoked)})
     db.session.commit()
     forget_sessions(revoked)
     return len(revoked)
@@ -181,6 +201,8 @@ def change_password(auth: AuthContext, current: str, new: str) -> None:
     user.password_hash = hasher.hash(new)
     user.password_changed_at = utcnow()
     revoked = revoke_user_sessions(user.id, "password_changed", keep=auth.session_id)
+    audit.record("auth.password_change", resource_type="user", resource_id=user.id,
+                 changes={"sessions_ended": len(revoked)})
     db.session.commit()
     forget_sessions(revoked)
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from sqlalchemy import exists, or_, select
 
+from backend.audit import service as audit
 from backend.auth.access import AuthContext, forget_sessions, get_scoped, scoped
 from backend.auth.models import AuthSession, School, User
 from backend.auth.passwords import policy_problem
@@ -19,6 +20,8 @@ from backend.core.errors import Conflict, ValidationFailed
 from backend.core.pagination import keyset, page_of
 from backend.extensions import db
 
+USER_FIELDS = ("email", "full_name", "role", "is_active")
+SCHOOL_FIELDS = ("name", "slug", "timezone", "currency")
 SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 CURRENCY = re.compile(r"[A-Z]{3}")
 
@@ -34,6 +37,10 @@ def create_school(name: str, slug: str, timezone: str, currency: str) -> School:
         raise Conflict(f"A school with slug {slug!r} already exists.")
     school = School(name=name.strip(), slug=slug, timezone=timezone, currency=currency)
     db.session.add(school)
+    db.session.flush()
+    audit.start_chain(school.id)
+    audit.record("school.create", resource=school, resource_type="school", school_id=school.id,
+                 changes=audit.snapshot(school, SCHOOL_FIELDS))
     db.session.commit()
     return school
 
@@ -56,6 +63,8 @@ def create_user(school_id: uuid.UUID, data: UserCreateIn) -> User:
         password_hash=passwords().hash(data.password),
     )
     db.session.add(user)
+    audit.record("user.create", resource=user, resource_type="user", school_id=school_id,
+                 changes=audit.snapshot(user, USER_FIELDS))
     db.session.commit()
     return user
 
@@ -83,6 +92,7 @@ def update_user(auth: AuthContext, user_id: uuid.UUID, data: UserUpdateIn) -> Us
     if user.id == auth.user_id and (data.is_active is False or data.role not in (None, Role.ADMIN)):
         raise Conflict("You cannot deactivate or demote your own account.")
     stale: list[uuid.UUID] = []
+    before = audit.snapshot(user, USER_FIELDS)
     if data.full_name is not None:
         user.full_name = data.full_name.strip()
     if data.role is not None and data.role.value != user.role:
@@ -93,6 +103,17 @@ def update_user(auth: AuthContext, user_id: uuid.UUID, data: UserUpdateIn) -> Us
         user.is_active = data.is_active
         if not data.is_active:
             stale += revoke_user_sessions(user.id, "deactivated")
+    changes = audit.diff(before, audit.snapshot(user, USER_FIELDS))
+    if changes:
+        audit.record(_user_action(changes), resource=user, resource_type="user", changes=changes)
     db.session.commit()
     forget_sessions(stale)
     return user
+
+
+def _user_action(changes: dict[str, object]) -> str:
+    if "role" in changes:
+        return "user.role_change"
+    if "is_active" in changes:
+        return "user.reactivate" if changes["is_active"]["after"] else "user.deactivate"  # type: ignore[index]
+    return "user.update"

@@ -7,6 +7,7 @@ from datetime import date
 
 from sqlalchemy import ColumnElement, Select, exists, false, select, true
 
+from backend.audit import service as audit
 from backend.auth.access import AuthContext, scoped
 from backend.auth.models import User
 from backend.auth.permissions import Role
@@ -18,6 +19,9 @@ from backend.core.pagination import keyset, page_of
 from backend.extensions import db
 from backend.students.models import Student, StudentStatus
 
+CLASS_FIELDS = ("name", "subject", "grade_level", "term_id", "teacher_id")
+
+
 # --- terms --------------------------------------------------------------------------------------
 
 def list_terms() -> list[Term]:
@@ -27,6 +31,7 @@ def list_terms() -> list[Term]:
 def create_term(auth: AuthContext, data: TermIn) -> Term:
     term = Term(school_id=auth.school_id, **data.model_dump())
     db.session.add(term)
+    audit.record("term.create", resource=term, resource_type="term", changes=data.model_dump())
     commit_unique(f"A term named {data.name!r} already exists.")
     return term
 
@@ -86,6 +91,7 @@ def create_class(auth: AuthContext, data: ClassIn) -> SchoolClass:
     _check_teacher(auth, data.teacher_id)
     school_class = SchoolClass(school_id=auth.school_id, **data.model_dump())
     db.session.add(school_class)
+    audit.record("class.create", resource=school_class, resource_type="class", changes=data.model_dump())
     commit_unique(f"The term already has a class named {data.name!r}.")
     return school_class
 
@@ -94,8 +100,11 @@ def update_class(auth: AuthContext, class_id: uuid.UUID, data: ClassUpdateIn) ->
     school_class = visible_class(auth, class_id)
     if "teacher_id" in data.model_fields_set:
         _check_teacher(auth, data.teacher_id)
+    before = audit.snapshot(school_class, CLASS_FIELDS)
     for name in data.model_fields_set:
         setattr(school_class, name, getattr(data, name))
+    if changes := audit.diff(before, audit.snapshot(school_class, CLASS_FIELDS)):
+        audit.record("class.update", resource=school_class, resource_type="class", changes=changes)
     commit_unique("The term already has a class with this name.")
     return school_class
 
@@ -118,7 +127,10 @@ def enroll(auth: AuthContext, class_id: uuid.UUID, data: EnrollmentIn) -> Studen
         raise ValidationFailed.on("body.student_id", "No student with this id in the school.")
     if student.status != StudentStatus.ACTIVE:
         raise ValidationFailed.on("body.student_id", f"The student is {student.status}.")
-    db.session.add(Enrollment(school_id=auth.school_id, class_id=class_id, student_id=student.id))
+    enrollment = Enrollment(school_id=auth.school_id, class_id=class_id, student_id=student.id)
+    db.session.add(enrollment)
+    audit.record("enrollment.create", resource=enrollment, resource_type="enrollment",
+                 changes={"class_id": class_id, "student_id": student.id})
     commit_unique("The student is already enrolled in this class.")
     return student
 
@@ -130,5 +142,7 @@ def unenroll(auth: AuthContext, class_id: uuid.UUID, student_id: uuid.UUID) -> N
     )
     if enrollment is None:
         raise NotFound("The student is not enrolled in this class.")
+    audit.record("enrollment.delete", resource=enrollment, resource_type="enrollment",
+                 changes={"class_id": class_id, "student_id": student_id})
     db.session.delete(enrollment)
     db.session.commit()

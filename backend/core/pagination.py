@@ -59,12 +59,19 @@ def decode_cursor(cursor: str, columns: Sequence[ColumnElement[Any]]) -> list[An
         raise ValidationFailed.on("query.cursor", "Invalid cursor.") from None
 
 
-def keyset(statement: Select[Any], order_by: Sequence[ColumnElement[Any]], page: PageQuery) -> Select[Any]:
+def keyset(
+    statement: Select[Any],
+    order_by: Sequence[ColumnElement[Any]],
+    page: PageQuery,
+    *,
+    descending: bool = False,
+) -> Select[Any]:
     """Order by `order_by` (ending in a unique column), start after the cursor, fetch one extra row."""
     if page.cursor:
-        after = decode_cursor(page.cursor, order_by)
-        statement = statement.where(tuple_(*order_by) > tuple_(*after))
-    return statement.order_by(*order_by).limit(page.limit + 1)
+        after = tuple_(*decode_cursor(page.cursor, order_by))
+        statement = statement.where(tuple_(*order_by) < after if descending else tuple_(*order_by) > after)
+    ordering = [column.desc() for column in order_by] if descending else list(order_by)
+    return statement.order_by(*ordering).limit(page.limit + 1)
 
 
 def page_of(

@@ -13,6 +13,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from backend.attendance.models import AttendanceRecord, AttendanceStatus
+from backend.audit import service as audit
 from backend.auth.models import School, User
 from backend.auth.permissions import Role
 from backend.auth.service import passwords
@@ -132,6 +133,7 @@ def seed(progress: Progress) -> DemoLogins:
     school = School(name="Demo School", slug=SLUG, timezone="Europe/London", currency="GBP")
     db.session.add(school)
     db.session.flush()
+    audit.start_chain(school.id)
     today = school_today(school.id)
 
     def user(email: str, name: str, role: Role) -> User:
@@ -239,5 +241,7 @@ def seed(progress: Progress) -> DemoLogins:
             ]
         )
         progress(1)
+    audit.record("demo.seed", resource_type="school", resource_id=school.id, school_id=school.id,
+                 changes={"students": STUDENTS, "classes": len(classes), "school_days": len(days)})
     db.session.commit()
     return _logins(school.id, password, created=True)

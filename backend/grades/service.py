@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from backend.audit import service as audit
 from backend.auth.access import AuthContext, scoped
 from backend.auth.permissions import Role
 from backend.classes.models import Enrollment, SchoolClass, Term
@@ -19,6 +20,9 @@ from backend.extensions import db
 from backend.grades.models import Assessment, Grade, GradeStatus
 from backend.grades.schemas import AssessmentIn, AssessmentUpdateIn, GradeEntry
 from backend.students.access import visible_student
+
+ASSESSMENT_FIELDS = ("title", "category", "max_score", "weight", "due_on", "published")
+GRADE_FIELDS = ("status", "score", "comment")
 
 
 def list_assessments(auth: AuthContext, class_id: uuid.UUID) -> list[Assessment]:
@@ -33,6 +37,8 @@ def create_assessment(auth: AuthContext, class_id: uuid.UUID, data: AssessmentIn
     visible_class(auth, class_id)
     assessment = Assessment(school_id=auth.school_id, class_id=class_id, **data.model_dump())
     db.session.add(assessment)
+    audit.record("assessment.create", resource=assessment, resource_type="assessment",
+                 changes=data.model_dump())
     db.session.commit()
     return assessment
 
@@ -55,8 +61,13 @@ def update_assessment(auth: AuthContext, assessment_id: uuid.UUID, data: Assessm
                                 .order_by(Grade.score.desc().nulls_last()).limit(1))
         if top is not None and top > data.max_score:
             raise ValidationFailed.on("body.max_score", f"A grade of {top} is already above it.")
+    before = audit.snapshot(assessment, ASSESSMENT_FIELDS)
     for name in data.model_fields_set:
         setattr(assessment, name, getattr(data, name))
+    if changes := audit.diff(before, audit.snapshot(assessment, ASSESSMENT_FIELDS)):
+        published = changes.get("published", {}).get("after") is True
+        action = "assessment.publish" if published else "assessment.update"
+        audit.record(action, resource=assessment, resource_type="assessment", changes=changes)
     db.session.commit()
     return assessment
 
@@ -99,13 +110,20 @@ def record_grades(auth: AuthContext, assessment_id: uuid.UUID, entries: list[Gra
     for student_id, entry in wanted.items():
         values = {"status": entry.status.value, "score": entry.score, "comment": entry.comment}
         grade = existing.get(student_id)
+        before = audit.snapshot(grade, GRADE_FIELDS) if grade else {}
         if grade is None:
-            db.session.add(Grade(school_id=auth.school_id, assessment_id=assessment.id, student_id=student_id,
-                                 graded_by=auth.user_id, **values))
+            grade = Grade(school_id=auth.school_id, assessment_id=assessment.id, student_id=student_id,
+                          graded_by=auth.user_id, **values)
+            db.session.add(grade)
         elif any(getattr(grade, key) != value for key, value in values.items()):
             for key, value in values.items():
                 setattr(grade, key, value)
             grade.graded_by = auth.user_id
+        else:
+            continue
+        audit.record("grade.record", resource=grade, resource_type="grade",
+                     changes={"assessment_id": assessment.id, "student_id": student_id,
+                              **audit.diff(before, audit.snapshot(grade, GRADE_FIELDS))})
     db.session.commit()
     return assessment_grades(auth, assessment.id)
 

@@ -7,6 +7,7 @@ from datetime import date
 
 from sqlalchemy import exists, or_, select
 
+from backend.audit import service as audit
 from backend.auth.access import AuthContext, scoped
 from backend.auth.models import User
 from backend.auth.permissions import Role
@@ -20,6 +21,8 @@ from backend.students.access import visible_student, visible_students
 from backend.students.models import GuardianLink, Student, StudentStatus
 from backend.students.schemas import GuardianLinkIn, StudentIn, StudentListQuery, StudentUpdateIn
 
+STUDENT_FIELDS = ("admission_number", "first_name", "last_name", "date_of_birth", "grade_level", "status",
+                  "enrolled_on", "left_on")
 LIST_ORDER = (Student.last_name, Student.first_name, Student.id)
 
 
@@ -60,18 +63,23 @@ def create_student(auth: AuthContext, data: StudentIn) -> Student:
         enrolled_on=enrolled_on,
     )
     db.session.add(student)
+    audit.record("student.create", resource=student, resource_type="student",
+                 changes=audit.snapshot(student, STUDENT_FIELDS))
     commit_unique(f"Admission number {data.admission_number!r} is already in use.")
     return student
 
 
 def update_student(auth: AuthContext, student_id: uuid.UUID, data: StudentUpdateIn) -> Student:
     student = visible_student(auth, student_id)
+    before = audit.snapshot(student, STUDENT_FIELDS)
     for name in data.model_fields_set:
         value = getattr(data, name)
         setattr(student, name, value.value if isinstance(value, StudentStatus) else value)
     if student.status == StudentStatus.ACTIVE and "left_on" not in data.model_fields_set:
         student.left_on = None
     _check_dates(student.enrolled_on, student.left_on, student.date_of_birth)
+    if changes := audit.diff(before, audit.snapshot(student, STUDENT_FIELDS)):
+        audit.record("student.update", resource=student, resource_type="student", changes=changes)
     db.session.commit()
     return student
 
@@ -80,8 +88,11 @@ def withdraw_student(auth: AuthContext, student_id: uuid.UUID) -> Student:
     """The "delete" of a student: withdrawn from today, with every record kept."""
     student = visible_student(auth, student_id)
     if student.status != StudentStatus.WITHDRAWN:
+        before = audit.snapshot(student, STUDENT_FIELDS)
         student.status = StudentStatus.WITHDRAWN.value
         student.left_on = max(school_today(auth.school_id), student.enrolled_on)
+        audit.record("student.withdraw", resource=student, resource_type="student",
+                     changes=audit.diff(before, audit.snapshot(student, STUDENT_FIELDS)))
         db.session.commit()
     return student
 
@@ -119,6 +130,8 @@ def link_guardian(auth: AuthContext, student_id: uuid.UUID, data: GuardianLinkIn
         raise Conflict("This parent is already linked to the student.")
     link = GuardianLink(school_id=auth.school_id, student_id=student_id, **data.model_dump())
     db.session.add(link)
+    audit.record("guardian.link", resource=link, resource_type="guardian_link",
+                 changes=audit.snapshot(link, LINK_FIELDS[1:]))
     commit_unique("This parent is already linked to the student.")
     return _guardian(link, parent.full_name, parent.email)
 
@@ -130,5 +143,7 @@ def unlink_guardian(auth: AuthContext, student_id: uuid.UUID, link_id: uuid.UUID
     )
     if link is None:
         raise NotFound("Guardian link not found.")
+    audit.record("guardian.unlink", resource=link, resource_type="guardian_link",
+                 changes=audit.snapshot(link, LINK_FIELDS[1:]))
     db.session.delete(link)
     db.session.commit()

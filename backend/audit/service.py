@@ -1,0 +1,230 @@
+"""Recording audit events (in the caller's transaction), verifying chains, purging, searching.
+
+Each event's hash covers its content and the previous event's hash in the same chain (one chain
+per school). Appending locks the chain's head row (an UPDATE), so concurrent appenders to one
+school line up instead of forking the chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from flask import g, has_request_context, request
+from sqlalchemy import delete, insert, select, update
+
+from backend.audit.models import PLATFORM_CHAIN, AuditChainHead, AuditEvent, AuditPolicy
+from backend.core.models import utcnow
+from backend.extensions import db
+
+GENESIS = "0" * 64
+REDACTED = "[redacted]"
+# Keys whose values never enter the trail: credentials, and health data.
+SENSITIVE = re.compile(
+    r"password|token|secret|hash|api_?key|health|allerg|medic|condition|blood|physician|diagnos|notes", re.I
+)
+HASHED_FIELDS = (
+    "id",
+    "chain_id",
+    "seq",
+    "occurred_at",
+    "school_id",
+    "actor_id",
+    "actor_role",
+    "action",
+    "resource_type",
+    "resource_id",
+    "request_id",
+    "client_ip",
+    "user_agent",
+    "changes",
+)
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly form that is the same every time the value is read back."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date | uuid.UUID | Decimal):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return {str(k): REDACTED if SENSITIVE.search(str(k)) else _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_plain(v) for v in value]
+    return value
+
+
+def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    """`{field: {"before": ..., "after": ...}}` for the fields that changed, sensitive ones redacted."""
+    changed = {key for key in after if before.get(key) != after.get(key)}
+    return {
+        key: {"before": _plain(before.get(key)), "after": _plain(after.get(key))}
+        if not SENSITIVE.search(key)
+        else REDACTED
+        for key in sorted(changed)
+    }
+
+
+def snapshot(obj: Any, fields: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in fields}
+
+
+def compute_hash(fields: Mapping[str, Any], prev_hash: str) -> str:
+    canonical = json.dumps(
+        {k: _plain(fields[k]) for k in HASHED_FIELDS}, sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(f"{prev_hash}\n{canonical}".encode()).hexdigest()
+
+
+def _advance_head(chain_id: uuid.UUID) -> tuple[int, str]:
+    row = db.session.execute(
+        update(AuditChainHead)
+        .where(AuditChainHead.chain_id == chain_id)
+        .values(seq=AuditChainHead.seq + 1)
+        .returning(AuditChainHead.seq, AuditChainHead.last_hash)
+    ).one_or_none()
+    if row is None:  # the chain's first event (a school's head is normally made with the school)
+        db.session.execute(insert(AuditChainHead).values(chain_id=chain_id, seq=1, last_hash=GENESIS))
+        return 1, GENESIS
+    return row.seq, row.last_hash
+
+
+def start_chain(school_id: uuid.UUID) -> None:
+    """Create a school's chain head, in the transaction that creates the school."""
+    db.session.execute(insert(AuditChainHead).values(chain_id=school_id, seq=0, last_hash=GENESIS))
+
+
+def _request_context() -> dict[str, Any]:
+    if not has_request_context():
+        return {}
+    auth = g.get("auth")
+    return {
+        "request_id": g.get("request_id"),
+        "client_ip": request.remote_addr,
+        "user_agent": (request.user_agent.string or "")[:200] or None,
+        "actor_id": auth.user_id if auth else None,
+        "actor_role": str(auth.role) if auth else None,
+        "school_id": auth.school_id if auth else None,
+    }
+
+
+def record(
+    action: str,
+    *,
+    resource_type: str | None = None,
+    resource: Any = None,
+    resource_id: Any = None,
+    changes: Mapping[str, Any] | None = None,
+    **context: Any,
+) -> AuditEvent:
+    """Add an event to the current transaction: it commits, or rolls back, with the change.
+
+    Actor, school, request id, IP and user agent come from the request unless given in `context`
+    (`actor_id`, `actor_role`, `school_id`). Sensitive keys in `changes` are redacted.
+    """
+    if resource is not None:
+        if resource.id is None:  # a new row: give it its id now rather than flush before the commit
+            resource.id = uuid.uuid4()
+        resource_id = resource.id
+    fields: dict[str, Any] = {**_request_context(), **context}
+    chain_id = fields.get("school_id") or PLATFORM_CHAIN
+    # The caller's pending changes flush at its commit, where a conflict becomes its 409.
+    with db.session.no_autoflush:
+        return _append(chain_id, action, resource_type, resource_id, changes, fields)
+
+
+def _append(
+    chain_id: uuid.UUID, action: str, resource_type: str | None, resource_id: Any,
+    changes: Mapping[str, Any] | None, fields: dict[str, Any],
+) -> AuditEvent:
+    seq, prev_hash = _advance_head(chain_id)
+    event_fields = {
+        "id": uuid.uuid4(),
+        "chain_id": chain_id,
+        "seq": seq,
+        "occurred_at": utcnow(),
+        "school_id": fields.get("school_id"),
+        "actor_id": fields.get("actor_id"),
+        "actor_role": fields.get("actor_role"),
+        "action": action,
+        "resource_type": resource_type,
+        "resource_id": None if resource_id is None else str(resource_id),
+        "request_id": fields.get("request_id"),
+        "client_ip": fields.get("client_ip"),
+        "user_agent": fields.get("user_agent"),
+        "changes": _plain(dict(changes)) if changes else None,
+    }
+    event = AuditEvent(**event_fields, prev_hash=prev_hash, hash=compute_hash(event_fields, prev_hash))
+    db.session.add(event)
+    db.session.execute(
+        update(AuditChainHead).where(AuditChainHead.chain_id == chain_id).values(last_hash=event.hash)
+    )
+    return event
+
+
+# --- verification and retention -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BrokenLink:
+    chain_id: uuid.UUID
+    seq: int
+    event_id: uuid.UUID | None
+    reason: str
+
+
+def _chain(chain_id: uuid.UUID) -> Iterator[AuditEvent]:
+    yield from db.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.chain_id == chain_id)
+        .order_by(AuditEvent.seq)
+        .execution_options(yield_per=1000)
+    )
+
+
+def verify_chain(chain_id: uuid.UUID) -> tuple[int, BrokenLink | None]:
+    """Walk one chain in order; the number of events checked and the first broken link, if any.
+
+    After a purge the chain starts at its oldest kept event, whose `prev_hash` is taken as given."""
+    previous: AuditEvent | None = None
+    checked = 0
+    for event in _chain(chain_id):
+        fields = {name: getattr(event, name) for name in HASHED_FIELDS}
+        if previous is not None and (event.seq != previous.seq + 1 or event.prev_hash != previous.hash):
+            return checked, BrokenLink(chain_id, event.seq, event.id, "does not follow the previous event")
+        if compute_hash(fields, event.prev_hash) != event.hash:
+            return checked, BrokenLink(chain_id, event.seq, event.id, "content does not match its hash")
+        previous, checked = event, checked + 1
+    head = db.session.get(AuditChainHead, chain_id)
+    if (
+        head is not None
+        and previous is not None
+        and (head.seq, head.last_hash) != (previous.seq, previous.hash)
+    ):
+        return checked, BrokenLink(chain_id, head.seq, None, "the chain head does not match the last event")
+    return checked, None
+
+
+def chain_ids() -> list[uuid.UUID]:
+    return list(db.session.scalars(select(AuditChainHead.chain_id).order_by(AuditChainHead.chain_id)))
+
+
+def purge(retention_days: int) -> int:
+    """Delete events older than the retention (never under 90 days; the database refuses that too)."""
+    days = max(90, retention_days)
+    db.session.execute(update(AuditPolicy).where(AuditPolicy.id == 1).values(retention_days=days))
+    cutoff = utcnow() - timedelta(days=days)
+    deleted = db.session.execute(delete(AuditEvent).where(AuditEvent.occurred_at < cutoff)).rowcount
+    record("audit.purge", changes={"deleted": deleted, "retention_days": days, "before": cutoff})
+    db.session.commit()
+    return deleted
