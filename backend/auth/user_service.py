@@ -60,7 +60,7 @@ def create_user(school_id: uuid.UUID, data: UserCreateIn) -> User:
         raise Conflict("A user with this email already exists.")
     user = User(
         school_id=school_id, email=data.email, full_name=data.full_name.strip(), role=data.role.value,
-        password_hash=passwords().hash(data.password),
+        password_hash=passwords().hash(data.password), is_active=True,
     )
     db.session.add(user)
     audit.record("user.create", resource=user, resource_type="user", school_id=school_id,

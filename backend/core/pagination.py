@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 from pydantic import Field
-from sqlalchemy import ColumnElement, Select, tuple_
+from sqlalchemy import ColumnElement, Select, literal, tuple_
 
 from backend.core.errors import ValidationFailed
 from backend.core.validation import InputModel
@@ -68,7 +68,9 @@ def keyset(
 ) -> Select[Any]:
     """Order by `order_by` (ending in a unique column), start after the cursor, fetch one extra row."""
     if page.cursor:
-        after = tuple_(*decode_cursor(page.cursor, order_by))
+        # Typed binds: the values go through each column's own type (UTC timestamps on SQLite, say).
+        values = decode_cursor(page.cursor, order_by)
+        after = tuple_(*(literal(value, column.type) for value, column in zip(values, order_by, strict=True)))
         statement = statement.where(tuple_(*order_by) < after if descending else tuple_(*order_by) > after)
     ordering = [column.desc() for column in order_by] if descending else list(order_by)
     return statement.order_by(*ordering).limit(page.limit + 1)

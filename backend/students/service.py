@@ -60,7 +60,7 @@ def create_student(auth: AuthContext, data: StudentIn) -> Student:
     student = Student(
         school_id=auth.school_id, admission_number=data.admission_number, first_name=data.first_name,
         last_name=data.last_name, date_of_birth=data.date_of_birth, grade_level=data.grade_level,
-        enrolled_on=enrolled_on,
+        enrolled_on=enrolled_on, status=StudentStatus.ACTIVE.value,
     )
     db.session.add(student)
     audit.record("student.create", resource=student, resource_type="student",
