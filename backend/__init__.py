@@ -30,6 +30,7 @@ from backend.core.ratelimit import apply_route_limits, init_rate_limits
 from backend.dashboard import bp as dashboard_bp
 from backend.demo.cli import register_demo_cli
 from backend.extensions import cors, db, migrate
+from backend.fees import bp as fees_bp
 from backend.grades import bp as grades_bp
 from backend.health import bp as health_bp
 from backend.health.checks import check_database, check_redis, register_check
@@ -107,7 +108,7 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     blueprints = (health_bp, auth_bp, users_bp, students_bp, terms_bp, classes_bp, attendance_bp, grades_bp,
-                  dashboard_bp, audit_bp, apidocs_bp)
+                  fees_bp, dashboard_bp, audit_bp, apidocs_bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     register_check(app, "database", check_database, critical=True)

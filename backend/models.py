@@ -12,6 +12,8 @@ MODEL_MODULES: tuple[str, ...] = (
     "backend.attendance.models",
     "backend.grades.models",
     "backend.audit.models",
+    "backend.fees.models",
+    "backend.core.idempotency",
 )
 
 

@@ -36,6 +36,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "grades.record": STAFF,  # teachers: their classes
     "dashboard.parent": frozenset({Role.PARENT}),
     "audit.read": ADMIN,
+    "fees.read": frozenset({Role.ADMIN, Role.PARENT}),  # parents: children they may see fees of
+    "fees.manage": ADMIN,
 }
 
 

@@ -7,6 +7,7 @@ import uuid
 
 from backend.attendance.schemas import AttendanceOut
 from backend.auth.schemas import OutputModel
+from backend.fees.schemas import BalanceOut
 from backend.grades.models import GradeStatus
 from backend.students.schemas import StudentOut
 
@@ -28,6 +29,7 @@ class ChildSummary(OutputModel):
     today: list[AttendanceOut]
     term_attendance_rate: float | None
     recent_grades: list[RecentGrade]
+    balance: BalanceOut | None
 
 
 class DashboardOut(OutputModel):

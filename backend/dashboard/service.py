@@ -1,4 +1,7 @@
-"""The parent dashboard: every linked child at a glance, in a fixed number of queries."""
+"""The parent dashboard: every linked child at a glance, in a fixed number of queries.
+
+A child's fee balance shows only where the parent's link allows seeing fees.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from backend.auth.user_service import school_today
 from backend.classes.models import SchoolClass, Term
 from backend.classes.service import term_on
 from backend.extensions import db
+from backend.fees.service import balances
 from backend.grades.models import Assessment, Grade
 from backend.grades.service import percentage
 from backend.students.models import GuardianLink, Student
@@ -73,19 +77,21 @@ def parent_dashboard(auth: AuthContext) -> dict[str, Any]:
     today = school_today(auth.school_id)
     term = term_on(auth.school_id, today)
     children = db.session.execute(
-        select(Student, GuardianLink.relationship)
+        select(Student, GuardianLink.relationship, GuardianLink.can_view_finance)
         .join(GuardianLink, GuardianLink.student_id == Student.id)
         .where(GuardianLink.user_id == auth.user_id, GuardianLink.school_id == auth.school_id)
         .order_by(Student.last_name, Student.first_name, Student.id)
     ).all()
-    ids = [student.id for student, _ in children]
+    ids = [student.id for student, _, _ in children]
     attendance = _today(auth.school_id, ids, today)
     rates = _term_rates(auth.school_id, ids, term, today)
     grades = _recent_grades(auth.school_id, ids)
+    money = balances(auth, [student.id for student, _, finance in children if finance])
     return {
         "date": today, "term_id": term.id if term else None, "term_name": term.name if term else None,
         "children": [{
             "student": student, "relationship": relationship, "today": attendance[student.id],
             "term_attendance_rate": rates.get(student.id), "recent_grades": grades[student.id],
-        } for student, relationship in children],
+            "balance": money.get(student.id),
+        } for student, relationship, _ in children],
     }

@@ -1,0 +1,347 @@
+"""Invoices, payments and balances. Totals and statuses are computed from lines and payments."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select, true
+
+from backend.audit import service as audit
+from backend.auth.access import AuthContext, scoped
+from backend.auth.models import School
+from backend.auth.permissions import Role
+from backend.auth.user_service import school_today
+from backend.core.db import commit_unique
+from backend.core.errors import Conflict, NotFound, ValidationFailed
+from backend.core.models import utcnow
+from backend.core.pagination import keyset, page_of
+from backend.extensions import db
+from backend.fees.models import Invoice, InvoiceLine, InvoiceState, Payment, PaymentReversal
+from backend.fees.schemas import InvoiceIn, InvoiceListQuery, PaymentIn, PaymentStatus
+from backend.students.models import GuardianLink, Student
+
+# --- who sees money -------------------------------------------------------------------------------
+
+
+def finance_students(auth: AuthContext) -> ColumnElement[bool]:
+    """Students whose fees the caller may see: all for admins; for parents, linked children whose
+    link has can_view_finance."""
+    if auth.role == Role.ADMIN:
+        return true()
+    return Student.id.in_(
+        select(GuardianLink.student_id).where(
+            GuardianLink.user_id == auth.user_id,
+            GuardianLink.school_id == auth.school_id,
+            GuardianLink.can_view_finance.is_(True),
+        )
+    )
+
+
+def _invoice_for(auth: AuthContext, invoice_id: uuid.UUID, *, lock: bool = False) -> Invoice:
+    statement = (
+        scoped(Invoice)
+        .join(Student, Student.id == Invoice.student_id)
+        .where(Invoice.id == invoice_id, finance_students(auth))
+    )
+    invoice = db.session.scalar(statement.with_for_update(of=Invoice) if lock else statement)
+    if invoice is None:
+        raise NotFound("Invoice not found.")
+    return invoice
+
+
+# --- totals -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Totals:
+    total: int
+    paid: int
+
+    @property
+    def outstanding(self) -> int:
+        return self.total - self.paid
+
+
+def totals(invoice_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Totals]:
+    """Each invoice's total and what has been paid (reversed payments excluded): two queries."""
+    ids = list(invoice_ids)
+    billed = dict(
+        db.session.execute(
+            select(InvoiceLine.invoice_id, func.sum(InvoiceLine.amount_cents))
+            .where(InvoiceLine.invoice_id.in_(ids))
+            .group_by(InvoiceLine.invoice_id)
+        ).all()
+    )
+    paid = dict(
+        db.session.execute(
+            select(Payment.invoice_id, func.sum(Payment.amount_cents))
+            .outerjoin(PaymentReversal, PaymentReversal.payment_id == Payment.id)
+            .where(Payment.invoice_id.in_(ids), PaymentReversal.id.is_(None))
+            .group_by(Payment.invoice_id)
+        ).all()
+    )
+    return {i: Totals(int(billed.get(i) or 0), int(paid.get(i) or 0)) for i in ids}
+
+
+def payment_status(invoice: Invoice, sums: Totals, today: date) -> PaymentStatus | None:
+    if invoice.state != InvoiceState.ISSUED:
+        return None
+    if sums.outstanding <= 0:
+        return PaymentStatus.PAID
+    if invoice.due_date < today:
+        return PaymentStatus.OVERDUE
+    return PaymentStatus.PARTIALLY_PAID if sums.paid else PaymentStatus.UNPAID
+
+
+def _currency(school_id: uuid.UUID) -> str:
+    return db.session.scalar(select(School.currency).where(School.id == school_id)) or ""
+
+
+def summaries(auth: AuthContext, invoices: list[Invoice]) -> list[dict[str, Any]]:
+    sums, today, currency = (
+        totals(i.id for i in invoices),
+        school_today(auth.school_id),
+        _currency(auth.school_id),
+    )
+    return [
+        {
+            **{
+                name: getattr(i, name)
+                for name in ("id", "student_id", "number", "issue_date", "due_date", "state")
+            },
+            "currency": currency,
+            "total_cents": sums[i.id].total,
+            "paid_cents": sums[i.id].paid,
+            "outstanding_cents": sums[i.id].outstanding,
+            "status": payment_status(i, sums[i.id], today),
+        }
+        for i in invoices
+    ]
+
+
+def invoice_detail(auth: AuthContext, invoice: Invoice) -> dict[str, Any]:
+    lines = db.session.scalars(
+        select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id).order_by(InvoiceLine.position)
+    ).all()
+    payments = db.session.execute(
+        select(Payment, PaymentReversal)
+        .outerjoin(PaymentReversal, PaymentReversal.payment_id == Payment.id)
+        .where(Payment.invoice_id == invoice.id)
+        .order_by(Payment.paid_at, Payment.id)
+    ).all()
+    return {
+        **summaries(auth, [invoice])[0],
+        "lines": lines,
+        "payments": [{**_payment(p), "reversal": r} for p, r in payments],
+    }
+
+
+def _payment(payment: Payment) -> dict[str, Any]:
+    return {
+        name: getattr(payment, name)
+        for name in ("id", "invoice_id", "amount_cents", "method", "reference", "paid_at", "received_by")
+    }
+
+
+# --- invoices -----------------------------------------------------------------------------------
+
+
+def list_invoices(auth: AuthContext, query: InvoiceListQuery) -> tuple[list[dict[str, Any]], str | None]:
+    statement = scoped(Invoice).join(Student, Student.id == Invoice.student_id).where(finance_students(auth))
+    if query.student_id is not None:
+        statement = statement.where(Invoice.student_id == query.student_id)
+    if query.state is not None:
+        statement = statement.where(Invoice.state == query.state.value)
+    rows = db.session.scalars(keyset(statement, (Invoice.due_date, Invoice.id), query)).all()
+    page, next_cursor = page_of(rows, query, lambda i: [i.due_date, i.id])
+    return summaries(auth, page), next_cursor
+
+
+def get_invoice(auth: AuthContext, invoice_id: uuid.UUID) -> dict[str, Any]:
+    return invoice_detail(auth, _invoice_for(auth, invoice_id))
+
+
+def create_invoice(auth: AuthContext, data: InvoiceIn) -> dict[str, Any]:
+    if db.session.scalar(scoped(Student).where(Student.id == data.student_id)) is None:
+        raise ValidationFailed.on("body.student_id", "No student with this id in the school.")
+    issue_date = data.issue_date or school_today(auth.school_id)
+    if data.due_date < issue_date:
+        raise ValidationFailed.on("body.due_date", "Cannot be before the issue date.")
+    invoice = Invoice(
+        id=uuid.uuid4(),
+        school_id=auth.school_id,
+        student_id=data.student_id,
+        number=data.number,
+        issue_date=issue_date,
+        due_date=data.due_date,
+        state=InvoiceState.DRAFT.value,
+        created_by=auth.user_id,
+    )
+    db.session.add(invoice)
+    db.session.add_all(
+        [
+            InvoiceLine(school_id=auth.school_id, invoice_id=invoice.id, position=n, **line.model_dump())
+            for n, line in enumerate(data.lines)
+        ]
+    )
+    audit.record(
+        "invoice.create",
+        resource=invoice,
+        resource_type="invoice",
+        changes={
+            "number": data.number,
+            "student_id": data.student_id,
+            "total_cents": sum(line.amount_cents for line in data.lines),
+        },
+    )
+    commit_unique(f"Invoice number {data.number!r} is already in use.")
+    return invoice_detail(auth, invoice)
+
+
+def issue_invoice(auth: AuthContext, invoice_id: uuid.UUID) -> dict[str, Any]:
+    invoice = _invoice_for(auth, invoice_id, lock=True)
+    if invoice.state != InvoiceState.DRAFT:
+        raise Conflict(f"Only a draft can be issued; this invoice is {invoice.state}.")
+    invoice.state = InvoiceState.ISSUED.value
+    audit.record(
+        "invoice.issue",
+        resource=invoice,
+        resource_type="invoice",
+        changes={"state": {"before": "draft", "after": "issued"}},
+    )
+    db.session.commit()
+    return invoice_detail(auth, invoice)
+
+
+def void_invoice(auth: AuthContext, invoice_id: uuid.UUID) -> dict[str, Any]:
+    invoice = _invoice_for(auth, invoice_id, lock=True)
+    if invoice.state == InvoiceState.VOID:
+        raise Conflict("The invoice is already void.")
+    if totals([invoice.id])[invoice.id].paid:
+        raise Conflict("The invoice has payments; reverse them before voiding it.")
+    before, invoice.state = invoice.state, InvoiceState.VOID.value
+    audit.record(
+        "invoice.void",
+        resource=invoice,
+        resource_type="invoice",
+        changes={"state": {"before": before, "after": "void"}},
+    )
+    db.session.commit()
+    return invoice_detail(auth, invoice)
+
+
+# --- payments -----------------------------------------------------------------------------------
+
+
+def create_payment(auth: AuthContext, invoice_id: uuid.UUID, data: PaymentIn) -> Payment:
+    """Record a payment on an issued invoice; the invoice row is locked so two payments cannot
+    both see the same outstanding amount. The caller commits (with the idempotency record)."""
+    invoice = _invoice_for(auth, invoice_id, lock=True)
+    if invoice.state != InvoiceState.ISSUED:
+        raise Conflict(f"Payments are taken on issued invoices only; this one is {invoice.state}.")
+    outstanding = totals([invoice.id])[invoice.id].outstanding
+    if data.amount_cents > outstanding:
+        raise Conflict(
+            f"That would overpay the invoice: {outstanding} is outstanding.", outstanding_cents=outstanding
+        )
+    now = utcnow()
+    payment = Payment(
+        id=uuid.uuid4(),
+        school_id=auth.school_id,
+        invoice_id=invoice.id,
+        amount_cents=data.amount_cents,
+        method=data.method.value,
+        reference=data.reference,
+        paid_at=data.paid_at or now,
+        received_by=auth.user_id,
+        created_at=now,
+    )
+    db.session.add(payment)
+    audit.record(
+        "payment.create",
+        resource=payment,
+        resource_type="payment",
+        changes={"invoice_id": invoice.id, "amount_cents": data.amount_cents, "method": data.method},
+    )
+    return payment
+
+
+def payment_detail(payment: Payment) -> dict[str, Any]:
+    reversal = db.session.scalar(select(PaymentReversal).where(PaymentReversal.payment_id == payment.id))
+    return {**_payment(payment), "reversal": reversal}
+
+
+def reverse_payment(auth: AuthContext, payment_id: uuid.UUID, reason: str) -> dict[str, Any]:
+    payment = db.session.scalar(scoped(Payment).where(Payment.id == payment_id))
+    if payment is None:
+        raise NotFound("Payment not found.")
+    _invoice_for(auth, payment.invoice_id, lock=True)
+    reversal = PaymentReversal(
+        school_id=auth.school_id,
+        payment_id=payment.id,
+        reason=reason,
+        reversed_by=auth.user_id,
+        reversed_at=utcnow(),
+    )
+    db.session.add(reversal)
+    audit.record(
+        "payment.reverse",
+        resource=payment,
+        resource_type="payment",
+        changes={"amount_cents": payment.amount_cents, "reason": reason},
+    )
+    commit_unique("The payment is already reversed.")
+    return payment_detail(payment)
+
+
+# --- balances -----------------------------------------------------------------------------------
+
+
+def balances(auth: AuthContext, student_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+    """Each student's issued invoices summed up: invoiced, paid, outstanding, overdue, next due."""
+    invoices = list(
+        db.session.scalars(
+            scoped(Invoice).where(
+                Invoice.student_id.in_(student_ids), Invoice.state == InvoiceState.ISSUED.value
+            )
+        )
+    )
+    sums, today, currency = (
+        totals(i.id for i in invoices),
+        school_today(auth.school_id),
+        _currency(auth.school_id),
+    )
+    result = {
+        s: {
+            "student_id": s,
+            "currency": currency,
+            "invoiced_cents": 0,
+            "paid_cents": 0,
+            "outstanding_cents": 0,
+            "overdue_cents": 0,
+            "next_due_date": None,
+        }
+        for s in student_ids
+    }
+    for invoice in invoices:
+        entry, owed = result[invoice.student_id], sums[invoice.id]
+        entry["invoiced_cents"] += owed.total
+        entry["paid_cents"] += owed.paid
+        entry["outstanding_cents"] += owed.outstanding
+        if owed.outstanding > 0 and invoice.due_date < today:
+            entry["overdue_cents"] += owed.outstanding
+        elif owed.outstanding > 0 and (
+            entry["next_due_date"] is None or invoice.due_date < entry["next_due_date"]
+        ):
+            entry["next_due_date"] = invoice.due_date
+    return result
+
+
+def student_balance(auth: AuthContext, student_id: uuid.UUID) -> dict[str, Any]:
+    if db.session.scalar(scoped(Student).where(Student.id == student_id, finance_students(auth))) is None:
+        raise NotFound("Student not found.")
+    return balances(auth, [student_id])[student_id]
