@@ -22,6 +22,7 @@ from backend.classes import terms_bp
 from backend.cli import register_cli
 from backend.config import PROJECT_ROOT, SETTINGS_EXTENSION, Settings, load_settings
 from backend.core.cache import init_cache
+from backend.core.crypto import init_crypto
 from backend.core.db import MIGRATIONS_DIR, configure_engine, engine_options
 from backend.core.errors import register_error_handlers
 from backend.core.http import init_http
@@ -35,6 +36,7 @@ from backend.grades import bp as grades_bp
 from backend.health import bp as health_bp
 from backend.health.checks import check_database, check_redis, register_check
 from backend.health.routes import STARTED_AT
+from backend.medical import bp as medical_bp
 from backend.students import bp as students_bp
 from backend.version import __version__
 
@@ -95,6 +97,7 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
             configure_engine(engine)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     init_cache(app, settings)
+    init_crypto(app, settings)
     app.extensions[PASSWORDS_EXTENSION] = Passwords(make_hasher(settings))
     cors.init_app(
         app,
@@ -108,7 +111,7 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     blueprints = (health_bp, auth_bp, users_bp, students_bp, terms_bp, classes_bp, attendance_bp, grades_bp,
-                  fees_bp, dashboard_bp, audit_bp, apidocs_bp)
+                  fees_bp, medical_bp, dashboard_bp, audit_bp, apidocs_bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     register_check(app, "database", check_database, critical=True)

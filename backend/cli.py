@@ -6,12 +6,16 @@ import itertools
 import time
 
 import click
+from cryptography.fernet import Fernet
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
+from backend.audit import service as audit
 from backend.config import current_settings
 from backend.core.db import ping
 from backend.core.errors import DATABASE_UNAVAILABLE
+from backend.core.key_rotation import rotate_all, rows_to_check
+from backend.extensions import db
 
 config_cli = AppGroup("config", help="Inspect and validate the configuration.")
 
@@ -52,6 +56,29 @@ def wait_for_db(timeout: float, interval: float) -> None:
             return
 
 
+crypto_cli = AppGroup("crypto", help="Encryption keys for data at rest.")
+
+
+@crypto_cli.command("generate-key")
+def generate_key() -> None:
+    """Print a new Fernet key: put it first in ENCRYPTION_KEYS, then run `crypto rotate`."""
+    click.echo(Fernet.generate_key().decode())
+
+
+@crypto_cli.command("rotate")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000))
+def rotate(batch_size: int) -> None:
+    """Re-encrypt every encrypted value under the first key of ENCRYPTION_KEYS (resumable)."""
+    with click.progressbar(length=rows_to_check(), label="Re-encrypting") as bar:
+        report = rotate_all(bar.update, batch_size)
+    audit.record("crypto.rotate", changes={"rows_checked": report.rows, "values_rotated": report.rotated})
+    db.session.commit()
+    click.echo(f"Checked {report.rows} rows; re-encrypted {report.rotated} values under the first key.")
+    if report.rotated == 0:
+        click.echo("Everything was already under the first key: older keys can be removed.", err=True)
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(config_cli)
     app.cli.add_command(wait_for_db)
+    app.cli.add_command(crypto_cli)

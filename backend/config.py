@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
+from cryptography.fernet import Fernet
 from flask import current_app
 from limits import parse_many
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
@@ -27,7 +28,7 @@ DEFAULT_SQLITE_URL = "sqlite:///instance/homeroom.db"
 ENV_FILE_VARIABLE = "HOMEROOM_ENV_FILE"
 PLACEHOLDER_MARKERS = ("change-me", "changeme", "replace-me", "placeholder", "your-secret", "xxxx")
 # Shown masked by `config check`; URLs with credentials are shown with the password hidden.
-SECRET_FIELDS = frozenset({"secret_key", "jwt_secret_key"})
+SECRET_FIELDS = frozenset({"secret_key", "jwt_secret_key", "encryption_key", "encryption_keys"})
 
 Environment = Literal["development", "testing", "production"]
 
@@ -62,6 +63,8 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(default=None, validate_default=True)
     jwt_secret_key: SecretStr | None = Field(default=None, validate_default=True)
     database_url: str | None = Field(default=None, validate_default=True)
+    encryption_key: SecretStr | None = None
+    encryption_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(default=(), validate_default=True)
     cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(default=(), validate_default=True)
     force_https: bool = False
     trusted_proxy_hops: int = Field(default=0, ge=0, le=10)
@@ -128,6 +131,30 @@ class Settings(BaseSettings):
             value = DEFAULT_SQLITE_URL
         return normalise_database_url(value).render_as_string(hide_password=False)
 
+    @field_validator("encryption_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(key.strip() for key in value.split(",") if key.strip())
+        return value
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _check_keys(cls, value: tuple[SecretStr, ...], info: ValidationInfo) -> tuple[SecretStr, ...]:
+        """ENCRYPTION_KEYS (first encrypts, all decrypt), else ENCRYPTION_KEY; each a Fernet key."""
+        single = info.data.get("encryption_key")
+        keys = value or ((single,) if single and single.get_secret_value() else ())
+        if not keys and _is_production(info):
+            raise ValueError("must be set in production (or ENCRYPTION_KEY): health records are encrypted")
+        for position, key in enumerate(keys, start=1):
+            try:
+                Fernet(key.get_secret_value())
+            except (ValueError, TypeError):
+                raise ValueError(
+                    f"key {position} is not a Fernet key (generate one: flask --app wsgi crypto generate-key)"
+                ) from None
+        return keys
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
@@ -179,7 +206,7 @@ class Settings(BaseSettings):
         shown: dict[str, Any] = {}
         for name, value in self.model_dump().items():
             if name in SECRET_FIELDS:
-                value = "********" if value else "(unset)"
+                value = _mask(value)
             elif name == "database_url":
                 value = make_url(value).render_as_string(hide_password=True)
             elif name == "redis_url" and value:
@@ -188,6 +215,12 @@ class Settings(BaseSettings):
                 value = ",".join(value)
             shown[name.upper()] = value
         return shown
+
+
+def _mask(value: Any) -> str:
+    if not value:
+        return "(unset)"
+    return f"******** ({len(value)} keys)" if isinstance(value, tuple) else "********"
 
 
 def _hide_url_password(url: str) -> str:

@@ -14,6 +14,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "backend.audit.models",
     "backend.fees.models",
     "backend.core.idempotency",
+    "backend.medical.models",
 )
 
 

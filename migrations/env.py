@@ -6,8 +6,8 @@ from typing import Any
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
+from sqlalchemy import TypeDecorator
 
-from backend.core.models import UTCDateTime
 from backend.extensions import db
 from backend.models import import_all_models
 
@@ -16,9 +16,10 @@ target_metadata = db.metadata
 
 
 def _render_item(kind: str, item: Any, autogen_context: AutogenContext) -> str | bool:
-    """Write the app's UTCDateTime as the plain type it stores, so migrations import no app code."""
-    if kind == "type" and isinstance(item, UTCDateTime):
-        return "sa.DateTime(timezone=True)"
+    """Write the app's own column types (UTC timestamps, encrypted text) as the plain types they
+    store, so migrations import no application code."""
+    if kind == "type" and isinstance(item, TypeDecorator) and type(item).__module__.startswith("backend."):
+        return f"sa.{item.impl_instance!r}"
     return False
 
 

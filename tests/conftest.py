@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import pytest
 import redis
+from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
@@ -108,6 +109,7 @@ def fresh_database_url(tmp_path: Path) -> Iterator[str]:
 # argon2 at its cheapest: the tests exercise the logic, not the cost (production: 64 MiB, t=3).
 # One signing key for every test app of the run, so that a token from one is good at another.
 RUN_JWT_KEY = secrets.token_urlsafe(48)
+RUN_ENCRYPTION_KEY = Fernet.generate_key().decode()
 FAST_HASHING = {
     "PASSWORD_HASH_TIME_COST": 1,
     "PASSWORD_HASH_MEMORY_KIB": 1024,
@@ -123,6 +125,7 @@ def base_config(database_url: str, **overrides: Any) -> dict[str, Any]:
         "LOG_FORMAT": "json",
         "REDIS_URL": TEST_REDIS_URL,
         "JWT_SECRET_KEY": RUN_JWT_KEY,
+        "ENCRYPTION_KEYS": RUN_ENCRYPTION_KEY,
         **FAST_HASHING,
         **overrides,
     }

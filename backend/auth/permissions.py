@@ -38,6 +38,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "audit.read": ADMIN,
     "fees.read": frozenset({Role.ADMIN, Role.PARENT}),  # parents: children they may see fees of
     "fees.manage": ADMIN,
+    "health.read": EVERYONE,  # teachers: allergies and alerts; parents: only with can_view_health
+    "health.manage": ADMIN,
 }
 
 

@@ -8,21 +8,25 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 from backend.config import PROJECT_ROOT, ConfigError, Settings, load_settings, settings_from
 
 GOOD_SECRET = "s3cr3t-" + "q" * 40
 GOOD_JWT_SECRET = "jwt-s3cr3t-" + "z" * 40
+FERNET_KEY = Fernet.generate_key().decode()
 PRODUCTION = {
     "APP_ENV": "production",
     "SECRET_KEY": GOOD_SECRET,
     "JWT_SECRET_KEY": GOOD_JWT_SECRET,
+    "ENCRYPTION_KEYS": FERNET_KEY,
     "DATABASE_URL": "postgresql://homeroom:pg-password-123@db.internal:5432/homeroom",
     "CORS_ORIGINS": "https://app.example.org",
 }
 # Variables a run of the app reads; cleared so that neither the caller's shell nor a .env leaks in.
 APP_VARIABLES = (
     "APP_ENV", "SECRET_KEY", "JWT_SECRET_KEY", "DATABASE_URL", "CORS_ORIGINS", "LOG_FORMAT", "LOG_LEVEL",
+    "ENCRYPTION_KEY", "ENCRYPTION_KEYS",
 )
 
 
@@ -57,6 +61,7 @@ def test_production_requires_every_security_setting_and_reports_all_at_once() ->
         "SECRET_KEY: must be set in production",
         "JWT_SECRET_KEY: must be set in production",
         "DATABASE_URL: must be set in production",
+        "ENCRYPTION_KEYS: must be set in production (or ENCRYPTION_KEY): health records are encrypted",
         "CORS_ORIGINS: must list the web app's origins in production",
         "MAX_CONTENT_LENGTH: Input should be a valid integer, unable to parse string as an integer",
         "LOG_LEVEL: Input should be 'DEBUG', 'INFO', 'WARNING', 'ERROR' or 'CRITICAL'",
@@ -145,7 +150,7 @@ def test_env_file_can_be_named_and_empty_values_count_as_unset(
     with pytest.raises(ConfigError) as caught:
         load_settings()
     assert [p.split(":")[0] for p in caught.value.problems] == [
-        "SECRET_KEY", "JWT_SECRET_KEY", "DATABASE_URL", "CORS_ORIGINS"]
+        "SECRET_KEY", "JWT_SECRET_KEY", "DATABASE_URL", "ENCRYPTION_KEYS", "CORS_ORIGINS"]
     monkeypatch.setenv("HOMEROOM_ENV_FILE", "")
     assert load_settings().app_env == "development"
 
@@ -167,10 +172,11 @@ def test_invalid_configuration_exits_non_zero_with_one_line_per_problem() -> Non
     assert result.returncode == 78
     assert "Traceback" not in result.stderr
     assert result.stderr.splitlines() == [
-        "Configuration is invalid (4 problems):",
+        "Configuration is invalid (5 problems):",
         "  SECRET_KEY: must be at least 32 characters long",
         "  JWT_SECRET_KEY: must be set in production",
         "  DATABASE_URL: must be set in production",
+        "  ENCRYPTION_KEYS: must be set in production (or ENCRYPTION_KEY): health records are encrypted",
         "  CORS_ORIGINS: must list the web app's origins in production",
     ]
     assert "tiny-secret-value" not in result.stderr + result.stdout
@@ -185,6 +191,7 @@ def test_config_check_command_prints_masked_configuration(tmp_path: Path) -> Non
     assert "APP_ENV=production" in result.stdout
     assert "SECRET_KEY=********" in result.stdout
     assert "JWT_SECRET_KEY=********" in result.stdout
+    assert "ENCRYPTION_KEYS=******** (1 keys)" in result.stdout and FERNET_KEY not in result.stdout
     assert GOOD_JWT_SECRET not in result.stdout + result.stderr
     assert "CORS_ORIGINS=https://app.example.org" in result.stdout
     assert GOOD_SECRET not in result.stdout + result.stderr
@@ -196,7 +203,7 @@ def test_config_check_command_fails_on_invalid_configuration() -> None:
     flask = str(Path(sys.executable).with_name("flask"))
     result = _run([flask, "--app", "wsgi", "config", "check"], APP_ENV="production",
                   CORS_ORIGINS="*", SECRET_KEY=GOOD_SECRET, JWT_SECRET_KEY=GOOD_JWT_SECRET,
-                  DATABASE_URL="sqlite:////tmp/x.db")
+                  ENCRYPTION_KEYS=FERNET_KEY, DATABASE_URL="sqlite:////tmp/x.db")
     assert result.returncode == 78
     assert result.stderr.splitlines()[1:] == [
         "  CORS_ORIGINS: '*' is not allowed; list the exact origins (https://app.example.org)"

@@ -238,7 +238,7 @@ def test_body_that_is_not_an_object_is_422(client, payload: str) -> None:
 
 def test_unhandled_exception_hides_internals_in_production(make_app: AppFactory, logs) -> None:
     app = make_app(APP_ENV="production", SECRET_KEY="k" * 40, JWT_SECRET_KEY="j" * 40,
-                   CORS_ORIGINS="https://app.example.org")
+                   CORS_ORIGINS="https://app.example.org")  # ENCRYPTION_KEYS comes from the test config
     client = with_test_routes(app).test_client()
     logs()
     response = client.get("/api/_test/boom")
