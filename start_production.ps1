@@ -99,20 +99,7 @@ if (-not $NoInstall) {
 Write-Step 'Configuration'
 if (-not (Test-Path .env)) {
     if (-not (Test-Path .env.example)) { Stop-WithError '.env.example is missing; cannot create .env.' }
-    $generate = @'
-import base64, os, re, secrets
-from pathlib import Path
-text = Path(".env.example").read_text()
-fresh = {
-    "SECRET_KEY": secrets.token_urlsafe(48),
-    "JWT_SECRET_KEY": secrets.token_urlsafe(48),
-    "ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
-}
-for name, value in fresh.items():
-    text = re.sub(rf"^{name}=.*$", f"{name}={value}", text, flags=re.M)
-Path(".env").write_text(text)
-'@
-    & $VenvPython -c $generate
+    & $VenvPython scripts/make_env.py
     if ($LASTEXITCODE -ne 0) { Stop-WithError 'could not write .env' }
     Write-Info 'created .env from .env.example with newly generated SECRET_KEY, JWT_SECRET_KEY and ENCRYPTION_KEY'
     Write-Info 'review it (CORS_ORIGINS, DATABASE_URL, REDIS_URL) before serving real users'

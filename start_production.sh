@@ -48,25 +48,10 @@ fi
 python=.venv/bin/python
 flask=(.venv/bin/flask --app wsgi)
 
-# Write .env from .env.example with freshly generated secrets; never overwrite an existing one.
+# Write .env from .env.example with freshly generated secrets (scripts/make_env.py).
 create_env_file() {
   [ -f .env.example ] || die ".env.example is missing; cannot create .env."
-  "$python" - <<'PY'
-import base64, os, re, secrets
-from pathlib import Path
-
-text = Path(".env.example").read_text()
-fresh = {
-    "SECRET_KEY": secrets.token_urlsafe(48),
-    "JWT_SECRET_KEY": secrets.token_urlsafe(48),
-    "ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
-}
-for name, value in fresh.items():
-    text = re.sub(rf"^{name}=.*$", f"{name}={value}", text, flags=re.M)
-path = Path(".env")
-path.write_text(text)
-path.chmod(0o600)
-PY
+  "$python" scripts/make_env.py || die "could not write .env"
 }
 
 # Export each KEY=VALUE of .env that the environment does not already set.

@@ -9,7 +9,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.core.models import Base, TenantOwned, Timestamps, UUIDPrimaryKey
+from backend.core.models import Base, TenantOwned, Timestamps, UUIDPrimaryKey, enum_check
 
 
 class AttendanceStatus(StrEnum):
@@ -27,9 +27,7 @@ ATTENDED = frozenset({AttendanceStatus.PRESENT, AttendanceStatus.LATE, Attendanc
 class AttendanceRecord(UUIDPrimaryKey, Timestamps, TenantOwned, Base):
     __tablename__ = "attendance_records"
     __table_args__ = (
-        CheckConstraint(
-            f"status IN ({', '.join(repr(s.value) for s in AttendanceStatus)})", name="status"
-        ),
+        CheckConstraint(enum_check("status", AttendanceStatus), name="status"),
         # Unique per student/class/date; daily records (no class) are unique per student/date.
         Index("uq_attendance_records_student_class_date", "student_id", "class_id", "on_date", unique=True,
               postgresql_where=_HAS_CLASS, sqlite_where=_HAS_CLASS),

@@ -9,9 +9,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.auth.permissions import Role
-from backend.core.models import Base, TenantOwned, Timestamps, UUIDPrimaryKey
-
-ROLE_VALUES = ", ".join(f"'{role.value}'" for role in Role)
+from backend.core.models import Base, TenantOwned, Timestamps, UUIDPrimaryKey, enum_check
 
 
 class School(UUIDPrimaryKey, Timestamps, Base):
@@ -28,7 +26,7 @@ class User(UUIDPrimaryKey, Timestamps, TenantOwned, Base):
 
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint(f"role IN ({ROLE_VALUES})", name="role"),
+        CheckConstraint(enum_check("role", Role), name="role"),
         Index("ix_users_school_id_email", "school_id", "email"),
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from sqlalchemy import DateTime, Dialect, ForeignKey, MetaData, TypeDecorator, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
@@ -70,6 +71,11 @@ class TenantOwned:
     """
 
     school_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("schools.id", ondelete="RESTRICT"))
+
+
+def enum_check(column: str, enum: type[StrEnum]) -> str:
+    """SQL for a CHECK constraint keeping `column` to the enum's values."""
+    return f"{column} IN ({', '.join(repr(member.value) for member in enum)})"
 
 
 def isoformat_z(value: datetime) -> str:

@@ -13,7 +13,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.core.models import Base, TenantOwned, Timestamps, UUIDPrimaryKey
+from backend.core.models import Base, TenantOwned, Timestamps, UUIDPrimaryKey, enum_check
 
 
 class InvoiceState(StrEnum):
@@ -30,15 +30,11 @@ class PaymentMethod(StrEnum):
     OTHER = "other"
 
 
-def _one_of(column: str, enum: type[StrEnum]) -> str:
-    return f"{column} IN ({', '.join(repr(member.value) for member in enum)})"
-
-
 class Invoice(UUIDPrimaryKey, Timestamps, TenantOwned, Base):
     __tablename__ = "invoices"
     __table_args__ = (
         UniqueConstraint("school_id", "number"),
-        CheckConstraint(_one_of("state", InvoiceState), name="state"),
+        CheckConstraint(enum_check("state", InvoiceState), name="state"),
         CheckConstraint("due_date >= issue_date", name="dates"),
         Index("ix_invoices_school_id_student_id_due_date", "school_id", "student_id", "due_date"),
         Index("ix_invoices_school_id_state_due_date", "school_id", "state", "due_date"),
@@ -70,7 +66,7 @@ class Payment(UUIDPrimaryKey, TenantOwned, Base):
     __tablename__ = "payments"
     __table_args__ = (
         CheckConstraint("amount_cents > 0", name="amount_positive"),
-        CheckConstraint(_one_of("method", PaymentMethod), name="method"),
+        CheckConstraint(enum_check("method", PaymentMethod), name="method"),
         Index("ix_payments_invoice_id_paid_at", "invoice_id", "paid_at"),
     )
 

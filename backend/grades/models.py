@@ -10,7 +10,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.core.models import Base, TenantOwned, Timestamps, UUIDPrimaryKey
+from backend.core.models import Base, TenantOwned, Timestamps, UUIDPrimaryKey, enum_check
 
 
 class GradeStatus(StrEnum):
@@ -40,9 +40,7 @@ class Grade(UUIDPrimaryKey, Timestamps, TenantOwned, Base):
     __tablename__ = "grades"
     __table_args__ = (
         UniqueConstraint("assessment_id", "student_id"),
-        CheckConstraint(
-            f"status IN ({', '.join(repr(s.value) for s in GradeStatus)})", name="status"
-        ),
+        CheckConstraint(enum_check("status", GradeStatus), name="status"),
         CheckConstraint("(status = 'graded') = (score IS NOT NULL)", name="score_when_graded"),
         Index("ix_grades_school_id_student_id", "school_id", "student_id"),
     )

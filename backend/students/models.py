@@ -9,7 +9,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, ForeignKey, Index, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.core.models import Base, TenantOwned, Timestamps, UUIDPrimaryKey
+from backend.core.models import Base, TenantOwned, Timestamps, UUIDPrimaryKey, enum_check
 
 
 class StudentStatus(StrEnum):
@@ -18,15 +18,11 @@ class StudentStatus(StrEnum):
     GRADUATED = "graduated"
 
 
-def _in(column: str, enum: type[StrEnum]) -> str:
-    return f"{column} IN ({', '.join(repr(member.value) for member in enum)})"
-
-
 class Student(UUIDPrimaryKey, Timestamps, TenantOwned, Base):
     __tablename__ = "students"
     __table_args__ = (
         UniqueConstraint("school_id", "admission_number"),
-        CheckConstraint(_in("status", StudentStatus), name="status"),
+        CheckConstraint(enum_check("status", StudentStatus), name="status"),
         CheckConstraint("grade_level BETWEEN 0 AND 20", name="grade_level"),
         # The list's order (keyset) and its filters.
         Index("ix_students_school_id_names", "school_id", "last_name", "first_name", "id"),
