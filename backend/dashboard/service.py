@@ -19,7 +19,7 @@ from backend.auth.user_service import school_today
 from backend.classes.models import SchoolClass, Term
 from backend.classes.service import term_on
 from backend.extensions import db
-from backend.fees.service import balances
+from backend.fees.balances import balances
 from backend.grades.models import Assessment, Grade
 from backend.grades.service import percentage
 from backend.students.models import GuardianLink, Student

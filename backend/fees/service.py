@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, true
+from sqlalchemy import ColumnElement, select, true
 
 from backend.audit import service as audit
 from backend.auth.access import AuthContext, scoped
-from backend.auth.models import School
 from backend.auth.permissions import Role
 from backend.auth.user_service import school_today
 from backend.core.db import commit_unique
@@ -20,8 +16,9 @@ from backend.core.errors import Conflict, NotFound, ValidationFailed
 from backend.core.models import utcnow
 from backend.core.pagination import keyset, page_of
 from backend.extensions import db
+from backend.fees.balances import balances, currency_of, payment_status, totals
 from backend.fees.models import Invoice, InvoiceLine, InvoiceState, Payment, PaymentReversal
-from backend.fees.schemas import InvoiceIn, InvoiceListQuery, PaymentIn, PaymentStatus
+from backend.fees.schemas import InvoiceIn, InvoiceListQuery, PaymentIn
 from backend.students.models import GuardianLink, Student
 
 # --- who sees money -------------------------------------------------------------------------------
@@ -53,59 +50,11 @@ def _invoice_for(auth: AuthContext, invoice_id: uuid.UUID, *, lock: bool = False
     return invoice
 
 
-# --- totals -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Totals:
-    total: int
-    paid: int
-
-    @property
-    def outstanding(self) -> int:
-        return self.total - self.paid
-
-
-def totals(invoice_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Totals]:
-    """Each invoice's total and what has been paid (reversed payments excluded): two queries."""
-    ids = list(invoice_ids)
-    billed = dict(
-        db.session.execute(
-            select(InvoiceLine.invoice_id, func.sum(InvoiceLine.amount_cents))
-            .where(InvoiceLine.invoice_id.in_(ids))
-            .group_by(InvoiceLine.invoice_id)
-        ).all()
-    )
-    paid = dict(
-        db.session.execute(
-            select(Payment.invoice_id, func.sum(Payment.amount_cents))
-            .outerjoin(PaymentReversal, PaymentReversal.payment_id == Payment.id)
-            .where(Payment.invoice_id.in_(ids), PaymentReversal.id.is_(None))
-            .group_by(Payment.invoice_id)
-        ).all()
-    )
-    return {i: Totals(int(billed.get(i) or 0), int(paid.get(i) or 0)) for i in ids}
-
-
-def payment_status(invoice: Invoice, sums: Totals, today: date) -> PaymentStatus | None:
-    if invoice.state != InvoiceState.ISSUED:
-        return None
-    if sums.outstanding <= 0:
-        return PaymentStatus.PAID
-    if invoice.due_date < today:
-        return PaymentStatus.OVERDUE
-    return PaymentStatus.PARTIALLY_PAID if sums.paid else PaymentStatus.UNPAID
-
-
-def _currency(school_id: uuid.UUID) -> str:
-    return db.session.scalar(select(School.currency).where(School.id == school_id)) or ""
-
-
 def summaries(auth: AuthContext, invoices: list[Invoice]) -> list[dict[str, Any]]:
     sums, today, currency = (
         totals(i.id for i in invoices),
         school_today(auth.school_id),
-        _currency(auth.school_id),
+        currency_of(auth.school_id),
     )
     return [
         {
@@ -296,49 +245,6 @@ def reverse_payment(auth: AuthContext, payment_id: uuid.UUID, reason: str) -> di
     )
     commit_unique("The payment is already reversed.")
     return payment_detail(payment)
-
-
-# --- balances -----------------------------------------------------------------------------------
-
-
-def balances(auth: AuthContext, student_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
-    """Each student's issued invoices summed up: invoiced, paid, outstanding, overdue, next due."""
-    invoices = list(
-        db.session.scalars(
-            scoped(Invoice).where(
-                Invoice.student_id.in_(student_ids), Invoice.state == InvoiceState.ISSUED.value
-            )
-        )
-    )
-    sums, today, currency = (
-        totals(i.id for i in invoices),
-        school_today(auth.school_id),
-        _currency(auth.school_id),
-    )
-    result = {
-        s: {
-            "student_id": s,
-            "currency": currency,
-            "invoiced_cents": 0,
-            "paid_cents": 0,
-            "outstanding_cents": 0,
-            "overdue_cents": 0,
-            "next_due_date": None,
-        }
-        for s in student_ids
-    }
-    for invoice in invoices:
-        entry, owed = result[invoice.student_id], sums[invoice.id]
-        entry["invoiced_cents"] += owed.total
-        entry["paid_cents"] += owed.paid
-        entry["outstanding_cents"] += owed.outstanding
-        if owed.outstanding > 0 and invoice.due_date < today:
-            entry["overdue_cents"] += owed.outstanding
-        elif owed.outstanding > 0 and (
-            entry["next_due_date"] is None or invoice.due_date < entry["next_due_date"]
-        ):
-            entry["next_due_date"] = invoice.due_date
-    return result
 
 
 def student_balance(auth: AuthContext, student_id: uuid.UUID) -> dict[str, Any]:
