@@ -25,7 +25,7 @@ def seed_command() -> None:
             logins = seed(bar.update)
     click.echo(f"Admin:    {logins.admin}")
     click.echo(f"Teachers: {', '.join(logins.teachers)}")
-    click.echo(f"Parents:  {', '.join(logins.parents)} (and parent4 … parent60)")
+    click.echo(f"Parents:  {', '.join(logins.parents)} … (parent1 to parent{STUDENTS}, one per student)")
     if logins.password:
         click.echo(f"Password for every demo login: {logins.password}")
         click.echo("It is shown only now; run `flask users create` for accounts of your own.")

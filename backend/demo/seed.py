@@ -99,13 +99,10 @@ Progress = Callable[[int], None]
 
 def _logins(school_id: uuid.UUID, password: str | None, created: bool) -> DemoLogins:
     def emails(role: Role) -> list[str]:
-        return list(
-            db.session.scalars(
-                select(User.email)
-                .where(User.school_id == school_id, User.role == role.value)
-                .order_by(User.email)
-            )
+        found = db.session.scalars(
+            select(User.email).where(User.school_id == school_id, User.role == role.value)
         )
+        return sorted(found, key=lambda email: (len(email), email))  # parent2 before parent10
 
     return DemoLogins(created, emails(Role.ADMIN)[0], emails(Role.TEACHER), emails(Role.PARENT)[:3], password)
 

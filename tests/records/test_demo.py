@@ -37,6 +37,7 @@ def test_demo_seed_builds_a_school_once(app: Flask) -> None:
     assert counts["AttendanceRecord"] >= 60 * 20  # every school day of the term so far
     assert counts["Grade"] == 60 * 4
     assert "Creating students, attendance and grades" in result.output
+    assert "Parents:  parent1@demo-school.example.org, parent2@demo-school.example.org" in result.output
     password = re.search(r"Password for every demo login: (\S+)", result.output).group(1)
     admin = re.search(r"Admin:\s+(\S+)", result.output).group(1)
 
