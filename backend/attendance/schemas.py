@@ -11,7 +11,7 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 from backend.attendance.models import AttendanceStatus
 from backend.auth.schemas import OutputModel
 from backend.core.pagination import PageQuery
-from backend.core.validation import InputModel, PatchModel
+from backend.core.validation import InputModel, PatchModel, one_per_student
 
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 MAX_RANGE_DAYS = 366
@@ -30,12 +30,7 @@ class AttendanceEntry(InputModel):
 class BulkAttendanceIn(InputModel):
     records: list[AttendanceEntry] = Field(min_length=1, max_length=500)
 
-    @field_validator("records")
-    @classmethod
-    def _one_per_student(cls, records: list[AttendanceEntry]) -> list[AttendanceEntry]:
-        if len({r.student_id for r in records}) != len(records):
-            raise ValueError("each student may appear only once")
-        return records
+    _one_per_student = field_validator("records")(one_per_student)
 
 
 class AttendanceCorrectionIn(PatchModel):

@@ -34,6 +34,13 @@ class PatchModel(InputModel):
         return self
 
 
+def one_per_student(items: list[Any]) -> list[Any]:
+    """Validator for bulk bodies (attendance, grades): a student may appear once per request."""
+    if len({item.student_id for item in items}) != len(items):
+        raise ValueError("each student may appear only once")
+    return items
+
+
 def field_errors(error: ValidationError, prefix: str) -> list[dict[str, str]]:
     """pydantic errors as `[{"field": "body.x.0", "message": ..., "type": ...}]`, values never echoed."""
     return [

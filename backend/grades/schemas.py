@@ -10,7 +10,7 @@ from typing import Annotated, ClassVar
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from backend.auth.schemas import OutputModel
-from backend.core.validation import InputModel, PatchModel
+from backend.core.validation import InputModel, PatchModel, one_per_student
 from backend.grades.models import GradeStatus
 
 Score = Annotated[Decimal, Field(ge=0, max_digits=8, decimal_places=2)]
@@ -68,12 +68,7 @@ class GradeEntry(InputModel):
 class BulkGradesIn(InputModel):
     grades: list[GradeEntry] = Field(min_length=1, max_length=500)
 
-    @field_validator("grades")
-    @classmethod
-    def _one_per_student(cls, grades: list[GradeEntry]) -> list[GradeEntry]:
-        if len({g.student_id for g in grades}) != len(grades):
-            raise ValueError("each student may appear only once")
-        return grades
+    _one_per_student = field_validator("grades")(one_per_student)
 
 
 class GradeOut(OutputModel):
