@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
@@ -17,6 +18,11 @@ class InputModel(BaseModel):
     """Base for request bodies and query strings: unknown fields are errors, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# A NUL in JSON text can only be the escape \u0000 (preceded by an even number of backslashes).
+_JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+NUL_MESSAGE = "Text may not contain NUL characters."
 
 
 class PatchModel(InputModel):
@@ -70,9 +76,12 @@ def parse_body(model: type[M], *, optional: bool = False) -> M:
         if optional and not request.content_length:
             return validate(model, {}, "body")
         raise BadRequest("A JSON request body is required.")
+    raw = request.get_data(cache=True)
+    if _JSON_NUL.search(raw.decode("utf-8", "replace")):  # PostgreSQL cannot store NUL: refuse it here
+        raise ValidationFailed.on("body", NUL_MESSAGE, "nul_character")
     try:
         # Strict JSON validation: "5" is not a number and "no" is not a boolean in a JSON body.
-        return model.model_validate_json(request.get_data(cache=True), strict=True)
+        return model.model_validate_json(raw, strict=True)
     except ValidationError as error:
         if any(item["type"] == "json_invalid" for item in error.errors()):
             raise BadRequest("The request body is not valid JSON.") from None
@@ -82,4 +91,6 @@ def parse_body(model: type[M], *, optional: bool = False) -> M:
 def parse_query(model: type[M], args: Mapping[str, Any] | None = None) -> M:
     """The query string validated as `model`; repeated keys become lists only where declared."""
     source = request.args if args is None else args
+    if any("\x00" in key or "\x00" in value for key, value in source.items()):
+        raise ValidationFailed.on("query", NUL_MESSAGE, "nul_character")
     return validate(model, dict(source.items()), "query")

@@ -229,6 +229,17 @@ def test_validation_errors_name_every_field(client) -> None:
     assert "4111111111111111" not in response.get_data(as_text=True)
 
 
+def test_nul_characters_are_refused_not_stored(client) -> None:
+    response = client.post("/api/_test/echo", data='{"amount_cents": 5, "method": "ca\\u0000sh"}',
+                           content_type="application/json")
+    body = assert_problem(response, 422, "validation_error")
+    assert body["errors"][0] == {"field": "body", "message": "Text may not contain NUL characters.",
+                                 "type": "nul_character"}
+    literal = client.post("/api/_test/echo", data='{"amount_cents": 5, "method": "back\\\\u0000slash"}',
+                          content_type="application/json")
+    assert literal.status_code == 200  # an escaped backslash followed by "u0000" is ordinary text
+
+
 @pytest.mark.parametrize("payload", ["[1, 2]", "null", '"text"', "42"])
 def test_body_that_is_not_an_object_is_422(client, payload: str) -> None:
     response = client.post("/api/_test/echo", data=payload, content_type="application/json")

@@ -103,6 +103,16 @@ def test_class_rules(world: World) -> None:
     )
 
 
+def test_nul_characters_in_bodies_and_queries_are_422(world: World) -> None:
+    """PostgreSQL cannot store NUL; it is refused at the door on every database alike."""
+    rename = world.client.patch(
+        f"/api/classes/{world.ids['maths']}", json={"name": "5\x00Maths"}, headers=world.as_("admin")
+    )
+    assert rename.status_code == 422
+    search = world.client.get("/api/students", query_string={"q": "Al\x00"}, headers=world.as_("admin"))
+    assert search.status_code == 422
+
+
 def test_enrollment_rules(world: World, alice: str) -> None:
     admin, maths = world.as_("admin"), world.ids["maths"]
     duplicate = world.client.post(
