@@ -64,10 +64,15 @@ logger_class = StructlogLogger
 
 def when_ready(server: Any) -> None:
     log.info(
-        "gunicorn_started", workers=server.cfg.workers, threads=server.cfg.threads,
-        bind=",".join(server.cfg.bind), worker_class=server.cfg.worker_class_str,
-        max_requests=server.cfg.max_requests, timeout=server.cfg.timeout,
-        graceful_timeout=server.cfg.graceful_timeout, drain_seconds=drain_seconds(),
+        "gunicorn_started",
+        workers=server.cfg.workers,
+        threads=server.cfg.threads,
+        bind=",".join(server.cfg.bind),
+        worker_class=server.cfg.worker_class_str,
+        max_requests=server.cfg.max_requests,
+        timeout=server.cfg.timeout,
+        graceful_timeout=server.cfg.graceful_timeout,
+        drain_seconds=drain_seconds(),
     )
 
 

@@ -44,9 +44,14 @@ __all__ = ["__version__", "create_app"]
 
 CORS_ALLOW_HEADERS = ("Content-Type", "Authorization", "X-Request-ID", "Idempotency-Key")
 CORS_EXPOSE_HEADERS = (
-    "X-Request-ID", "Retry-After",
-    "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
-    "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset",
+    "X-Request-ID",
+    "Retry-After",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
 )
 CORS_MAX_AGE_SECONDS = 600
 
@@ -110,8 +115,21 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    blueprints = (health_bp, auth_bp, users_bp, students_bp, terms_bp, classes_bp, attendance_bp, grades_bp,
-                  fees_bp, medical_bp, dashboard_bp, audit_bp, apidocs_bp)
+    blueprints = (
+        health_bp,
+        auth_bp,
+        users_bp,
+        students_bp,
+        terms_bp,
+        classes_bp,
+        attendance_bp,
+        grades_bp,
+        fees_bp,
+        medical_bp,
+        dashboard_bp,
+        audit_bp,
+        apidocs_bp,
+    )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     register_check(app, "database", check_database, critical=True)

@@ -169,7 +169,9 @@ class Settings(BaseSettings):
             raise ValueError("'*' is not allowed; list the exact origins (https://app.example.org)")
         bad = [o for o in value if not _is_origin(o)]
         if bad:
-            raise ValueError(f"{len(bad)} entr{'y is' if len(bad) == 1 else 'ies are'} not scheme://host[:port]")
+            raise ValueError(
+                f"{len(bad)} entr{'y is' if len(bad) == 1 else 'ies are'} not scheme://host[:port]"
+            )
         if not value and _is_production(info):
             raise ValueError("must list the web app's origins in production")
         return value

@@ -29,10 +29,23 @@ class AttendanceRecord(UUIDPrimaryKey, Timestamps, TenantOwned, Base):
     __table_args__ = (
         CheckConstraint(enum_check("status", AttendanceStatus), name="status"),
         # Unique per student/class/date; daily records (no class) are unique per student/date.
-        Index("uq_attendance_records_student_class_date", "student_id", "class_id", "on_date", unique=True,
-              postgresql_where=_HAS_CLASS, sqlite_where=_HAS_CLASS),
-        Index("uq_attendance_records_student_daily", "student_id", "on_date", unique=True,
-              postgresql_where=_DAILY, sqlite_where=_DAILY),
+        Index(
+            "uq_attendance_records_student_class_date",
+            "student_id",
+            "class_id",
+            "on_date",
+            unique=True,
+            postgresql_where=_HAS_CLASS,
+            sqlite_where=_HAS_CLASS,
+        ),
+        Index(
+            "uq_attendance_records_student_daily",
+            "student_id",
+            "on_date",
+            unique=True,
+            postgresql_where=_DAILY,
+            sqlite_where=_DAILY,
+        ),
         Index("ix_attendance_records_school_id_student_id_on_date", "school_id", "student_id", "on_date"),
         Index("ix_attendance_records_school_id_class_id_on_date", "school_id", "class_id", "on_date"),
     )

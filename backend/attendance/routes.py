@@ -55,8 +55,10 @@ def correct_attendance(record_id: uuid.UUID, body: AttendanceCorrectionIn) -> Re
 def student_attendance(student_id: uuid.UUID, query: AttendanceRangeQuery) -> Response:
     """A student's attendance over a date range, with counts and the attendance rate."""
     items, next_cursor, summary = service.student_attendance(current_auth(), student_id, query)
-    return json_response({
-        "items": dump_all(items, AttendanceOut),
-        "next_cursor": next_cursor,
-        "summary": AttendanceSummary.model_validate(summary).model_dump(mode="json", by_alias=True),
-    })
+    return json_response(
+        {
+            "items": dump_all(items, AttendanceOut),
+            "next_cursor": next_cursor,
+            "summary": AttendanceSummary.model_validate(summary).model_dump(mode="json", by_alias=True),
+        }
+    )

@@ -37,11 +37,13 @@ def _check_date(auth: AuthContext, on_date: date) -> None:
 
 def class_attendance(auth: AuthContext, class_id: uuid.UUID, on_date: date) -> list[AttendanceRecord]:
     visible_class(auth, class_id)
-    return list(db.session.scalars(
-        scoped(AttendanceRecord)
-        .where(AttendanceRecord.class_id == class_id, AttendanceRecord.on_date == on_date)
-        .order_by(AttendanceRecord.student_id)
-    ))
+    return list(
+        db.session.scalars(
+            scoped(AttendanceRecord)
+            .where(AttendanceRecord.class_id == class_id, AttendanceRecord.on_date == on_date)
+            .order_by(AttendanceRecord.student_id)
+        )
+    )
 
 
 def record_class(
@@ -53,38 +55,62 @@ def record_class(
     _check_date(auth, on_date)
     _check_excuse(auth, (entry.status for entry in entries))
     wanted = {entry.student_id: entry for entry in entries}
-    enrolled = set(db.session.scalars(
-        select(Enrollment.student_id)
-        .where(Enrollment.class_id == class_id, Enrollment.student_id.in_(wanted))
-    ))
+    enrolled = set(
+        db.session.scalars(
+            select(Enrollment.student_id).where(
+                Enrollment.class_id == class_id, Enrollment.student_id.in_(wanted)
+            )
+        )
+    )
     strangers = [i for i, entry in enumerate(entries) if entry.student_id not in enrolled]
     if strangers:
-        raise ValidationFailed([
-            {"field": f"body.records.{i}.student_id", "message": "Not enrolled in this class.",
-             "type": "not_enrolled"} for i in strangers
-        ])
+        raise ValidationFailed(
+            [
+                {
+                    "field": f"body.records.{i}.student_id",
+                    "message": "Not enrolled in this class.",
+                    "type": "not_enrolled",
+                }
+                for i in strangers
+            ]
+        )
     existing = {
-        record.student_id: record for record in db.session.scalars(scoped(AttendanceRecord).where(
-            AttendanceRecord.class_id == class_id, AttendanceRecord.on_date == on_date,
-            AttendanceRecord.student_id.in_(wanted),
-        ))
+        record.student_id: record
+        for record in db.session.scalars(
+            scoped(AttendanceRecord).where(
+                AttendanceRecord.class_id == class_id,
+                AttendanceRecord.on_date == on_date,
+                AttendanceRecord.student_id.in_(wanted),
+            )
+        )
     }
     changed: dict[str, str] = {}
     for student_id, entry in wanted.items():
         record = existing.get(student_id)
         if record is None:
-            db.session.add(AttendanceRecord(
-                school_id=auth.school_id, student_id=student_id, class_id=class_id, on_date=on_date,
-                status=entry.status.value, reason=entry.reason, recorded_by=auth.user_id,
-            ))
+            db.session.add(
+                AttendanceRecord(
+                    school_id=auth.school_id,
+                    student_id=student_id,
+                    class_id=class_id,
+                    on_date=on_date,
+                    status=entry.status.value,
+                    reason=entry.reason,
+                    recorded_by=auth.user_id,
+                )
+            )
         elif (record.status, record.reason) != (entry.status.value, entry.reason):
             record.status, record.reason, record.recorded_by = entry.status.value, entry.reason, auth.user_id
         else:
             continue
         changed[str(student_id)] = entry.status.value
     if changed:
-        audit.record("attendance.record", resource_type="class", resource_id=class_id,
-                     changes={"date": on_date, "statuses": changed})
+        audit.record(
+            "attendance.record",
+            resource_type="class",
+            resource_id=class_id,
+            changes={"date": on_date, "statuses": changed},
+        )
     db.session.commit()
     return class_attendance(auth, class_id, on_date)
 
@@ -109,8 +135,12 @@ def correct_record(auth: AuthContext, record_id: uuid.UUID, data: AttendanceCorr
     if "reason" in data.model_fields_set:
         record.reason = data.reason
     record.recorded_by = auth.user_id
-    audit.record("attendance.correct", resource=record, resource_type="attendance_record",
-                 changes=audit.diff(before, audit.snapshot(record, ("status", "reason"))))
+    audit.record(
+        "attendance.correct",
+        resource=record,
+        resource_type="attendance_record",
+        changes=audit.diff(before, audit.snapshot(record, ("status", "reason"))),
+    )
     db.session.commit()
     return record
 
@@ -125,15 +155,23 @@ def attendance_rate(counts: dict[str, int]) -> float | None:
 def summarise(counts: dict[str, int], start: date, end: date) -> dict[str, Any]:
     """Counts per status, the total and the attendance rate for a date range."""
     per_status = {status.value: counts.get(status.value, 0) for status in AttendanceStatus}
-    return {"from_": start, "to": end, **per_status, "total": sum(per_status.values()),
-            "attendance_rate": attendance_rate(per_status)}
+    return {
+        "from_": start,
+        "to": end,
+        **per_status,
+        "total": sum(per_status.values()),
+        "attendance_rate": attendance_rate(per_status),
+    }
 
 
 def status_counts(school_id: uuid.UUID, student_id: uuid.UUID, start: date, end: date) -> dict[str, int]:
     rows = db.session.execute(
         select(AttendanceRecord.status, func.count())
-        .where(AttendanceRecord.school_id == school_id, AttendanceRecord.student_id == student_id,
-               AttendanceRecord.on_date.between(start, end))
+        .where(
+            AttendanceRecord.school_id == school_id,
+            AttendanceRecord.student_id == student_id,
+            AttendanceRecord.on_date.between(start, end),
+        )
         .group_by(AttendanceRecord.status)
     ).all()
     return dict(rows)  # type: ignore[arg-type]

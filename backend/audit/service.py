@@ -144,8 +144,12 @@ def record(
 
 
 def _append(
-    chain_id: uuid.UUID, action: str, resource_type: str | None, resource_id: Any,
-    changes: Mapping[str, Any] | None, fields: dict[str, Any],
+    chain_id: uuid.UUID,
+    action: str,
+    resource_type: str | None,
+    resource_id: Any,
+    changes: Mapping[str, Any] | None,
+    fields: dict[str, Any],
 ) -> AuditEvent:
     seq, prev_hash = _advance_head(chain_id)
     event_fields = {

@@ -57,14 +57,22 @@ def _client() -> service.Client:
 def _set_refresh_cookie(response: Response, token: str) -> None:
     settings = current_settings()
     response.set_cookie(
-        REFRESH_COOKIE, token, max_age=settings.refresh_token_ttl_days * 86400, path=COOKIE_PATH,
-        httponly=True, secure=settings.force_https, samesite="Strict",
+        REFRESH_COOKIE,
+        token,
+        max_age=settings.refresh_token_ttl_days * 86400,
+        path=COOKIE_PATH,
+        httponly=True,
+        secure=settings.force_https,
+        samesite="Strict",
     )
 
 
 def _clear_refresh_cookie(response: Response) -> None:
     response.delete_cookie(
-        REFRESH_COOKIE, path=COOKIE_PATH, httponly=True, secure=current_settings().force_https,
+        REFRESH_COOKIE,
+        path=COOKIE_PATH,
+        httponly=True,
+        secure=current_settings().force_https,
         samesite="Strict",
     )
 
@@ -72,8 +80,10 @@ def _clear_refresh_cookie(response: Response) -> None:
 def _tokens_response(tokens: service.IssuedTokens, *, in_body: bool) -> Response:
     """Browsers get the refresh token as an HttpOnly cookie; other clients, who ask, in the body."""
     body = TokenOut(
-        access_token=tokens.access_token, expires_in=tokens.expires_in,
-        refresh_token=tokens.refresh_token if in_body else None, user=UserOut.model_validate(tokens.user),
+        access_token=tokens.access_token,
+        expires_in=tokens.expires_in,
+        refresh_token=tokens.refresh_token if in_body else None,
+        user=UserOut.model_validate(tokens.user),
     )
     response = json_response(body)
     if not in_body:
@@ -146,10 +156,14 @@ def me() -> Response:
     auth = current_auth()
     user, school = service.profile(auth)
     children = [] if auth.role == "parent" else None
-    return json_response(MeOut(
-        user=UserOut.model_validate(user), school=SchoolOut.model_validate(school), role=auth.role,
-        children=children,
-    ))
+    return json_response(
+        MeOut(
+            user=UserOut.model_validate(user),
+            school=SchoolOut.model_validate(school),
+            role=auth.role,
+            children=children,
+        )
+    )
 
 
 @bp.post("/password")

@@ -53,10 +53,14 @@ def _issue(user: User, session: AuthSession, now: datetime) -> IssuedTokens:
     """A new refresh token in the session's family and an access token for it; the caller commits."""
     settings = current_settings()
     refresh = new_refresh_token()
-    db.session.add(RefreshToken(
-        session_id=session.id, token_hash=hash_refresh_token(refresh), created_at=now,
-        expires_at=now + timedelta(days=settings.refresh_token_ttl_days),
-    ))
+    db.session.add(
+        RefreshToken(
+            session_id=session.id,
+            token_hash=hash_refresh_token(refresh),
+            created_at=now,
+            expires_at=now + timedelta(days=settings.refresh_token_ttl_days),
+        )
+    )
     access = issue_access_token(
         settings, user_id=user.id, session_id=session.id, school_id=user.school_id, role=user.role, now=now
     )
@@ -74,8 +78,13 @@ def login(email: str, password: str, client: Client) -> IssuedTokens:
         if user is not None:
             user.failed_login_count += 1
             user.last_failed_login_at = now
-            audit.record("auth.login_failed", resource_type="user", resource_id=user.id,
-                         school_id=user.school_id, changes={"failed_login_count": user.failed_login_count})
+            audit.record(
+                "auth.login_failed",
+                resource_type="user",
+                resource_id=user.id,
+                school_id=user.school_id,
+                changes={"failed_login_count": user.failed_login_count},
+            )
         else:
             audit.record("auth.login_failed", changes={"account": _account_digest(email)})
         db.session.commit()
@@ -86,14 +95,23 @@ def login(email: str, password: str, client: Client) -> IssuedTokens:
     user.failed_login_count = 0
     user.last_login_at = now
     session = AuthSession(
-        user_id=user.id, last_used_at=now, user_agent=(client.user_agent or "")[:200] or None,
+        user_id=user.id,
+        last_used_at=now,
+        user_agent=(client.user_agent or "")[:200] or None,
         ip_address=client.ip_address,
     )
     db.session.add(session)
     db.session.flush()
     tokens = _issue(user, session, now)
-    audit.record("auth.login", resource_type="user", resource_id=user.id, school_id=user.school_id,
-                 actor_id=user.id, actor_role=user.role, changes={"session_id": session.id})
+    audit.record(
+        "auth.login",
+        resource_type="user",
+        resource_id=user.id,
+        school_id=user.school_id,
+        actor_id=user.id,
+        actor_role=user.role,
+        changes={"session_id": session.id},
+    )
     db.session.commit()
     log.info("login", user_id=str(user.id), session_id=str(session.id))
     return tokens
@@ -127,13 +145,21 @@ def refresh(token: str) -> IssuedTokens:
         raise Unauthorized(BAD_REFRESH, headers={"WWW-Authenticate": INVALID_TOKEN})
     # Spend the token atomically: of two concurrent refreshes with it, only one may succeed.
     spent = db.session.execute(
-        update(RefreshToken).where(RefreshToken.id == stored.id, RefreshToken.used_at.is_(None))
-        .values(used_at=now).execution_options(synchronize_session=False)
+        update(RefreshToken)
+        .where(RefreshToken.id == stored.id, RefreshToken.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
     ).rowcount
     if spent != 1:
         _revoke([session], "reuse_detected", now)
-        audit.record("auth.refresh_reuse", resource_type="session", resource_id=session.id,
-                     school_id=user.school_id, actor_id=user.id, actor_role=user.role)
+        audit.record(
+            "auth.refresh_reuse",
+            resource_type="session",
+            resource_id=session.id,
+            school_id=user.school_id,
+            actor_id=user.id,
+            actor_role=user.role,
+        )
         db.session.commit()
         forget_sessions([session.id])
         log.warning("refresh_token_reuse", user_id=str(user.id), session_id=str(session.id))
@@ -157,8 +183,14 @@ def logout(*, refresh_token: str | None = None, session_id: uuid.UUID | None = N
     if session is not None:
         _revoke([session], "logout", utcnow())
         user = db.session.get_one(User, session.user_id)
-        audit.record("auth.logout", resource_type="session", resource_id=session.id, school_id=user.school_id,
-                     actor_id=user.id, actor_role=user.role)
+        audit.record(
+            "auth.logout",
+            resource_type="session",
+            resource_id=session.id,
+            school_id=user.school_id,
+            actor_id=user.id,
+            actor_role=user.role,
+        )
         db.session.commit()
         forget_sessions([session.id])
 
@@ -169,7 +201,8 @@ def revoke_user_sessions(
     """Revoke every live session of a user (but `keep`). The caller commits, then passes the
     returned ids to `forget_sessions`, so that no request re-caches the old state in between."""
     sessions = [
-        session for session in db.session.scalars(
+        session
+        for session in db.session.scalars(
             select(AuthSession).where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
         )
         if session.id != keep
@@ -180,8 +213,12 @@ def revoke_user_sessions(
 
 def logout_all(auth: AuthContext) -> int:
     revoked = revoke_user_sessions(auth.user_id, "logout_all")
-    audit.record("auth.logout_all", resource_type="user", resource_id=auth.user_id,
-                 changes={"sessions_ended": len(revoked)})
+    audit.record(
+        "auth.logout_all",
+        resource_type="user",
+        resource_id=auth.user_id,
+        changes={"sessions_ended": len(revoked)},
+    )
     db.session.commit()
     forget_sessions(revoked)
     return len(revoked)
@@ -201,8 +238,12 @@ def change_password(auth: AuthContext, current: str, new: str) -> None:
     user.password_hash = hasher.hash(new)
     user.password_changed_at = utcnow()
     revoked = revoke_user_sessions(user.id, "password_changed", keep=auth.session_id)
-    audit.record("auth.password_change", resource_type="user", resource_id=user.id,
-                 changes={"sessions_ended": len(revoked)})
+    audit.record(
+        "auth.password_change",
+        resource_type="user",
+        resource_id=user.id,
+        changes={"sessions_ended": len(revoked)},
+    )
     db.session.commit()
     forget_sessions(revoked)
 

@@ -36,14 +36,24 @@ def _key(settings: Settings) -> str:
 
 
 def issue_access_token(
-    settings: Settings, *, user_id: uuid.UUID, session_id: uuid.UUID, school_id: uuid.UUID, role: str,
+    settings: Settings,
+    *,
+    user_id: uuid.UUID,
+    session_id: uuid.UUID,
+    school_id: uuid.UUID,
+    role: str,
     now: datetime,
 ) -> str:
     claims = {
-        "sub": str(user_id), "sid": str(session_id), "school": str(school_id), "role": role,
+        "sub": str(user_id),
+        "sid": str(session_id),
+        "school": str(school_id),
+        "role": role,
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(seconds=settings.access_token_ttl_seconds)).timestamp()),
-        "jti": uuid.uuid4().hex, "iss": ISSUER, "aud": AUDIENCE,
+        "jti": uuid.uuid4().hex,
+        "iss": ISSUER,
+        "aud": AUDIENCE,
     }
     return jwt.encode(claims, _key(settings), algorithm=ALGORITHM)
 
@@ -52,12 +62,18 @@ def read_access_token(settings: Settings, token: str) -> AccessClaims:
     """The verified claims, or a 401: expired, bad signature, wrong algorithm, missing claims."""
     try:
         claims = jwt.decode(
-            token, _key(settings), algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
+            token,
+            _key(settings),
+            algorithms=[ALGORITHM],
+            audience=AUDIENCE,
+            issuer=ISSUER,
             options={"require": list(REQUIRED_CLAIMS)},
         )
         return AccessClaims(
-            user_id=uuid.UUID(claims["sub"]), session_id=uuid.UUID(claims["sid"]),
-            school_id=uuid.UUID(claims["school"]), role=Role(claims["role"]),
+            user_id=uuid.UUID(claims["sub"]),
+            session_id=uuid.UUID(claims["sid"]),
+            school_id=uuid.UUID(claims["school"]),
+            role=Role(claims["role"]),
             issued_at=datetime.fromtimestamp(claims["iat"], UTC),
         )
     except jwt.ExpiredSignatureError:

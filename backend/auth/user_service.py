@@ -39,8 +39,13 @@ def create_school(name: str, slug: str, timezone: str, currency: str) -> School:
     db.session.add(school)
     db.session.flush()
     audit.start_chain(school.id)
-    audit.record("school.create", resource=school, resource_type="school", school_id=school.id,
-                 changes=audit.snapshot(school, SCHOOL_FIELDS))
+    audit.record(
+        "school.create",
+        resource=school,
+        resource_type="school",
+        school_id=school.id,
+        changes=audit.snapshot(school, SCHOOL_FIELDS),
+    )
     db.session.commit()
     return school
 
@@ -59,12 +64,21 @@ def create_user(school_id: uuid.UUID, data: UserCreateIn) -> User:
     if db.session.scalar(select(exists().where(User.email == data.email))):
         raise Conflict("A user with this email already exists.")
     user = User(
-        school_id=school_id, email=data.email, full_name=data.full_name.strip(), role=data.role.value,
-        password_hash=passwords().hash(data.password), is_active=True,
+        school_id=school_id,
+        email=data.email,
+        full_name=data.full_name.strip(),
+        role=data.role.value,
+        password_hash=passwords().hash(data.password),
+        is_active=True,
     )
     db.session.add(user)
-    audit.record("user.create", resource=user, resource_type="user", school_id=school_id,
-                 changes=audit.snapshot(user, USER_FIELDS))
+    audit.record(
+        "user.create",
+        resource=user,
+        resource_type="user",
+        school_id=school_id,
+        changes=audit.snapshot(user, USER_FIELDS),
+    )
     db.session.commit()
     return user
 

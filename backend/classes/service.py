@@ -24,6 +24,7 @@ CLASS_FIELDS = ("name", "subject", "grade_level", "term_id", "teacher_id")
 
 # --- terms --------------------------------------------------------------------------------------
 
+
 def list_terms() -> list[Term]:
     return list(db.session.scalars(scoped(Term).order_by(Term.starts_on, Term.id)))
 
@@ -39,12 +40,15 @@ def create_term(auth: AuthContext, data: TermIn) -> Term:
 def term_on(school_id: uuid.UUID, day: date) -> Term | None:
     """The term that contains `day`, if any (the latest-starting one if terms overlap)."""
     return db.session.scalar(
-        select(Term).where(Term.school_id == school_id, Term.starts_on <= day, Term.ends_on >= day)
-        .order_by(Term.starts_on.desc()).limit(1)
+        select(Term)
+        .where(Term.school_id == school_id, Term.starts_on <= day, Term.ends_on >= day)
+        .order_by(Term.starts_on.desc())
+        .limit(1)
     )
 
 
 # --- classes ------------------------------------------------------------------------------------
+
 
 def teaching(auth: AuthContext) -> ColumnElement[bool]:
     """The classes the caller works with: all of the school's for admins, their own for teachers,
@@ -79,10 +83,16 @@ def _check_term(auth: AuthContext, term_id: uuid.UUID) -> None:
 
 
 def _check_teacher(auth: AuthContext, teacher_id: uuid.UUID | None) -> None:
-    if teacher_id is not None and not db.session.scalar(select(exists().where(
-        User.id == teacher_id, User.school_id == auth.school_id, User.role == Role.TEACHER.value,
-        User.is_active.is_(True),
-    ))):
+    if teacher_id is not None and not db.session.scalar(
+        select(
+            exists().where(
+                User.id == teacher_id,
+                User.school_id == auth.school_id,
+                User.role == Role.TEACHER.value,
+                User.is_active.is_(True),
+            )
+        )
+    ):
         raise ValidationFailed.on("body.teacher_id", "No active teacher with this id in the school.")
 
 
@@ -111,13 +121,17 @@ def update_class(auth: AuthContext, class_id: uuid.UUID, data: ClassUpdateIn) ->
 
 # --- enrollments ----------------------------------------------------------------------------------
 
+
 def list_enrollments(auth: AuthContext, class_id: uuid.UUID) -> list[Student]:
     visible_class(auth, class_id)
-    return list(db.session.scalars(
-        select(Student).join(Enrollment, Enrollment.student_id == Student.id)
-        .where(Enrollment.class_id == class_id, Enrollment.school_id == auth.school_id)
-        .order_by(Student.last_name, Student.first_name, Student.id)
-    ))
+    return list(
+        db.session.scalars(
+            select(Student)
+            .join(Enrollment, Enrollment.student_id == Student.id)
+            .where(Enrollment.class_id == class_id, Enrollment.school_id == auth.school_id)
+            .order_by(Student.last_name, Student.first_name, Student.id)
+        )
+    )
 
 
 def enroll(auth: AuthContext, class_id: uuid.UUID, data: EnrollmentIn) -> Student:
@@ -129,8 +143,12 @@ def enroll(auth: AuthContext, class_id: uuid.UUID, data: EnrollmentIn) -> Studen
         raise ValidationFailed.on("body.student_id", f"The student is {student.status}.")
     enrollment = Enrollment(school_id=auth.school_id, class_id=class_id, student_id=student.id)
     db.session.add(enrollment)
-    audit.record("enrollment.create", resource=enrollment, resource_type="enrollment",
-                 changes={"class_id": class_id, "student_id": student.id})
+    audit.record(
+        "enrollment.create",
+        resource=enrollment,
+        resource_type="enrollment",
+        changes={"class_id": class_id, "student_id": student.id},
+    )
     commit_unique("The student is already enrolled in this class.")
     return student
 
@@ -142,7 +160,11 @@ def unenroll(auth: AuthContext, class_id: uuid.UUID, student_id: uuid.UUID) -> N
     )
     if enrollment is None:
         raise NotFound("The student is not enrolled in this class.")
-    audit.record("enrollment.delete", resource=enrollment, resource_type="enrollment",
-                 changes={"class_id": class_id, "student_id": student_id})
+    audit.record(
+        "enrollment.delete",
+        resource=enrollment,
+        resource_type="enrollment",
+        changes={"class_id": class_id, "student_id": student_id},
+    )
     db.session.delete(enrollment)
     db.session.commit()

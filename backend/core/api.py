@@ -60,8 +60,13 @@ def api(
     def decorate(view: F) -> F:
         doc = ApiDoc(
             summary=summary or (view.__doc__ or view.__name__).strip().splitlines()[0].rstrip("."),
-            response=response, status=status, body=body, query=query, optional_body=optional_body,
-            media_type=media_type, problems=frozenset(problems),
+            response=response,
+            status=status,
+            body=body,
+            query=query,
+            optional_body=optional_body,
+            media_type=media_type,
+            problems=frozenset(problems),
         )
 
         @wraps(view)

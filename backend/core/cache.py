@@ -118,8 +118,12 @@ class CircuitBreaker:
             self._open_until = self._clock() + cooldown
             if self._failures == 1:
                 self._down_since = self._clock()
-                log.warning("redis_unavailable", error_type=type(error).__name__,
-                            fallback="in_process", retry_in_seconds=cooldown)
+                log.warning(
+                    "redis_unavailable",
+                    error_type=type(error).__name__,
+                    fallback="in_process",
+                    retry_in_seconds=cooldown,
+                )
 
     def record_success(self) -> None:
         if not self._failures:
@@ -149,8 +153,11 @@ class Cache:
         if url:
             # No client-side retries: the breaker decides when Redis is tried again.
             self.redis = redis.Redis.from_url(
-                url, socket_connect_timeout=timeout, socket_timeout=timeout,
-                retry=Retry(NoBackoff(), 0), decode_responses=True,
+                url,
+                socket_connect_timeout=timeout,
+                socket_timeout=timeout,
+                retry=Retry(NoBackoff(), 0),
+                decode_responses=True,
             )
 
     @property
@@ -211,8 +218,10 @@ class Cache:
 
 def init_cache(app: Flask, settings: Settings) -> Cache:
     cache = Cache(
-        settings.redis_url, timeout=settings.redis_timeout,
-        max_entries=settings.cache_max_entries, cooldown_max=settings.redis_cooldown_max,
+        settings.redis_url,
+        timeout=settings.redis_timeout,
+        max_entries=settings.cache_max_entries,
+        cooldown_max=settings.redis_cooldown_max,
     )
     app.extensions[CACHE_EXTENSION] = cache
     return cache

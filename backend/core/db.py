@@ -112,8 +112,13 @@ def _probe_engine(app: Flask) -> Engine:
         else:
             connect_args = _pg_connect_args(timeout, int(timeout * 1000))
         engine = create_engine(
-            url, poolclass=QueuePool, pool_size=1, max_overflow=0, pool_timeout=timeout,
-            pool_pre_ping=True, connect_args=connect_args,
+            url,
+            poolclass=QueuePool,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=timeout,
+            pool_pre_ping=True,
+            connect_args=connect_args,
         )
         configure_engine(engine)
         app.extensions[_PROBE_ENGINE] = engine

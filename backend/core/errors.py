@@ -48,7 +48,10 @@ STATUS_CODES: dict[int, str] = {
 
 # Driver-level failures (connection lost, pool exhausted, server gone): a 503, not a 500.
 DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
-    sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, sa_exc.DisconnectionError,
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    sa_exc.DisconnectionError,
 )
 
 
@@ -215,7 +218,9 @@ def handle_database_unavailable(error: Exception) -> Response:
     _rollback()
     log.error("database_unavailable", error_type=type(error).__name__)
     return problem_response(
-        503, "service_unavailable", "The database is unavailable. Try again shortly.",
+        503,
+        "service_unavailable",
+        "The database is unavailable. Try again shortly.",
         headers={"Retry-After": str(DEFAULT_RETRY_AFTER)},
     )
 

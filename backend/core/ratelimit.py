@@ -62,8 +62,11 @@ def init_rate_limits(app: Flask, settings: Settings) -> Limiter:
     app.extensions[LIMITER_EXTENSION] = limiter
     app.after_request(add_rate_limit_headers)
     if not settings.redis_url:
-        log.warning("rate_limits_per_process", reason="REDIS_URL is not set",
-                    effect="each worker counts its own requests; limits are not shared")
+        log.warning(
+            "rate_limits_per_process",
+            reason="REDIS_URL is not set",
+            effect="each worker counts its own requests; limits are not shared",
+        )
     return limiter
 
 

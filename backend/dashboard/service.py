@@ -30,10 +30,13 @@ Ids = list[uuid.UUID]
 
 def _today(school_id: uuid.UUID, ids: Ids, today: date) -> dict[uuid.UUID, list[AttendanceRecord]]:
     records: dict[uuid.UUID, list[AttendanceRecord]] = defaultdict(list)
-    for record in db.session.scalars(select(AttendanceRecord).where(
-        AttendanceRecord.school_id == school_id, AttendanceRecord.student_id.in_(ids),
-        AttendanceRecord.on_date == today,
-    )):
+    for record in db.session.scalars(
+        select(AttendanceRecord).where(
+            AttendanceRecord.school_id == school_id,
+            AttendanceRecord.student_id.in_(ids),
+            AttendanceRecord.on_date == today,
+        )
+    ):
         records[record.student_id].append(record)
     return records
 
@@ -46,8 +49,11 @@ def _term_rates(
     counts: dict[uuid.UUID, dict[str, int]] = defaultdict(dict)
     for student_id, status, count in db.session.execute(
         select(AttendanceRecord.student_id, AttendanceRecord.status, func.count())
-        .where(AttendanceRecord.school_id == school_id, AttendanceRecord.student_id.in_(ids),
-               AttendanceRecord.on_date.between(term.starts_on, min(today, term.ends_on)))
+        .where(
+            AttendanceRecord.school_id == school_id,
+            AttendanceRecord.student_id.in_(ids),
+            AttendanceRecord.on_date.between(term.starts_on, min(today, term.ends_on)),
+        )
         .group_by(AttendanceRecord.student_id, AttendanceRecord.status)
     ):
         counts[student_id][status] = count
@@ -58,9 +64,17 @@ def _recent_grades(school_id: uuid.UUID, ids: Ids) -> dict[uuid.UUID, list[dict[
     """The latest published grades of each child, RECENT_GRADES at most, in one query."""
     rank = func.row_number().over(partition_by=Grade.student_id, order_by=(Grade.updated_at.desc(), Grade.id))
     ranked = (
-        select(Grade.student_id, Grade.assessment_id, Grade.status, Grade.score, Assessment.title,
-               Assessment.max_score, Assessment.due_on, SchoolClass.name.label("class_name"),
-               rank.label("rank"))
+        select(
+            Grade.student_id,
+            Grade.assessment_id,
+            Grade.status,
+            Grade.score,
+            Assessment.title,
+            Assessment.max_score,
+            Assessment.due_on,
+            SchoolClass.name.label("class_name"),
+            rank.label("rank"),
+        )
         .join(Assessment, Assessment.id == Grade.assessment_id)
         .join(SchoolClass, SchoolClass.id == Assessment.class_id)
         .where(Grade.school_id == school_id, Grade.student_id.in_(ids), Assessment.published.is_(True))
@@ -88,10 +102,18 @@ def parent_dashboard(auth: AuthContext) -> dict[str, Any]:
     grades = _recent_grades(auth.school_id, ids)
     money = balances(auth, [student.id for student, _, finance in children if finance])
     return {
-        "date": today, "term_id": term.id if term else None, "term_name": term.name if term else None,
-        "children": [{
-            "student": student, "relationship": relationship, "today": attendance[student.id],
-            "term_attendance_rate": rates.get(student.id), "recent_grades": grades[student.id],
-            "balance": money.get(student.id),
-        } for student, relationship, _ in children],
+        "date": today,
+        "term_id": term.id if term else None,
+        "term_name": term.name if term else None,
+        "children": [
+            {
+                "student": student,
+                "relationship": relationship,
+                "today": attendance[student.id],
+                "term_attendance_rate": rates.get(student.id),
+                "recent_grades": grades[student.id],
+                "balance": money.get(student.id),
+            }
+            for student, relationship, _ in children
+        ],
     }

@@ -238,7 +238,12 @@ def seed(progress: Progress) -> DemoLogins:
             ]
         )
         progress(1)
-    audit.record("demo.seed", resource_type="school", resource_id=school.id, school_id=school.id,
-                 changes={"students": STUDENTS, "classes": len(classes), "school_days": len(days)})
+    audit.record(
+        "demo.seed",
+        resource_type="school",
+        resource_id=school.id,
+        school_id=school.id,
+        changes={"students": STUDENTS, "classes": len(classes), "school_days": len(days)},
+    )
     db.session.commit()
     return _logins(school.id, password, created=True)

@@ -27,18 +27,22 @@ GRADE_FIELDS = ("status", "score", "comment")
 
 def list_assessments(auth: AuthContext, class_id: uuid.UUID) -> list[Assessment]:
     visible_class(auth, class_id)
-    return list(db.session.scalars(
-        scoped(Assessment).where(Assessment.class_id == class_id)
-        .order_by(Assessment.due_on.is_(None), Assessment.due_on, Assessment.title, Assessment.id)
-    ))
+    return list(
+        db.session.scalars(
+            scoped(Assessment)
+            .where(Assessment.class_id == class_id)
+            .order_by(Assessment.due_on.is_(None), Assessment.due_on, Assessment.title, Assessment.id)
+        )
+    )
 
 
 def create_assessment(auth: AuthContext, class_id: uuid.UUID, data: AssessmentIn) -> Assessment:
     visible_class(auth, class_id)
     assessment = Assessment(school_id=auth.school_id, class_id=class_id, **data.model_dump())
     db.session.add(assessment)
-    audit.record("assessment.create", resource=assessment, resource_type="assessment",
-                 changes=data.model_dump())
+    audit.record(
+        "assessment.create", resource=assessment, resource_type="assessment", changes=data.model_dump()
+    )
     db.session.commit()
     return assessment
 
@@ -46,7 +50,8 @@ def create_assessment(auth: AuthContext, class_id: uuid.UUID, data: AssessmentIn
 def taught_assessment(auth: AuthContext, assessment_id: uuid.UUID) -> Assessment:
     """An assessment of a class the caller teaches (any of the school's for admins)."""
     assessment = db.session.scalar(
-        scoped(Assessment).join(SchoolClass, SchoolClass.id == Assessment.class_id)
+        scoped(Assessment)
+        .join(SchoolClass, SchoolClass.id == Assessment.class_id)
         .where(Assessment.id == assessment_id, teaching(auth))
     )
     if assessment is None:
@@ -57,8 +62,12 @@ def taught_assessment(auth: AuthContext, assessment_id: uuid.UUID) -> Assessment
 def update_assessment(auth: AuthContext, assessment_id: uuid.UUID, data: AssessmentUpdateIn) -> Assessment:
     assessment = taught_assessment(auth, assessment_id)
     if data.max_score is not None:
-        top = db.session.scalar(select(Grade.score).where(Grade.assessment_id == assessment.id)
-                                .order_by(Grade.score.desc().nulls_last()).limit(1))
+        top = db.session.scalar(
+            select(Grade.score)
+            .where(Grade.assessment_id == assessment.id)
+            .order_by(Grade.score.desc().nulls_last())
+            .limit(1)
+        )
         if top is not None and top > data.max_score:
             raise ValidationFailed.on("body.max_score", f"A grade of {top} is already above it.")
     before = audit.snapshot(assessment, ASSESSMENT_FIELDS)
@@ -74,9 +83,11 @@ def update_assessment(auth: AuthContext, assessment_id: uuid.UUID, data: Assessm
 
 def assessment_grades(auth: AuthContext, assessment_id: uuid.UUID) -> list[Grade]:
     taught_assessment(auth, assessment_id)
-    return list(db.session.scalars(
-        scoped(Grade).where(Grade.assessment_id == assessment_id).order_by(Grade.student_id)
-    ))
+    return list(
+        db.session.scalars(
+            scoped(Grade).where(Grade.assessment_id == assessment_id).order_by(Grade.student_id)
+        )
+    )
 
 
 def _entry_errors(
@@ -85,8 +96,13 @@ def _entry_errors(
     errors = []
     for i, entry in enumerate(entries):
         if entry.student_id not in enrolled:
-            errors.append({"field": f"body.grades.{i}.student_id", "message": "Not enrolled in this class.",
-                           "type": "not_enrolled"})
+            errors.append(
+                {
+                    "field": f"body.grades.{i}.student_id",
+                    "message": "Not enrolled in this class.",
+                    "type": "not_enrolled",
+                }
+            )
         if entry.score is not None and entry.score > assessment.max_score:
             message = f"Above the maximum score of {assessment.max_score}."
             errors.append({"field": f"body.grades.{i}.score", "message": message, "type": "too_high"})
@@ -97,23 +113,34 @@ def record_grades(auth: AuthContext, assessment_id: uuid.UUID, entries: list[Gra
     """Create or replace each listed student's grade; repeating a request changes nothing."""
     assessment = taught_assessment(auth, assessment_id)
     wanted = {entry.student_id: entry for entry in entries}
-    enrolled = set(db.session.scalars(
-        select(Enrollment.student_id)
-        .where(Enrollment.class_id == assessment.class_id, Enrollment.student_id.in_(wanted))
-    ))
+    enrolled = set(
+        db.session.scalars(
+            select(Enrollment.student_id).where(
+                Enrollment.class_id == assessment.class_id, Enrollment.student_id.in_(wanted)
+            )
+        )
+    )
     errors = _entry_errors(assessment, entries, enrolled)
     if errors:
         raise ValidationFailed(errors)
-    existing = {grade.student_id: grade for grade in db.session.scalars(
-        scoped(Grade).where(Grade.assessment_id == assessment.id, Grade.student_id.in_(wanted))
-    )}
+    existing = {
+        grade.student_id: grade
+        for grade in db.session.scalars(
+            scoped(Grade).where(Grade.assessment_id == assessment.id, Grade.student_id.in_(wanted))
+        )
+    }
     for student_id, entry in wanted.items():
         values = {"status": entry.status.value, "score": entry.score, "comment": entry.comment}
         grade = existing.get(student_id)
         before = audit.snapshot(grade, GRADE_FIELDS) if grade else {}
         if grade is None:
-            grade = Grade(school_id=auth.school_id, assessment_id=assessment.id, student_id=student_id,
-                          graded_by=auth.user_id, **values)
+            grade = Grade(
+                school_id=auth.school_id,
+                assessment_id=assessment.id,
+                student_id=student_id,
+                graded_by=auth.user_id,
+                **values,
+            )
             db.session.add(grade)
         elif any(getattr(grade, key) != value for key, value in values.items()):
             for key, value in values.items():
@@ -121,9 +148,16 @@ def record_grades(auth: AuthContext, assessment_id: uuid.UUID, entries: list[Gra
             grade.graded_by = auth.user_id
         else:
             continue
-        audit.record("grade.record", resource=grade, resource_type="grade",
-                     changes={"assessment_id": assessment.id, "student_id": student_id,
-                              **audit.diff(before, audit.snapshot(grade, GRADE_FIELDS))})
+        audit.record(
+            "grade.record",
+            resource=grade,
+            resource_type="grade",
+            changes={
+                "assessment_id": assessment.id,
+                "student_id": student_id,
+                **audit.diff(before, audit.snapshot(grade, GRADE_FIELDS)),
+            },
+        )
     db.session.commit()
     return assessment_grades(auth, assessment.id)
 
@@ -149,8 +183,12 @@ class TermTotals:
 
     def summary(self, term_id: uuid.UUID) -> dict[str, Any]:
         average = round(float(self.points / self.weight * 100), 2) if self.weight else None
-        return {"term_id": term_id, "term_name": self.name, "average_percentage": average,
-                **{status.value: self.counts[status.value] for status in GradeStatus}}
+        return {
+            "term_id": term_id,
+            "term_name": self.name,
+            "average_percentage": average,
+            **{status.value: self.counts[status.value] for status in GradeStatus},
+        }
 
 
 def student_grades(
@@ -177,12 +215,22 @@ def student_grades(
     items: list[dict[str, Any]] = []
     terms: dict[uuid.UUID, TermTotals] = {}
     for grade, assessment, class_name, term, term_name in db.session.execute(statement):
-        items.append({
-            "assessment_id": assessment.id, "title": assessment.title, "category": assessment.category,
-            "class_id": assessment.class_id, "class_name": class_name, "term_id": term,
-            "due_on": assessment.due_on, "max_score": assessment.max_score, "weight": assessment.weight,
-            "status": grade.status, "score": grade.score, "comment": grade.comment,
-            "percentage": percentage(grade.score, assessment.max_score),
-        })
+        items.append(
+            {
+                "assessment_id": assessment.id,
+                "title": assessment.title,
+                "category": assessment.category,
+                "class_id": assessment.class_id,
+                "class_name": class_name,
+                "term_id": term,
+                "due_on": assessment.due_on,
+                "max_score": assessment.max_score,
+                "weight": assessment.weight,
+                "status": grade.status,
+                "score": grade.score,
+                "comment": grade.comment,
+                "percentage": percentage(grade.score, assessment.max_score),
+            }
+        )
         terms.setdefault(term, TermTotals(term_name)).add(grade, assessment)
     return {"items": items, "terms": [totals.summary(term) for term, totals in terms.items()]}

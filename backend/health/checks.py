@@ -53,9 +53,7 @@ def _run_one(app: Flask, check: Check) -> dict[str, Any]:
 def run_checks(app: Flask, *, critical_only: bool = False) -> dict[str, dict[str, Any]]:
     checks: dict[str, Check] = app.extensions.get(_REGISTRY, {})
     return {
-        name: _run_one(app, check)
-        for name, check in checks.items()
-        if check.critical or not critical_only
+        name: _run_one(app, check) for name, check in checks.items() if check.critical or not critical_only
     }
 
 

@@ -72,10 +72,12 @@ def component_health() -> Response:
     components = run_checks(current_app)
     critical_down = any(c["critical"] and c["status"] not in HEALTHY for c in components.values())
     degraded = any(c["status"] not in HEALTHY for c in components.values())
-    return jsonify({
-        "status": "down" if critical_down else "degraded" if degraded else "ok",
-        "version": __version__,
-        "uptime_seconds": round(time.monotonic() - current_app.extensions[STARTED_AT], 1),
-        "components": components,
-        "database_pool": pool_stats(db.engine),
-    })
+    return jsonify(
+        {
+            "status": "down" if critical_down else "degraded" if degraded else "ok",
+            "version": __version__,
+            "uptime_seconds": round(time.monotonic() - current_app.extensions[STARTED_AT], 1),
+            "components": components,
+            "database_pool": pool_stats(db.engine),
+        }
+    )

@@ -29,8 +29,9 @@ def visible_students(auth: AuthContext) -> ColumnElement[bool]:
             .where(SchoolClass.teacher_id == auth.user_id, SchoolClass.school_id == auth.school_id)
         )
     return Student.id.in_(
-        select(GuardianLink.student_id)
-        .where(GuardianLink.user_id == auth.user_id, GuardianLink.school_id == auth.school_id)
+        select(GuardianLink.student_id).where(
+            GuardianLink.user_id == auth.user_id, GuardianLink.school_id == auth.school_id
+        )
     )
 
 
@@ -43,6 +44,8 @@ def visible_student(auth: AuthContext, student_id: uuid.UUID) -> Student:
 
 def guardian_link(auth: AuthContext, student_id: uuid.UUID) -> GuardianLink | None:
     """The caller's own link to the student (parents), for what the link allows them to see."""
-    return db.session.scalar(scoped(GuardianLink).where(
-        GuardianLink.student_id == student_id, GuardianLink.user_id == auth.user_id
-    ))
+    return db.session.scalar(
+        scoped(GuardianLink).where(
+            GuardianLink.student_id == student_id, GuardianLink.user_id == auth.user_id
+        )
+    )

@@ -21,8 +21,16 @@ from backend.students.access import visible_student, visible_students
 from backend.students.models import GuardianLink, Student, StudentStatus
 from backend.students.schemas import GuardianLinkIn, StudentIn, StudentListQuery, StudentUpdateIn
 
-STUDENT_FIELDS = ("admission_number", "first_name", "last_name", "date_of_birth", "grade_level", "status",
-                  "enrolled_on", "left_on")
+STUDENT_FIELDS = (
+    "admission_number",
+    "first_name",
+    "last_name",
+    "date_of_birth",
+    "grade_level",
+    "status",
+    "enrolled_on",
+    "left_on",
+)
 LIST_ORDER = (Student.last_name, Student.first_name, Student.id)
 
 
@@ -33,16 +41,22 @@ def list_students(auth: AuthContext, query: StudentListQuery) -> tuple[list[Stud
     if query.grade_level is not None:
         statement = statement.where(Student.grade_level == query.grade_level)
     if query.class_id is not None:
-        statement = statement.where(Student.id.in_(
-            select(Enrollment.student_id).where(Enrollment.class_id == query.class_id,
-                                                Enrollment.school_id == auth.school_id)
-        ))
+        statement = statement.where(
+            Student.id.in_(
+                select(Enrollment.student_id).where(
+                    Enrollment.class_id == query.class_id, Enrollment.school_id == auth.school_id
+                )
+            )
+        )
     if query.q:
         pattern = f"%{query.q}%"
-        statement = statement.where(or_(
-            Student.first_name.ilike(pattern), Student.last_name.ilike(pattern),
-            Student.admission_number.ilike(pattern),
-        ))
+        statement = statement.where(
+            or_(
+                Student.first_name.ilike(pattern),
+                Student.last_name.ilike(pattern),
+                Student.admission_number.ilike(pattern),
+            )
+        )
     rows = db.session.scalars(keyset(statement, LIST_ORDER, query)).all()
     return page_of(rows, query, lambda s: [s.last_name, s.first_name, s.id])
 
@@ -58,13 +72,22 @@ def create_student(auth: AuthContext, data: StudentIn) -> Student:
     enrolled_on = data.enrolled_on or school_today(auth.school_id)
     _check_dates(enrolled_on, None, data.date_of_birth)
     student = Student(
-        school_id=auth.school_id, admission_number=data.admission_number, first_name=data.first_name,
-        last_name=data.last_name, date_of_birth=data.date_of_birth, grade_level=data.grade_level,
-        enrolled_on=enrolled_on, status=StudentStatus.ACTIVE.value,
+        school_id=auth.school_id,
+        admission_number=data.admission_number,
+        first_name=data.first_name,
+        last_name=data.last_name,
+        date_of_birth=data.date_of_birth,
+        grade_level=data.grade_level,
+        enrolled_on=enrolled_on,
+        status=StudentStatus.ACTIVE.value,
     )
     db.session.add(student)
-    audit.record("student.create", resource=student, resource_type="student",
-                 changes=audit.snapshot(student, STUDENT_FIELDS))
+    audit.record(
+        "student.create",
+        resource=student,
+        resource_type="student",
+        changes=audit.snapshot(student, STUDENT_FIELDS),
+    )
     commit_unique(f"Admission number {data.admission_number!r} is already in use.")
     return student
 
@@ -91,16 +114,27 @@ def withdraw_student(auth: AuthContext, student_id: uuid.UUID) -> Student:
         before = audit.snapshot(student, STUDENT_FIELDS)
         student.status = StudentStatus.WITHDRAWN.value
         student.left_on = max(school_today(auth.school_id), student.enrolled_on)
-        audit.record("student.withdraw", resource=student, resource_type="student",
-                     changes=audit.diff(before, audit.snapshot(student, STUDENT_FIELDS)))
+        audit.record(
+            "student.withdraw",
+            resource=student,
+            resource_type="student",
+            changes=audit.diff(before, audit.snapshot(student, STUDENT_FIELDS)),
+        )
         db.session.commit()
     return student
 
 
 # --- guardians ----------------------------------------------------------------------------------
 
-LINK_FIELDS = ("id", "student_id", "user_id", "relationship", "is_primary", "can_view_finance",
-               "can_view_health")
+LINK_FIELDS = (
+    "id",
+    "student_id",
+    "user_id",
+    "relationship",
+    "is_primary",
+    "can_view_finance",
+    "can_view_health",
+)
 
 
 def _guardian(link: GuardianLink, full_name: str, email: str) -> dict[str, object]:
@@ -125,13 +159,18 @@ def link_guardian(auth: AuthContext, student_id: uuid.UUID, data: GuardianLinkIn
     )
     if parent is None:
         raise ValidationFailed.on("body.user_id", "No active parent account with this id in the school.")
-    if db.session.scalar(select(exists().where(GuardianLink.student_id == student_id,
-                                               GuardianLink.user_id == data.user_id))):
+    if db.session.scalar(
+        select(exists().where(GuardianLink.student_id == student_id, GuardianLink.user_id == data.user_id))
+    ):
         raise Conflict("This parent is already linked to the student.")
     link = GuardianLink(school_id=auth.school_id, student_id=student_id, **data.model_dump())
     db.session.add(link)
-    audit.record("guardian.link", resource=link, resource_type="guardian_link",
-                 changes=audit.snapshot(link, LINK_FIELDS[1:]))
+    audit.record(
+        "guardian.link",
+        resource=link,
+        resource_type="guardian_link",
+        changes=audit.snapshot(link, LINK_FIELDS[1:]),
+    )
     commit_unique("This parent is already linked to the student.")
     return _guardian(link, parent.full_name, parent.email)
 
@@ -143,7 +182,11 @@ def unlink_guardian(auth: AuthContext, student_id: uuid.UUID, link_id: uuid.UUID
     )
     if link is None:
         raise NotFound("Guardian link not found.")
-    audit.record("guardian.unlink", resource=link, resource_type="guardian_link",
-                 changes=audit.snapshot(link, LINK_FIELDS[1:]))
+    audit.record(
+        "guardian.unlink",
+        resource=link,
+        resource_type="guardian_link",
+        changes=audit.snapshot(link, LINK_FIELDS[1:]),
+    )
     db.session.delete(link)
     db.session.commit()

@@ -14,14 +14,26 @@ from backend.auth.permissions import PERMISSIONS, Role
 from backend.core.markers import public
 from tests.conftest import Account, auth_headers, make_school, make_user
 
-PUBLIC_ROUTES = {"/health", "/ready", "/api/health", "/api/auth/login", "/api/auth/refresh",
-                 "/api/auth/logout", "/api/openapi.json", "/api/docs", "/api/docs/assets/<path:filename>"}
+PUBLIC_ROUTES = {
+    "/health",
+    "/ready",
+    "/api/health",
+    "/api/auth/login",
+    "/api/auth/refresh",
+    "/api/auth/logout",
+    "/api/openapi.json",
+    "/api/docs",
+    "/api/docs/assets/<path:filename>",
+}
 
 
 def test_every_route_is_public_on_purpose_or_guarded(app: Flask) -> None:
     assert unprotected_routes(app) == []
-    public_rules = {rule.rule for rule in app.url_map.iter_rules()
-                    if getattr(app.view_functions[rule.endpoint], "is_public", False)}
+    public_rules = {
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if getattr(app.view_functions[rule.endpoint], "is_public", False)
+    }
     assert public_rules == PUBLIC_ROUTES
 
 
@@ -51,10 +63,14 @@ def test_routes_audit_command(app: Flask) -> None:
 
 def test_preflight_needs_no_token(make_app: Any) -> None:
     client = make_app(CORS_ORIGINS="https://app.example.org").test_client()
-    response = client.options("/api/users", headers={
-        "Origin": "https://app.example.org", "Access-Control-Request-Method": "GET",
-        "Access-Control-Request-Headers": "authorization",
-    })
+    response = client.options(
+        "/api/users",
+        headers={
+            "Origin": "https://app.example.org",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization",
+        },
+    )
     assert response.status_code == 200
     assert response.headers["Access-Control-Allow-Origin"] == "https://app.example.org"
 
@@ -72,6 +88,7 @@ def test_unknown_permissions_fail_at_import_time() -> None:
 
 # --- every role, and another school, against every user route -----------------------------------
 
+
 @pytest.fixture
 def world(app: Flask) -> dict[str, Any]:
     school, other_school = make_school(app), make_school(app)
@@ -83,8 +100,12 @@ def world(app: Flask) -> dict[str, Any]:
 
 def _body(method: str) -> dict[str, str] | None:
     if method == "POST":
-        return {"email": f"n{uuid.uuid4().hex[:8]}@example.org", "full_name": "N", "role": "parent",
-                "password": "a-long-enough-passphrase"}
+        return {
+            "email": f"n{uuid.uuid4().hex[:8]}@example.org",
+            "full_name": "N",
+            "role": "parent",
+            "password": "a-long-enough-passphrase",
+        }
     return {"full_name": "Changed"} if method == "PATCH" else None
 
 
@@ -93,7 +114,10 @@ def _call(client: Any, method: str, path: str, headers: dict[str, str]) -> int:
 
 
 ROUTES = [
-    ("GET", "/api/users"), ("POST", "/api/users"), ("GET", "/api/users/{id}"), ("PATCH", "/api/users/{id}"),
+    ("GET", "/api/users"),
+    ("POST", "/api/users"),
+    ("GET", "/api/users/{id}"),
+    ("PATCH", "/api/users/{id}"),
 ]
 EXPECTED = {  # caller -> status per route, in ROUTES order
     "admin": [200, 201, 200, 200],

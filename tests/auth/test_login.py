@@ -47,7 +47,10 @@ def test_login_returns_an_access_token_and_sets_the_refresh_cookie(
     assert set(claims) >= {"sub", "sid", "school", "role", "iat", "exp", "jti"}
     assert claims["exp"] - claims["iat"] == 900
     assert (claims["sub"], claims["school"], claims["role"]) == (
-        str(account.user_id), str(account.school_id), "teacher")
+        str(account.user_id),
+        str(account.school_id),
+        "teacher",
+    )
 
     cookie = client.get_cookie(REFRESH_COOKIE, path="/api/auth")
     assert cookie is not None and len(cookie.value) >= 43  # 256 bits, URL-safe
@@ -143,20 +146,28 @@ def test_login_is_rate_limited_per_ip(make_app: AppFactory) -> None:
     accounts = [make_user(app, school) for _ in range(4)]
     client = app.test_client()
     ip = {"X-Forwarded-For": "203.0.113.50"}
-    statuses = [client.post("/api/auth/login", json={"email": a.email, "password": PASSWORD},
-                            headers=ip).status_code for a in accounts]
+    statuses = [
+        client.post("/api/auth/login", json={"email": a.email, "password": PASSWORD}, headers=ip).status_code
+        for a in accounts
+    ]
     assert statuses == [200, 200, 200, 429]
-    other_ip = client.post("/api/auth/login", json={"email": accounts[3].email, "password": PASSWORD},
-                           headers={"X-Forwarded-For": "203.0.113.51"})
+    other_ip = client.post(
+        "/api/auth/login",
+        json={"email": accounts[3].email, "password": PASSWORD},
+        headers={"X-Forwarded-For": "203.0.113.51"},
+    )
     assert other_ip.status_code == 200
 
 
-@pytest.mark.parametrize(("payload", "field"), [
-    ({"password": PASSWORD}, "body.email"),
-    ({"email": "a@example.org"}, "body.password"),
-    ({"email": "a@example.org", "password": PASSWORD, "remember": True}, "body.remember"),
-    ({"email": ["a@example.org"], "password": PASSWORD}, "body.email"),
-])
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"password": PASSWORD}, "body.email"),
+        ({"email": "a@example.org"}, "body.password"),
+        ({"email": "a@example.org", "password": PASSWORD, "remember": True}, "body.remember"),
+        ({"email": ["a@example.org"], "password": PASSWORD}, "body.email"),
+    ],
+)
 def test_malformed_login_is_422(client, payload: dict[str, Any], field: str) -> None:
     response = client.post("/api/auth/login", json=payload)
     assert response.status_code == 422
@@ -165,8 +176,9 @@ def test_malformed_login_is_422(client, payload: dict[str, Any], field: str) -> 
 
 
 def test_login_needs_json(client) -> None:
-    response = client.post("/api/auth/login", data="email=a&password=b",
-                           content_type="application/x-www-form-urlencoded")
+    response = client.post(
+        "/api/auth/login", data="email=a&password=b", content_type="application/x-www-form-urlencoded"
+    )
     assert response.status_code == 415
 
 
@@ -175,7 +187,8 @@ def test_hash_is_upgraded_when_the_parameters_change(make_app: AppFactory) -> No
     account = make_user(old, make_school(old))
     with old.app_context():
         assert db.session.scalar(select(User.password_hash).where(User.id == account.user_id)).startswith(
-            "$argon2id$v=19$m=1024,t=1,p=1$")
+            "$argon2id$v=19$m=1024,t=1,p=1$"
+        )
     new = make_app(PASSWORD_HASH_TIME_COST=2, PASSWORD_HASH_MEMORY_KIB=2048)
     assert _post(new.test_client(), account.email, PASSWORD).status_code == 200
     with new.app_context():

@@ -41,9 +41,17 @@ def _claims(app: Flask, account: Account, **changes: Any) -> dict[str, Any]:
     with app.app_context():
         session_id = db.session.scalar(select(AuthSession.id).where(AuthSession.user_id == account.user_id))
     now = int(time.time())
-    claims = {"sub": str(account.user_id), "sid": str(session_id), "school": str(account.school_id),
-              "role": account.role, "iat": now, "exp": now + 600, "jti": uuid.uuid4().hex,
-              "iss": "homeroom", "aud": "homeroom-api"}
+    claims = {
+        "sub": str(account.user_id),
+        "sid": str(session_id),
+        "school": str(account.school_id),
+        "role": account.role,
+        "iat": now,
+        "exp": now + 600,
+        "jti": uuid.uuid4().hex,
+        "iss": "homeroom",
+        "aud": "homeroom-api",
+    }
     claims.update(changes)
     return {k: v for k, v in claims.items() if v is not None}
 
@@ -53,6 +61,7 @@ def _signing_key(app: Flask) -> str:
 
 
 # --- access tokens ------------------------------------------------------------------------------
+
 
 def test_me_describes_the_caller(client, account: Account) -> None:
     body = _me(client, login(client, account)["access_token"]).get_json()
@@ -93,8 +102,11 @@ def test_token_issued_by_the_app_expires_after_its_ttl(make_app: AppFactory) -> 
     login(client, account)
     with app.test_request_context():
         token = issue_access_token(
-            current_settings(), user_id=account.user_id,
-            session_id=uuid.UUID(_claims(app, account)["sid"]), school_id=account.school_id, role="admin",
+            current_settings(),
+            user_id=account.user_id,
+            session_id=uuid.UUID(_claims(app, account)["sid"]),
+            school_id=account.school_id,
+            role="admin",
             now=datetime.now(UTC) - timedelta(seconds=61),
         )
     _assert_invalid(_me(client, token), "The access token has expired.")
@@ -142,6 +154,7 @@ def test_garbage_token_is_refused(client) -> None:
 
 
 # --- refresh ------------------------------------------------------------------------------------
+
 
 def _refresh(client: Any, origin: str | None = ORIGIN, **body: Any) -> Any:
     headers = {"Origin": origin} if origin else {}
@@ -235,6 +248,7 @@ def test_concurrent_refreshes_with_one_token_let_only_one_through(app: Flask, ac
 
 # --- logout, password, deactivation ---------------------------------------------------------------
 
+
 def test_logout_ends_the_session_and_clears_the_cookie(client, account: Account) -> None:
     access = login(client, account)["access_token"]
     response = client.post("/api/auth/logout", headers={"Origin": ORIGIN})
@@ -266,8 +280,11 @@ def test_password_change_keeps_this_session_and_ends_the_others(app: Flask, acco
     phone_access = login(phone, account)["access_token"]
     laptop_access = login(laptop, account)["access_token"]
     new_password = "a-brand-new-passphrase-42"
-    response = laptop.post("/api/auth/password", headers=bearer(laptop_access),
-                           json={"current_password": PASSWORD, "new_password": new_password})
+    response = laptop.post(
+        "/api/auth/password",
+        headers=bearer(laptop_access),
+        json={"current_password": PASSWORD, "new_password": new_password},
+    )
     assert response.status_code == 204
     assert _me(laptop, laptop_access).status_code == 200
     assert _me(phone, phone_access).status_code == 401
@@ -278,17 +295,21 @@ def test_password_change_keeps_this_session_and_ends_the_others(app: Flask, acco
     assert new.status_code == 200
 
 
-@pytest.mark.parametrize(("current", "new", "field"), [
-    ("wrong-current-password", "a-brand-new-passphrase-42", "body.current_password"),
-    (PASSWORD, "short", "body.new_password"),
-    (PASSWORD, "password1234", "body.new_password"),
-    (PASSWORD, "x" * 129, "body.new_password"),
-    (PASSWORD, PASSWORD, "body.new_password"),
-])
+@pytest.mark.parametrize(
+    ("current", "new", "field"),
+    [
+        ("wrong-current-password", "a-brand-new-passphrase-42", "body.current_password"),
+        (PASSWORD, "short", "body.new_password"),
+        (PASSWORD, "password1234", "body.new_password"),
+        (PASSWORD, "x" * 129, "body.new_password"),
+        (PASSWORD, PASSWORD, "body.new_password"),
+    ],
+)
 def test_password_change_refusals(client, account: Account, current: str, new: str, field: str) -> None:
     access = login(client, account)["access_token"]
-    response = client.post("/api/auth/password", headers=bearer(access),
-                           json={"current_password": current, "new_password": new})
+    response = client.post(
+        "/api/auth/password", headers=bearer(access), json={"current_password": current, "new_password": new}
+    )
     assert response.status_code == 422
     assert [e["field"] for e in response.get_json()["errors"]] == [field]
     assert new not in response.get_data(as_text=True)

@@ -30,6 +30,7 @@ def clock() -> FakeClock:
 
 # --- the in-process store -----------------------------------------------------------------------
 
+
 def test_memory_store_stays_within_its_bound(clock: FakeClock) -> None:
     store = MemoryStore(max_entries=100, clock=clock)
     for i in range(5000):
@@ -80,6 +81,7 @@ def test_breaker_cooldown_doubles_up_to_the_cap(clock: FakeClock) -> None:
 
 
 # --- the cache ----------------------------------------------------------------------------------
+
 
 def test_without_redis_the_cache_works_in_process() -> None:
     cache = Cache(None)

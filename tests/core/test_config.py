@@ -25,8 +25,15 @@ PRODUCTION = {
 }
 # Variables a run of the app reads; cleared so that neither the caller's shell nor a .env leaks in.
 APP_VARIABLES = (
-    "APP_ENV", "SECRET_KEY", "JWT_SECRET_KEY", "DATABASE_URL", "CORS_ORIGINS", "LOG_FORMAT", "LOG_LEVEL",
-    "ENCRYPTION_KEY", "ENCRYPTION_KEYS",
+    "APP_ENV",
+    "SECRET_KEY",
+    "JWT_SECRET_KEY",
+    "DATABASE_URL",
+    "CORS_ORIGINS",
+    "LOG_FORMAT",
+    "LOG_LEVEL",
+    "ENCRYPTION_KEY",
+    "ENCRYPTION_KEYS",
 )
 
 
@@ -43,8 +50,12 @@ def test_development_defaults_work_out_of_the_box() -> None:
     assert settings.log_format == "console"
     assert settings.secret_key is not None and len(settings.secret_key.get_secret_value()) >= 32
     assert settings.max_content_length == 1024 * 1024
-    assert (settings.db_pool_size, settings.db_max_overflow, settings.db_pool_timeout,
-            settings.db_pool_recycle) == (10, 20, 30.0, 3600)
+    assert (
+        settings.db_pool_size,
+        settings.db_max_overflow,
+        settings.db_pool_timeout,
+        settings.db_pool_recycle,
+    ) == (10, 20, 30.0, 3600)
 
 
 def test_generated_development_secret_is_random() -> None:
@@ -83,13 +94,16 @@ def test_placeholder_secret_is_refused_in_production() -> None:
     assert settings_from(SECRET_KEY=placeholder).app_env == "development"
 
 
-@pytest.mark.parametrize(("origins", "message"), [
-    ("*", "'*' is not allowed"),
-    ("https://app.example.org,*", "'*' is not allowed"),
-    ("https://app.example.org/path", "not scheme://host[:port]"),
-    ("app.example.org", "not scheme://host[:port]"),
-    ("ftp://files.example.org", "not scheme://host[:port]"),
-])
+@pytest.mark.parametrize(
+    ("origins", "message"),
+    [
+        ("*", "'*' is not allowed"),
+        ("https://app.example.org,*", "'*' is not allowed"),
+        ("https://app.example.org/path", "not scheme://host[:port]"),
+        ("app.example.org", "not scheme://host[:port]"),
+        ("ftp://files.example.org", "not scheme://host[:port]"),
+    ],
+)
 def test_cors_origins_must_be_exact(origins: str, message: str) -> None:
     problems = problems_of(**{**PRODUCTION, "CORS_ORIGINS": origins})
     assert len(problems) == 1 and problems[0].startswith("CORS_ORIGINS:") and message in problems[0]
@@ -100,13 +114,16 @@ def test_cors_origins_are_split_and_trimmed() -> None:
     assert settings.cors_origins == ("https://a.example.org", "http://localhost:5173")
 
 
-@pytest.mark.parametrize(("url", "expected"), [
-    ("postgres://u:p@h/db", "postgresql+psycopg://u:p@h/db"),
-    ("postgresql://u:p@h:6543/db", "postgresql+psycopg://u:p@h:6543/db"),
-    ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
-    ("sqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
-    ("sqlite:///data/x.db", f"sqlite:///{PROJECT_ROOT / 'data' / 'x.db'}"),
-])
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgres://u:p@h/db", "postgresql+psycopg://u:p@h/db"),
+        ("postgresql://u:p@h:6543/db", "postgresql+psycopg://u:p@h:6543/db"),
+        ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("sqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
+        ("sqlite:///data/x.db", f"sqlite:///{PROJECT_ROOT / 'data' / 'x.db'}"),
+    ],
+)
 def test_database_urls_are_normalised(url: str, expected: str) -> None:
     assert settings_from(DATABASE_URL=url).database_url == expected
 
@@ -150,7 +167,12 @@ def test_env_file_can_be_named_and_empty_values_count_as_unset(
     with pytest.raises(ConfigError) as caught:
         load_settings()
     assert [p.split(":")[0] for p in caught.value.problems] == [
-        "SECRET_KEY", "JWT_SECRET_KEY", "DATABASE_URL", "ENCRYPTION_KEYS", "CORS_ORIGINS"]
+        "SECRET_KEY",
+        "JWT_SECRET_KEY",
+        "DATABASE_URL",
+        "ENCRYPTION_KEYS",
+        "CORS_ORIGINS",
+    ]
     monkeypatch.setenv("HOMEROOM_ENV_FILE", "")
     assert load_settings().app_env == "development"
 
@@ -184,9 +206,13 @@ def test_invalid_configuration_exits_non_zero_with_one_line_per_problem() -> Non
 
 def test_config_check_command_prints_masked_configuration(tmp_path: Path) -> None:
     flask = str(Path(sys.executable).with_name("flask"))
-    result = _run([flask, "--app", "wsgi", "config", "check"], **{
-        **PRODUCTION, "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
-    })
+    result = _run(
+        [flask, "--app", "wsgi", "config", "check"],
+        **{
+            **PRODUCTION,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+        },
+    )
     assert result.returncode == 0, result.stderr
     assert "APP_ENV=production" in result.stdout
     assert "SECRET_KEY=********" in result.stdout
@@ -201,9 +227,15 @@ def test_config_check_command_prints_masked_configuration(tmp_path: Path) -> Non
 
 def test_config_check_command_fails_on_invalid_configuration() -> None:
     flask = str(Path(sys.executable).with_name("flask"))
-    result = _run([flask, "--app", "wsgi", "config", "check"], APP_ENV="production",
-                  CORS_ORIGINS="*", SECRET_KEY=GOOD_SECRET, JWT_SECRET_KEY=GOOD_JWT_SECRET,
-                  ENCRYPTION_KEYS=FERNET_KEY, DATABASE_URL="sqlite:////tmp/x.db")
+    result = _run(
+        [flask, "--app", "wsgi", "config", "check"],
+        APP_ENV="production",
+        CORS_ORIGINS="*",
+        SECRET_KEY=GOOD_SECRET,
+        JWT_SECRET_KEY=GOOD_JWT_SECRET,
+        ENCRYPTION_KEYS=FERNET_KEY,
+        DATABASE_URL="sqlite:////tmp/x.db",
+    )
     assert result.returncode == 78
     assert result.stderr.splitlines()[1:] == [
         "  CORS_ORIGINS: '*' is not allowed; list the exact origins (https://app.example.org)"

@@ -31,9 +31,14 @@ def test_postgres_pool_settings_follow_configuration() -> None:
     assert options["pool_pre_ping"] is True
     assert options["connect_args"]["connect_timeout"] == 5
     assert options["connect_args"]["options"] == "-c statement_timeout=30000"
-    tuned = engine_options(settings_from(
-        DATABASE_URL="postgresql://u@h/db", DB_POOL_SIZE=3, DB_MAX_OVERFLOW=0, DB_STATEMENT_TIMEOUT_MS=1500,
-    ))
+    tuned = engine_options(
+        settings_from(
+            DATABASE_URL="postgresql://u@h/db",
+            DB_POOL_SIZE=3,
+            DB_MAX_OVERFLOW=0,
+            DB_STATEMENT_TIMEOUT_MS=1500,
+        )
+    )
     assert (tuned["pool_size"], tuned["max_overflow"]) == (3, 0)
     assert tuned["connect_args"]["options"] == "-c statement_timeout=1500"
 
@@ -99,6 +104,7 @@ def test_pool_statistics_count_checked_out_connections(app) -> None:
 
 # --- model conventions --------------------------------------------------------------------------
 
+
 class _Sample(UUIDPrimaryKey, Timestamps, Base):
     """A model used only here, on its own metadata so it never joins the application's schema."""
 
@@ -145,13 +151,18 @@ def test_other_offsets_are_stored_as_utc_and_naive_times_refused(app) -> None:
 
 
 def test_constraint_names_follow_the_convention() -> None:
-    table = Table("things", Base.metadata.__class__(naming_convention=Base.metadata.naming_convention),
-                  Column("id", Integer, primary_key=True), Column("code", String(5), unique=True))
+    table = Table(
+        "things",
+        Base.metadata.__class__(naming_convention=Base.metadata.naming_convention),
+        Column("id", Integer, primary_key=True),
+        Column("code", String(5), unique=True),
+    )
     assert table.primary_key.name == "pk_things"
     assert {c.name for c in table.constraints} >= {"pk_things", "uq_things_code"}
 
 
 # --- migrations ---------------------------------------------------------------------------------
+
 
 def _differences(app) -> list[object]:  # type: ignore[no-untyped-def]
     import_all_models()
@@ -211,10 +222,12 @@ def test_connections_killed_by_the_server_are_replaced(make_app, migrated_databa
 
     admin = create_engine(migrated_database)
     with admin.connect() as connection:
-        killed = connection.execute(text(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )).scalar_one()
+        killed = connection.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalar_one()
     admin.dispose()
     assert killed >= 1
 

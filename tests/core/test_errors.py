@@ -105,10 +105,19 @@ def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("status", "code"),
     [
-        (400, "bad_request"), (401, "unauthorized"), (403, "forbidden"), (404, "not_found"),
-        (409, "conflict"), (410, "gone"), (422, "validation_error"), (429, "rate_limited"),
-        (500, "internal_error"), (501, "not_implemented"), (502, "upstream_error"),
-        (503, "service_unavailable"), (504, "upstream_timeout"),
+        (400, "bad_request"),
+        (401, "unauthorized"),
+        (403, "forbidden"),
+        (404, "not_found"),
+        (409, "conflict"),
+        (410, "gone"),
+        (422, "validation_error"),
+        (429, "rate_limited"),
+        (500, "internal_error"),
+        (501, "not_implemented"),
+        (502, "upstream_error"),
+        (503, "service_unavailable"),
+        (504, "upstream_timeout"),
     ],
 )
 def test_every_status_is_a_problem(client, status: int, code: str) -> None:
@@ -172,7 +181,8 @@ def test_non_json_body_is_415(client, content_type: str) -> None:
 
 def test_json_with_charset_is_accepted(client) -> None:
     response = client.post(
-        "/api/_test/echo", data='{"amount_cents": 5, "method": "cash"}',
+        "/api/_test/echo",
+        data='{"amount_cents": 5, "method": "cash"}',
         content_type="application/json; charset=utf-8",
     )
     assert response.status_code == 200
@@ -182,8 +192,11 @@ def test_json_with_charset_is_accepted(client) -> None:
 def test_body_over_the_limit_is_413(make_app: AppFactory) -> None:
     client = with_test_routes(make_app(MAX_CONTENT_LENGTH=1024)).test_client()
     payload = '{"method": "' + "x" * 2000 + '", "amount_cents": 1}'
-    body = assert_problem(client.post("/api/_test/echo", data=payload, content_type="application/json"), 413,
-                          "payload_too_large")
+    body = assert_problem(
+        client.post("/api/_test/echo", data=payload, content_type="application/json"),
+        413,
+        "payload_too_large",
+    )
     assert "1024 bytes" in body["detail"]
 
 
@@ -198,7 +211,10 @@ def test_chunked_body_is_held_to_the_limit(make_app: AppFactory, pieces: int, st
         connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
         chunks = [b'{"method": "', *([b"x" * 500] * pieces), b'", "amount_cents": 1}']
         connection.request(
-            "POST", "/api/_test/echo", body=iter(chunks), encode_chunked=True,
+            "POST",
+            "/api/_test/echo",
+            body=iter(chunks),
+            encode_chunked=True,
             headers={"Content-Type": "application/json"},
         )
         response = connection.getresponse()
@@ -230,13 +246,22 @@ def test_validation_errors_name_every_field(client) -> None:
 
 
 def test_nul_characters_are_refused_not_stored(client) -> None:
-    response = client.post("/api/_test/echo", data='{"amount_cents": 5, "method": "ca\\u0000sh"}',
-                           content_type="application/json")
+    response = client.post(
+        "/api/_test/echo",
+        data='{"amount_cents": 5, "method": "ca\\u0000sh"}',
+        content_type="application/json",
+    )
     body = assert_problem(response, 422, "validation_error")
-    assert body["errors"][0] == {"field": "body", "message": "Text may not contain NUL characters.",
-                                 "type": "nul_character"}
-    literal = client.post("/api/_test/echo", data='{"amount_cents": 5, "method": "back\\\\u0000slash"}',
-                          content_type="application/json")
+    assert body["errors"][0] == {
+        "field": "body",
+        "message": "Text may not contain NUL characters.",
+        "type": "nul_character",
+    }
+    literal = client.post(
+        "/api/_test/echo",
+        data='{"amount_cents": 5, "method": "back\\\\u0000slash"}',
+        content_type="application/json",
+    )
     assert literal.status_code == 200  # an escaped backslash followed by "u0000" is ordinary text
 
 
@@ -248,8 +273,12 @@ def test_body_that_is_not_an_object_is_422(client, payload: str) -> None:
 
 
 def test_unhandled_exception_hides_internals_in_production(make_app: AppFactory, logs) -> None:
-    app = make_app(APP_ENV="production", SECRET_KEY="k" * 40, JWT_SECRET_KEY="j" * 40,
-                   CORS_ORIGINS="https://app.example.org")  # ENCRYPTION_KEYS comes from the test config
+    app = make_app(
+        APP_ENV="production",
+        SECRET_KEY="k" * 40,
+        JWT_SECRET_KEY="j" * 40,
+        CORS_ORIGINS="https://app.example.org",
+    )  # ENCRYPTION_KEYS comes from the test config
     client = with_test_routes(app).test_client()
     logs()
     response = client.get("/api/_test/boom")
@@ -295,8 +324,9 @@ def _rows(app: Flask) -> int:
 
 
 @pytest.mark.usefixtures("rollback_table")
-@pytest.mark.parametrize(("path", "status"), [("/api/_test/write-then-fail", 409),
-                                               ("/api/_test/write-then-crash", 500)])
+@pytest.mark.parametrize(
+    ("path", "status"), [("/api/_test/write-then-fail", 409), ("/api/_test/write-then-crash", 500)]
+)
 def test_session_is_rolled_back_on_error(app: Flask, client, path: str, status: int) -> None:
     response = client.post(path)
     assert response.status_code == status

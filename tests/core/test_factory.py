@@ -45,9 +45,17 @@ def test_probe_routes_are_registered(app: Flask) -> None:
 def test_wsgi_module_exposes_application() -> None:
     code = "import wsgi, flask; assert isinstance(wsgi.application, flask.Flask); print('ok')"
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60,
-        env={"PATH": "/usr/bin:/bin", "HOMEROOM_ENV_FILE": "", "APP_ENV": "testing",
-             "DATABASE_URL": UNREACHABLE_DATABASE_URL},
+        [sys.executable, "-c", code],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOMEROOM_ENV_FILE": "",
+            "APP_ENV": "testing",
+            "DATABASE_URL": UNREACHABLE_DATABASE_URL,
+        },
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "ok"

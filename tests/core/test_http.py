@@ -53,6 +53,7 @@ def access_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 # --- request id ---------------------------------------------------------------------------------
 
+
 def test_valid_incoming_request_id_is_kept(client) -> None:
     response = client.get("/api/_test/ok", headers={"X-Request-ID": "abc.DEF_123-x"})
     assert response.headers["X-Request-ID"] == "abc.DEF_123-x"
@@ -87,6 +88,7 @@ def test_request_id_is_bound_to_every_log_line_of_the_request(client, logs) -> N
 
 # --- access log ---------------------------------------------------------------------------------
 
+
 def test_one_access_line_per_request_with_its_fields(client, logs) -> None:
     logs()
     client.get("/api/_test/ok?x=1", headers={"User-Agent": "SPA/1.0"})
@@ -106,9 +108,14 @@ def test_one_access_line_per_request_with_its_fields(client, logs) -> None:
     assert line["timestamp"].endswith("Z")
 
 
-@pytest.mark.parametrize(("path", "status", "level"), [
-    ("/api/_test/ok", 200, "info"), ("/api/nothing-here", 404, "warning"), ("/api/_test/boom", 500, "error"),
-])
+@pytest.mark.parametrize(
+    ("path", "status", "level"),
+    [
+        ("/api/_test/ok", 200, "info"),
+        ("/api/nothing-here", 404, "warning"),
+        ("/api/_test/boom", 500, "error"),
+    ],
+)
 def test_access_level_follows_status_class(client, logs, path: str, status: int, level: str) -> None:
     logs()
     client.get(path)
@@ -181,6 +188,7 @@ def test_console_format_is_readable_not_json(capsys: pytest.CaptureFixture[str])
 
 # --- proxies ------------------------------------------------------------------------------------
 
+
 def test_forwarded_for_is_ignored_without_trusted_hops(client, logs) -> None:
     logs()
     client.get("/api/_test/ok", headers={"X-Forwarded-For": "203.0.113.7"})
@@ -196,6 +204,7 @@ def test_trusted_hop_supplies_the_client_ip(make_app: AppFactory, logs) -> None:
 
 
 # --- security headers ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("path", ["/health", "/api/_test/ok", "/api/nothing-here", "/api/_test/boom"])
 def test_security_headers_on_every_response(client, path: str) -> None:
@@ -216,6 +225,7 @@ def test_hsts_when_https_is_forced(make_app: AppFactory) -> None:
 
 # --- CORS ---------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def cors_client(make_app: AppFactory):  # type: ignore[no-untyped-def]
     app = make_app(CORS_ORIGINS=f"{ALLOWED_ORIGIN}, http://localhost:5173")
@@ -232,11 +242,14 @@ def test_allowed_origin_gets_cors_headers(cors_client) -> None:
 
 
 def test_preflight_allows_the_api_headers(cors_client) -> None:
-    response = cors_client.options("/api/_test/login", headers={
-        "Origin": "http://localhost:5173",
-        "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type, authorization, idempotency-key, x-request-id",
-    })
+    response = cors_client.options(
+        "/api/_test/login",
+        headers={
+            "Origin": "http://localhost:5173",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type, authorization, idempotency-key, x-request-id",
+        },
+    )
     assert response.status_code == 200
     headers = response.headers
     assert headers["Access-Control-Allow-Origin"] == "http://localhost:5173"
@@ -246,10 +259,14 @@ def test_preflight_allows_the_api_headers(cors_client) -> None:
 
 
 def test_preflight_refuses_other_headers(cors_client) -> None:
-    response = cors_client.options("/api/_test/login", headers={
-        "Origin": ALLOWED_ORIGIN, "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "x-evil",
-    })
+    response = cors_client.options(
+        "/api/_test/login",
+        headers={
+            "Origin": ALLOWED_ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "x-evil",
+        },
+    )
     assert "x-evil" not in response.headers.get("Access-Control-Allow-Headers", "").lower()
 
 
@@ -257,9 +274,13 @@ def test_preflight_refuses_other_headers(cors_client) -> None:
 def test_unlisted_origin_gets_no_cors_headers(cors_client, origin: str) -> None:
     response = cors_client.get("/api/_test/ok", headers={"Origin": origin})
     assert "Access-Control-Allow-Origin" not in response.headers
-    preflight = cors_client.options("/api/_test/ok", headers={
-        "Origin": origin, "Access-Control-Request-Method": "GET",
-    })
+    preflight = cors_client.options(
+        "/api/_test/ok",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "GET",
+        },
+    )
     assert "Access-Control-Allow-Origin" not in preflight.headers
 
 
@@ -275,5 +296,7 @@ def test_cors_only_on_the_api(cors_client) -> None:
 
 
 def test_no_origins_configured_means_no_cors(client) -> None:
-    assert "Access-Control-Allow-Origin" not in client.get(
-        "/api/_test/ok", headers={"Origin": ALLOWED_ORIGIN}).headers
+    assert (
+        "Access-Control-Allow-Origin"
+        not in client.get("/api/_test/ok", headers={"Origin": ALLOWED_ORIGIN}).headers
+    )

@@ -92,11 +92,14 @@ def test_a_503_keeps_its_own_retry_after(make_app: AppFactory) -> None:
     assert response.headers["X-RateLimit-Limit"] == "3"
 
 
-@pytest.mark.parametrize(("strategy", "limiter_class"), [
-    ("fixed-window", "FixedWindowRateLimiter"),
-    ("moving-window", "MovingWindowRateLimiter"),
-    ("sliding-window-counter", "SlidingWindowCounterRateLimiter"),
-])
+@pytest.mark.parametrize(
+    ("strategy", "limiter_class"),
+    [
+        ("fixed-window", "FixedWindowRateLimiter"),
+        ("moving-window", "MovingWindowRateLimiter"),
+        ("sliding-window-counter", "SlidingWindowCounterRateLimiter"),
+    ],
+)
 def test_strategy_is_configurable(make_app: AppFactory, strategy: str, limiter_class: str) -> None:
     client = _limited_app(make_app, RATE_LIMIT_STRATEGY=strategy).test_client()
     statuses = [client.get("/api/_test/ok").status_code for _ in range(4)]

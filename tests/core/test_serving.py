@@ -22,16 +22,19 @@ def write(root: Path, relative: str, text: str) -> None:
 
 
 @pytest.mark.usefixtures("four_cpus")
-@pytest.mark.parametrize(("files", "cpus"), [
-    ({}, 4),                                                           # no cgroup files: affinity only
-    ({"cpu.max": "max 100000\n"}, 4),                                  # v2, unlimited
-    ({"cpu.max": "150000 100000\n"}, 2),                               # v2, 1.5 CPUs rounds up
-    ({"cpu.max": "50000 100000\n"}, 1),                                # v2, half a CPU is still one
-    ({"cpu.max": "800000 100000\n"}, 4),                               # quota above affinity: affinity wins
-    ({"cpu/cpu.cfs_quota_us": "200000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 2),  # v1
-    ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, 4),      # v1, unlimited
-    ({"cpu.max": "garbage\n"}, 4),                                     # unreadable: ignored
-])
+@pytest.mark.parametrize(
+    ("files", "cpus"),
+    [
+        ({}, 4),  # no cgroup files: affinity only
+        ({"cpu.max": "max 100000\n"}, 4),  # v2, unlimited
+        ({"cpu.max": "150000 100000\n"}, 2),  # v2, 1.5 CPUs rounds up
+        ({"cpu.max": "50000 100000\n"}, 1),  # v2, half a CPU is still one
+        ({"cpu.max": "800000 100000\n"}, 4),  # quota above affinity: affinity wins
+        ({"cpu/cpu.cfs_quota_us": "200000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 2),  # v1
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, 4),  # v1, unlimited
+        ({"cpu.max": "garbage\n"}, 4),  # unreadable: ignored
+    ],
+)
 def test_usable_cpus_honours_quota_and_affinity(tmp_path: Path, files: dict[str, str], cpus: int) -> None:
     for relative, text in files.items():
         write(tmp_path, relative, text)

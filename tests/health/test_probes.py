@@ -91,7 +91,9 @@ def test_component_health_says_down_without_failing(make_app: AppFactory) -> Non
     body = response.get_json()
     assert body["status"] == "down"
     assert body["components"]["database"] == {
-        "critical": True, "status": "down", "error": "OperationalError",
+        "critical": True,
+        "status": "down",
+        "error": "OperationalError",
         "latency_ms": body["components"]["database"]["latency_ms"],
     }
 

@@ -83,16 +83,25 @@ def gunicorn(migrated_database: str, tmp_path: Path) -> Iterator[Callable[..., S
         log_path = tmp_path / f"gunicorn-{port}.log"
         environment = {
             **os.environ,
-            "HOMEROOM_ENV_FILE": "", "APP_ENV": "testing", "LOG_FORMAT": "json",
-            "DATABASE_URL": migrated_database, "PORT": str(port),
-            "GUNICORN_WORKERS": "2", "GUNICORN_THREADS": "4", "GUNICORN_DRAIN_SECONDS": "1",
+            "HOMEROOM_ENV_FILE": "",
+            "APP_ENV": "testing",
+            "LOG_FORMAT": "json",
+            "DATABASE_URL": migrated_database,
+            "PORT": str(port),
+            "GUNICORN_WORKERS": "2",
+            "GUNICORN_THREADS": "4",
+            "GUNICORN_DRAIN_SECONDS": "1",
             "GUNICORN_GRACEFUL_TIMEOUT": "10",
             **env,
         }
         with log_path.open("w") as log_file:
             process = subprocess.Popen(
                 [GUNICORN, "--config", "gunicorn_config.py", "tests.ops.serving_app:application"],
-                cwd=PROJECT_ROOT, env=environment, stdout=log_file, stderr=subprocess.STDOUT, text=True,
+                cwd=PROJECT_ROOT,
+                env=environment,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                text=True,
             )
         server = Server(process, port, log_path)
         servers.append(server)

@@ -18,7 +18,12 @@ from backend.config import PROJECT_ROOT, Settings
 BIN = Path(sys.executable).parent
 K8S = PROJECT_ROOT / "deploy" / "k8s"
 SECRET_NAMES = {
-    "SECRET_KEY", "JWT_SECRET_KEY", "DATABASE_URL", "ENCRYPTION_KEY", "ENCRYPTION_KEYS", "REDIS_URL",
+    "SECRET_KEY",
+    "JWT_SECRET_KEY",
+    "DATABASE_URL",
+    "ENCRYPTION_KEY",
+    "ENCRYPTION_KEYS",
+    "REDIS_URL",
 }
 
 
@@ -34,9 +39,11 @@ def env_example() -> dict[str, str]:
 
 # --- Dockerfile ---------------------------------------------------------------------------------
 
+
 def test_dockerfile_is_hadolint_clean() -> None:
-    result = subprocess.run([str(BIN / "hadolint"), "Dockerfile"], cwd=PROJECT_ROOT,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [str(BIN / "hadolint"), "Dockerfile"], cwd=PROJECT_ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -54,7 +61,11 @@ def test_dockerfile_rules() -> None:
     assert re.search(r"^HEALTHCHECK .*?/health", text, re.M | re.S)
     command = re.search(r"^CMD (\[.*\])$", text, re.M)
     assert command and json.loads(command.group(1)) == [
-        "gunicorn", "--config", "gunicorn_config.py", "wsgi:application"]
+        "gunicorn",
+        "--config",
+        "gunicorn_config.py",
+        "wsgi:application",
+    ]
     assert "-r /tmp/requirements.txt" in text
     for name in SECRET_NAMES:
         assert not re.search(rf"^(ENV|ARG)\b.*\b{name}=", text, re.M), f"{name} baked into the image"
@@ -67,9 +78,14 @@ def test_dockerignore_keeps_secrets_and_clutter_out() -> None:
 
 # --- Kubernetes ---------------------------------------------------------------------------------
 
+
 def _validate(*paths: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "kubernetes-validate"), "--strict", *map(str, paths)],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [str(BIN / "kubernetes-validate"), "--strict", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_manifests_validate_against_kubernetes_schemas() -> None:
@@ -128,9 +144,13 @@ def test_migration_job_waits_then_upgrades() -> None:
 
 # --- .env.example -------------------------------------------------------------------------------
 
+
 def _variables_read_by_serving() -> set[str]:
-    sources = [PROJECT_ROOT / "gunicorn_config.py", PROJECT_ROOT / "backend" / "core" / "serving.py",
-               PROJECT_ROOT / "start_production.sh"]
+    sources = [
+        PROJECT_ROOT / "gunicorn_config.py",
+        PROJECT_ROOT / "backend" / "core" / "serving.py",
+        PROJECT_ROOT / "start_production.sh",
+    ]
     pattern = (
         r"""_env\(\s*["']([A-Z_]+)|environ\.get\(\s*["']([A-Z_]+)|VARIABLE = ["']([A-Z_]+)"""
         r"""|\$\{([A-Z_]+):-"""

@@ -41,8 +41,13 @@ def _statuses(client: FlaskClient, ip: str, count: int) -> list[int]:
 
 
 def _app(make_app: AppFactory, redis_server: RedisServer) -> Flask:
-    return make_app(REDIS_URL=redis_server.url, RATE_LIMIT_DEFAULT=f"{LIMIT} per minute",
-                    TRUSTED_PROXY_HOPS=1, REDIS_TIMEOUT=0.3, REDIS_COOLDOWN_MAX=2)
+    return make_app(
+        REDIS_URL=redis_server.url,
+        RATE_LIMIT_DEFAULT=f"{LIMIT} per minute",
+        TRUSTED_PROXY_HOPS=1,
+        REDIS_TIMEOUT=0.3,
+        REDIS_COOLDOWN_MAX=2,
+    )
 
 
 def test_redis_outage_degrades_without_errors_and_recovers(
@@ -97,8 +102,13 @@ def test_two_instances_share_one_limit_through_redis(gunicorn, redis_server: Red
 
 
 def test_instances_share_limits_again_after_redis_returns(gunicorn, redis_server: RedisServer) -> None:
-    env = {"REDIS_URL": redis_server.url, "RATE_LIMIT_DEFAULT": "1000 per minute", "GUNICORN_WORKERS": "1",
-           "REDIS_TIMEOUT": "0.3", "REDIS_COOLDOWN_MAX": "2"}
+    env = {
+        "REDIS_URL": redis_server.url,
+        "RATE_LIMIT_DEFAULT": "1000 per minute",
+        "GUNICORN_WORKERS": "1",
+        "REDIS_TIMEOUT": "0.3",
+        "REDIS_COOLDOWN_MAX": "2",
+    }
     a, b = gunicorn(**env), gunicorn(**env)
     assert _spread(a, b, per_server=3) == Counter({200: 6})
 

@@ -42,8 +42,12 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 def run(root: Path, *args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["./start_production.sh", *args], cwd=root, env=clean_env(**env),
-        capture_output=True, text=True, timeout=timeout,
+        ["./start_production.sh", *args],
+        cwd=root,
+        env=clean_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -99,8 +103,14 @@ def env_file_example() -> dict[str, str]:
 
 
 def test_invalid_configuration_lists_every_problem(checkout: Path) -> None:
-    result = run(checkout, "--check", "--no-install",
-                 CORS_ORIGINS="*", SECRET_KEY="short-secret", MAX_CONTENT_LENGTH="huge")
+    result = run(
+        checkout,
+        "--check",
+        "--no-install",
+        CORS_ORIGINS="*",
+        SECRET_KEY="short-secret",
+        MAX_CONTENT_LENGTH="huge",
+    )
     assert result.returncode == 78
     assert "SECRET_KEY: must be at least 32 characters long" in result.stderr
     assert "CORS_ORIGINS: '*' is not allowed" in result.stderr
@@ -124,8 +134,14 @@ def test_no_install_needs_a_venv(checkout: Path) -> None:
 
 def test_database_wait_is_bounded(checkout: Path) -> None:
     started = time.monotonic()
-    result = run(checkout, "--migrate-only", "--no-install", timeout=60,
-                 DATABASE_URL="postgresql://postgres@127.0.0.1:9/nothing", DB_WAIT_TIMEOUT="2")
+    result = run(
+        checkout,
+        "--migrate-only",
+        "--no-install",
+        timeout=60,
+        DATABASE_URL="postgresql://postgres@127.0.0.1:9/nothing",
+        DB_WAIT_TIMEOUT="2",
+    )
     assert result.returncode != 0
     assert "did not answer within 2 s" in result.stderr
     assert time.monotonic() - started < 30
@@ -142,9 +158,12 @@ def test_migrate_only_migrates_and_stops(checkout: Path) -> None:
 def test_serves_out_of_the_box_and_stops_cleanly(checkout: Path) -> None:
     port = free_port()
     process = subprocess.Popen(
-        ["./start_production.sh", "--no-install"], cwd=checkout,
+        ["./start_production.sh", "--no-install"],
+        cwd=checkout,
         env=clean_env(PORT=str(port), GUNICORN_WORKERS="2", GUNICORN_DRAIN_SECONDS="0"),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 60

@@ -29,11 +29,19 @@ def test_waitress_serves_the_app_as_the_ps1_starts_it(migrated_database: str) ->
     assert command, "waitress command line not found in start_production.ps1"
     port = free_port()
     arguments = command.group(1).replace('"0.0.0.0:$port"', f"127.0.0.1:{port}").replace("$threads", "4")
-    env = {**os.environ, "HOMEROOM_ENV_FILE": "", "APP_ENV": "testing", "LOG_FORMAT": "json",
-           "DATABASE_URL": migrated_database}
+    env = {
+        **os.environ,
+        "HOMEROOM_ENV_FILE": "",
+        "APP_ENV": "testing",
+        "LOG_FORMAT": "json",
+        "DATABASE_URL": migrated_database,
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "waitress", *arguments.split(), "wsgi:application"],
-        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 30
