@@ -14,6 +14,8 @@ from typing import Any
 import structlog
 from gunicorn import glogging
 
+from backend.config import SETTINGS_EXTENSION
+from backend.core.ratelimit import per_process_warning
 from backend.core.serving import after_fork, default_workers, drain_seconds, on_worker_exit, thread_stacks
 
 
@@ -63,6 +65,8 @@ logger_class = StructlogLogger
 
 
 def when_ready(server: Any) -> None:
+    """Once per server start, in the master: what is serving, and what an operator should know."""
+    per_process_warning(server.app.wsgi().extensions[SETTINGS_EXTENSION])
     log.info(
         "gunicorn_started",
         workers=server.cfg.workers,

@@ -132,6 +132,6 @@ if ($MigrateOnly) { exit 0 }
 
 $port = if ($env:PORT) { $env:PORT } else { '8000' }
 $threads = if ($env:GUNICORN_THREADS) { $env:GUNICORN_THREADS } else { '4' }
-Write-Step "Starting waitress on port $port"
-& $VenvPython -m waitress --listen="0.0.0.0:$port" --threads=$threads --ident=homeroom wsgi:application
+Write-Step "Starting waitress on port $port of every interface (0.0.0.0): http://127.0.0.1:$port from this machine"
+& $VenvPython -m waitress "--listen=0.0.0.0:$port" "--threads=$threads" "--ident=homeroom" wsgi:application
 exit $LASTEXITCODE

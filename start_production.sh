@@ -85,5 +85,7 @@ step "Database"
 ok "migrations are at head"
 [ "$migrate_only" = 1 ] && exit 0
 
-step "Starting Gunicorn on port ${PORT:-8000}"
+scheme=http
+[ -n "${SSL_CERTFILE:-}" ] && scheme=https
+step "Starting Gunicorn on port ${PORT:-8000} of every interface (0.0.0.0): ${scheme}://127.0.0.1:${PORT:-8000} from this machine"
 exec .venv/bin/gunicorn --config gunicorn_config.py wsgi:application

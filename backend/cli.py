@@ -11,7 +11,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from backend.audit import service as audit
-from backend.config import current_settings
+from backend.config import Settings, current_settings
 from backend.core.db import ping
 from backend.core.errors import DATABASE_UNAVAILABLE
 from backend.core.key_rotation import rotate_all, rows_to_check
@@ -71,14 +71,17 @@ def rotate(batch_size: int) -> None:
     """Re-encrypt every encrypted value under the first key of ENCRYPTION_KEYS (resumable)."""
     with click.progressbar(length=rows_to_check(), label="Re-encrypting") as bar:
         report = rotate_all(bar.update, batch_size)
-    audit.record("crypto.rotate", changes={"rows_checked": report.rows, "values_rotated": report.rotated})
+    audit.record(
+        None, "crypto.rotate", changes={"rows_checked": report.rows, "values_rotated": report.rotated}
+    )
     db.session.commit()
     click.echo(f"Checked {report.rows} rows; re-encrypted {report.rotated} values under the first key.")
     if report.rotated == 0:
         click.echo("Everything was already under the first key: older keys can be removed.", err=True)
 
 
-def register_cli(app: Flask) -> None:
+def init_app(app: Flask, settings: Settings) -> None:
+    """The application-wide commands; each feature adds its own in its `init_app`."""
     app.cli.add_command(config_cli)
     app.cli.add_command(wait_for_db)
     app.cli.add_command(crypto_cli)

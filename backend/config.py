@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     app_env: Environment = "development"
     secret_key: SecretStr | None = Field(default=None, validate_default=True)
     jwt_secret_key: SecretStr | None = Field(default=None, validate_default=True)
-    database_url: str | None = Field(default=None, validate_default=True)
+    database_url: str = Field(default="", validate_default=True)
     encryption_key: SecretStr | None = None
     encryption_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(default=(), validate_default=True)
     cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(default=(), validate_default=True)
@@ -81,6 +81,7 @@ class Settings(BaseSettings):
     password_hash_parallelism: int = Field(default=4, ge=1)
     login_rate_limit: str = "10 per minute;100 per hour"
     login_failure_limit: str = "5 per 15 minutes"
+    refresh_rate_limit: str = "60 per minute;1000 per hour"
 
     audit_retention_days: int = Field(default=90, ge=90)
 
@@ -124,7 +125,7 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _check_database_url(cls, value: str | None, info: ValidationInfo) -> str:
+    def _check_database_url(cls, value: str, info: ValidationInfo) -> str:
         if not value:
             if _is_production(info):
                 raise ValueError("must be set in production")
@@ -183,7 +184,7 @@ class Settings(BaseSettings):
             raise ValueError("must be a redis://, rediss:// or unix:// URL")
         return value or None
 
-    @field_validator("rate_limit_default", "login_rate_limit", "login_failure_limit")
+    @field_validator("rate_limit_default", "login_rate_limit", "login_failure_limit", "refresh_rate_limit")
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
         try:
@@ -287,7 +288,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
     values = {key.lower(): value for key, value in (overrides or {}).items()}
     env_file = os.environ.get(ENV_FILE_VARIABLE, str(PROJECT_ROOT / ".env")) or None
     try:
-        return Settings(_env_file=env_file, **values)  # type: ignore[call-arg]
+        return Settings(_env_file=env_file, **values)
     except ValidationError as error:
         raise ConfigError(_format_errors(error)) from None
 
@@ -297,7 +298,12 @@ class _ExplicitSettings(Settings):
 
     @classmethod
     def settings_customise_sources(
-        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource, **_: Any
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings,)
 

@@ -6,6 +6,7 @@ import importlib
 
 # Each feature with tables adds its `backend.<feature>.models` module here.
 MODEL_MODULES: tuple[str, ...] = (
+    "backend.schools.models",
     "backend.auth.models",
     "backend.students.models",
     "backend.classes.models",
@@ -14,7 +15,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "backend.audit.models",
     "backend.fees.models",
     "backend.core.idempotency",
-    "backend.medical.models",
+    "backend.health_records.models",
 )
 
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Lint and test Homeroom. Creates .venv and installs requirements-dev.txt when needed.
+# Check and test Homeroom: formatting, lint, types (mypy strict), then pytest.
+# Creates .venv and installs requirements-dev.txt when needed.
 # Arguments go to pytest. TEST_DATABASE_URL / TEST_REDIS_URL run the suite on PostgreSQL / Redis.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -20,8 +21,14 @@ fi
 step "Python environment"
 ensure_venv requirements-dev.txt
 
+step "Format (ruff format --check)"
+.venv/bin/ruff format --check .
+
 step "Lint (ruff)"
 .venv/bin/ruff check .
+
+step "Types (mypy --strict)"
+.venv/bin/mypy
 
 label=SQLite
 [ -n "${TEST_DATABASE_URL:-}" ] && label=PostgreSQL

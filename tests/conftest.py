@@ -36,10 +36,11 @@ from sqlalchemy.exc import OperationalError
 from backend import create_app
 from backend.auth.permissions import Role
 from backend.auth.schemas import UserCreateIn
-from backend.auth.user_service import create_school, create_user
+from backend.auth.user_service import create_user
 from backend.config import normalise_database_url, settings_from
 from backend.core.db import dispose_pools
 from backend.extensions import db as _db
+from backend.schools.service import create_school
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")

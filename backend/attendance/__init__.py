@@ -1,7 +1,15 @@
 """Attendance: recorded per class and date, corrected per record, summarised per student."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+
+from backend.config import Settings
 
 bp = Blueprint("attendance", __name__, url_prefix="/api")
 
-from backend.attendance import routes  # noqa: E402,F401  (registers the views)
+
+def init_app(app: Flask, settings: Settings) -> None:
+    from backend.attendance import routes  # noqa: F401  (registers the views)
+
+    app.register_blueprint(bp)

@@ -9,9 +9,8 @@ from typing import Annotated, ClassVar
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from backend.attendance.models import AttendanceStatus
-from backend.auth.schemas import OutputModel
 from backend.core.pagination import PageQuery
-from backend.core.validation import InputModel, PatchModel, one_per_student
+from backend.core.validation import InputModel, OutputModel, PatchModel, one_per_student
 
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 MAX_RANGE_DAYS = 366

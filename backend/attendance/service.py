@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
 from sqlalchemy import false, func, or_, select
 
 from backend.attendance.models import ATTENDED, AttendanceRecord, AttendanceStatus
 from backend.attendance.schemas import AttendanceCorrectionIn, AttendanceEntry, AttendanceRangeQuery
 from backend.audit import service as audit
-from backend.auth.access import AuthContext, scoped
+from backend.auth.access import AuthContext
 from backend.auth.permissions import Role, allowed
-from backend.auth.user_service import school_today
 from backend.classes.models import Enrollment, SchoolClass
 from backend.classes.service import teaching, visible_class
 from backend.core.errors import Forbidden, NotFound, ValidationFailed
@@ -31,7 +30,7 @@ def _check_excuse(auth: AuthContext, statuses: Iterable[AttendanceStatus]) -> No
 
 
 def _check_date(auth: AuthContext, on_date: date) -> None:
-    if on_date > school_today(auth.school_id):
+    if on_date > auth.today():
         raise ValidationFailed.on("query.date", "Attendance cannot be recorded for a future date.")
 
 
@@ -39,7 +38,7 @@ def class_attendance(auth: AuthContext, class_id: uuid.UUID, on_date: date) -> l
     visible_class(auth, class_id)
     return list(
         db.session.scalars(
-            scoped(AttendanceRecord)
+            auth.scoped(AttendanceRecord)
             .where(AttendanceRecord.class_id == class_id, AttendanceRecord.on_date == on_date)
             .order_by(AttendanceRecord.student_id)
         )
@@ -77,7 +76,7 @@ def record_class(
     existing = {
         record.student_id: record
         for record in db.session.scalars(
-            scoped(AttendanceRecord).where(
+            auth.scoped(AttendanceRecord).where(
                 AttendanceRecord.class_id == class_id,
                 AttendanceRecord.on_date == on_date,
                 AttendanceRecord.student_id.in_(wanted),
@@ -106,6 +105,7 @@ def record_class(
         changed[str(student_id)] = entry.status.value
     if changed:
         audit.record(
+            auth,
             "attendance.record",
             resource_type="class",
             resource_id=class_id,
@@ -118,11 +118,11 @@ def record_class(
 def correct_record(auth: AuthContext, record_id: uuid.UUID, data: AttendanceCorrectionIn) -> AttendanceRecord:
     """Change one record: admins any of the school's, teachers those of their classes."""
     own_class = AttendanceRecord.class_id.in_(
-        select(SchoolClass.id).where(SchoolClass.school_id == auth.school_id, teaching(auth))
+        select(SchoolClass.id).where(auth.owns(SchoolClass), teaching(auth))
     )
     daily = AttendanceRecord.class_id.is_(None) if auth.role == Role.ADMIN else false()
     record = db.session.scalar(
-        scoped(AttendanceRecord).where(AttendanceRecord.id == record_id, or_(own_class, daily))
+        auth.scoped(AttendanceRecord).where(AttendanceRecord.id == record_id, or_(own_class, daily))
     )
     if record is None:
         raise NotFound("Attendance record not found.")
@@ -136,6 +136,7 @@ def correct_record(auth: AuthContext, record_id: uuid.UUID, data: AttendanceCorr
         record.reason = data.reason
     record.recorded_by = auth.user_id
     audit.record(
+        auth,
         "attendance.correct",
         resource=record,
         resource_type="attendance_record",
@@ -152,43 +153,73 @@ def attendance_rate(counts: dict[str, int]) -> float | None:
     return round(attended / counted, 4) if counted else None
 
 
-def summarise(counts: dict[str, int], start: date, end: date) -> dict[str, Any]:
-    """Counts per status, the total and the attendance rate for a date range."""
+@dataclass(frozen=True)
+class AttendanceSummary:
+    """Counts per status over a date range, the total and the attendance rate."""
+
+    from_: date
+    to: date
+    present: int
+    absent: int
+    late: int
+    excused: int
+    left_early: int
+    total: int
+    attendance_rate: float | None
+
+
+@dataclass(frozen=True)
+class StudentAttendance:
+    """A page of a student's records and the summary of the whole range."""
+
+    items: list[AttendanceRecord]
+    next_cursor: str | None
+    summary: AttendanceSummary
+
+
+def summarise(counts: dict[str, int], start: date, end: date) -> AttendanceSummary:
     per_status = {status.value: counts.get(status.value, 0) for status in AttendanceStatus}
-    return {
-        "from_": start,
-        "to": end,
-        **per_status,
-        "total": sum(per_status.values()),
-        "attendance_rate": attendance_rate(per_status),
-    }
+    return AttendanceSummary(
+        from_=start,
+        to=end,
+        present=per_status[AttendanceStatus.PRESENT],
+        absent=per_status[AttendanceStatus.ABSENT],
+        late=per_status[AttendanceStatus.LATE],
+        excused=per_status[AttendanceStatus.EXCUSED],
+        left_early=per_status[AttendanceStatus.LEFT_EARLY],
+        total=sum(per_status.values()),
+        attendance_rate=attendance_rate(per_status),
+    )
 
 
-def status_counts(school_id: uuid.UUID, student_id: uuid.UUID, start: date, end: date) -> dict[str, int]:
+def status_counts(auth: AuthContext, student_id: uuid.UUID, start: date, end: date) -> dict[str, int]:
     rows = db.session.execute(
         select(AttendanceRecord.status, func.count())
         .where(
-            AttendanceRecord.school_id == school_id,
+            auth.owns(AttendanceRecord),
             AttendanceRecord.student_id == student_id,
             AttendanceRecord.on_date.between(start, end),
         )
         .group_by(AttendanceRecord.status)
-    ).all()
-    return dict(rows)  # type: ignore[arg-type]
+    )
+    return dict(rows.all())
 
 
 def student_attendance(
     auth: AuthContext, student_id: uuid.UUID, query: AttendanceRangeQuery
-) -> tuple[list[AttendanceRecord], str | None, dict[str, Any]]:
+) -> StudentAttendance:
     """A page of the student's records in the range, in date order, and the summary of the range."""
     visible_student(auth, student_id)
-    end = query.to or school_today(auth.school_id)
+    end = query.to or auth.today()
     start = query.from_ or end - DEFAULT_RANGE
     if start > end:
         raise ValidationFailed.on("query.from", "Must be on or before `to`.")
-    statement = scoped(AttendanceRecord).where(
+    statement = auth.scoped(AttendanceRecord).where(
         AttendanceRecord.student_id == student_id, AttendanceRecord.on_date.between(start, end)
     )
-    rows = db.session.scalars(keyset(statement, (AttendanceRecord.on_date, AttendanceRecord.id), query)).all()
-    items, next_cursor = page_of(rows, query, lambda r: [r.on_date, r.id])
-    return items, next_cursor, summarise(status_counts(auth.school_id, student_id, start, end), start, end)
+    order = (AttendanceRecord.on_date, AttendanceRecord.id)
+    page = page_of(
+        db.session.scalars(keyset(statement, order, query)).all(), query, lambda r: [r.on_date, r.id]
+    )
+    summary = summarise(status_counts(auth, student_id, start, end), start, end)
+    return StudentAttendance(page.items, page.next_cursor, summary)

@@ -1,7 +1,17 @@
 """The audit trail: who did what, when and from where; append-only and hash-chained."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+
+from backend.config import Settings
 
 bp = Blueprint("audit", __name__, url_prefix="/api")
 
-from backend.audit import routes  # noqa: E402,F401  (registers the views)
+
+def init_app(app: Flask, settings: Settings) -> None:
+    from backend.audit import routes  # noqa: F401  (registers the views)
+    from backend.audit.cli import audit_cli
+
+    app.register_blueprint(bp)
+    app.cli.add_command(audit_cli)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-from flask import Flask
 from flask.cli import AppGroup
 
 from backend.audit.service import chain_ids, purge, verify_chain
@@ -38,7 +37,3 @@ def purge_command() -> None:
     days = current_settings().audit_retention_days
     deleted = purge(days)
     click.echo(f"Deleted {deleted} audit event(s) older than {days} days.")
-
-
-def register_audit_cli(app: Flask) -> None:
-    app.cli.add_command(audit_cli)

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 
-from backend.auth.schemas import OutputModel
 from backend.core.pagination import PageQuery
+from backend.core.validation import OutputModel
 
 
 class AuditQuery(PageQuery):

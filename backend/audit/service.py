@@ -16,14 +16,19 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from flask import g, has_request_context, request
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import CursorResult, delete, insert, select, update
 
 from backend.audit.models import PLATFORM_CHAIN, AuditChainHead, AuditEvent, AuditPolicy
+from backend.audit.schemas import AuditQuery
 from backend.core.models import utcnow
+from backend.core.pagination import Page, keyset, page_of
 from backend.extensions import db
+
+if TYPE_CHECKING:
+    from backend.auth.access import AuthContext
 
 GENESIS = "0" * 64
 REDACTED = "[redacted]"
@@ -104,40 +109,62 @@ def start_chain(school_id: uuid.UUID) -> None:
     db.session.execute(insert(AuditChainHead).values(chain_id=school_id, seq=0, last_hash=GENESIS))
 
 
+class Actor(Protocol):
+    """Who acts: an `AuthContext`, or an `ActingUser` where no request is signed in (sign-in itself)."""
+
+    @property
+    def user_id(self) -> uuid.UUID: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def school_id(self) -> uuid.UUID | None: ...
+
+
+@dataclass(frozen=True)
+class ActingUser:
+    user_id: uuid.UUID
+    role: str
+    school_id: uuid.UUID | None
+
+
 def _request_context() -> dict[str, Any]:
+    """Where the event comes from (not who): the request id, client IP and user agent, if any."""
     if not has_request_context():
         return {}
-    auth = g.get("auth")
     return {
         "request_id": g.get("request_id"),
         "client_ip": request.remote_addr,
         "user_agent": (request.user_agent.string or "")[:200] or None,
-        "actor_id": auth.user_id if auth else None,
-        "actor_role": str(auth.role) if auth else None,
-        "school_id": auth.school_id if auth else None,
     }
 
 
 def record(
+    actor: Actor | None,
     action: str,
     *,
     resource_type: str | None = None,
     resource: Any = None,
     resource_id: Any = None,
     changes: Mapping[str, Any] | None = None,
-    **context: Any,
+    school_id: uuid.UUID | None = None,
 ) -> AuditEvent:
     """Add an event to the current transaction: it commits, or rolls back, with the change.
 
-    Actor, school, request id, IP and user agent come from the request unless given in `context`
-    (`actor_id`, `actor_role`, `school_id`). Sensitive keys in `changes` are redacted.
+    `actor` is who acts (None: the system, a command); the event goes on the chain of `school_id`,
+    by default the actor's school, else the platform chain. Request id, IP and user agent come
+    from the request, if there is one. Sensitive keys in `changes` are redacted.
     """
     if resource is not None:
         if resource.id is None:  # a new row: give it its id now rather than flush before the commit
             resource.id = uuid.uuid4()
         resource_id = resource.id
-    fields: dict[str, Any] = {**_request_context(), **context}
-    chain_id = fields.get("school_id") or PLATFORM_CHAIN
+    fields: dict[str, Any] = {
+        **_request_context(),
+        "actor_id": actor.user_id if actor else None,
+        "actor_role": str(actor.role) if actor else None,
+        "school_id": school_id or (actor.school_id if actor else None),
+    }
+    chain_id = fields["school_id"] or PLATFORM_CHAIN
     # The caller's pending changes flush at its commit, where a conflict becomes its 409.
     with db.session.no_autoflush:
         return _append(chain_id, action, resource_type, resource_id, changes, fields)
@@ -228,7 +255,34 @@ def purge(retention_days: int) -> int:
     days = max(90, retention_days)
     db.session.execute(update(AuditPolicy).where(AuditPolicy.id == 1).values(retention_days=days))
     cutoff = utcnow() - timedelta(days=days)
-    deleted = db.session.execute(delete(AuditEvent).where(AuditEvent.occurred_at < cutoff)).rowcount
-    record("audit.purge", changes={"deleted": deleted, "retention_days": days, "before": cutoff})
+    result = db.session.execute(delete(AuditEvent).where(AuditEvent.occurred_at < cutoff))
+    deleted = cast(CursorResult[Any], result).rowcount  # a DELETE's result is a cursor result
+    record(None, "audit.purge", changes={"deleted": deleted, "retention_days": days, "before": cutoff})
     db.session.commit()
     return deleted
+
+
+# --- search -----------------------------------------------------------------------------------------
+
+
+def search(auth: AuthContext, query: AuditQuery) -> Page[AuditEvent]:
+    """The school's events, newest first, filtered by actor, action, resource and time."""
+    statement = auth.scoped(AuditEvent)
+    if query.actor_id is not None:
+        statement = statement.where(AuditEvent.actor_id == query.actor_id)
+    if query.action:
+        action = AuditEvent.action
+        statement = statement.where(
+            action.startswith(query.action) if query.action.endswith(".") else action == query.action
+        )
+    if query.resource_type:
+        statement = statement.where(AuditEvent.resource_type == query.resource_type)
+    if query.resource_id:
+        statement = statement.where(AuditEvent.resource_id == query.resource_id)
+    if query.from_ is not None:
+        statement = statement.where(AuditEvent.occurred_at >= query.from_)
+    if query.to is not None:
+        statement = statement.where(AuditEvent.occurred_at < query.to)
+    order = (AuditEvent.occurred_at, AuditEvent.id)
+    rows = db.session.scalars(keyset(statement, order, query, descending=True)).all()
+    return page_of(rows, query, lambda event: [event.occurred_at, event.id])

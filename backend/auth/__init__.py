@@ -1,8 +1,26 @@
-"""Identity and access: schools, users, sessions, tokens, roles, deny by default."""
+"""Identity and access: users, sessions, tokens, roles, deny by default."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+
+from backend.config import Settings
 
 auth_bp = Blueprint("auth", __name__, url_prefix="/api/auth")
 users_bp = Blueprint("users", __name__, url_prefix="/api/users")
 
-from backend.auth import routes, user_routes  # noqa: E402,F401  (registers the views)
+
+def init_app(app: Flask, settings: Settings) -> None:
+    """Authentication before every request, the password hasher, /api/auth, /api/users, commands."""
+    from backend.auth import routes, user_routes  # noqa: F401  (registers the views)
+    from backend.auth.access import authenticate
+    from backend.auth.cli import routes_audit, users_cli
+    from backend.auth.passwords import Passwords, make_hasher
+    from backend.auth.service import PASSWORDS_EXTENSION
+
+    app.before_request(authenticate)
+    app.extensions[PASSWORDS_EXTENSION] = Passwords(make_hasher(settings))
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(users_bp)
+    app.cli.add_command(users_cli)
+    app.cli.add_command(routes_audit)

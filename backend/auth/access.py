@@ -4,20 +4,22 @@
   marked `@public`. The user's and session's state (active, role, revoked) is re-read at most
   AUTH_STATE_CACHE_SECONDS after it changes, so deactivation and revocation cut access quickly.
 - `@requires("permission")` checks the caller's role against the one permission table.
-- `scoped(Model)` starts every query on school-owned rows, filtered by the caller's school.
+- `AuthContext` is the caller every service receives; `auth.scoped(Model)` starts every query on
+  school-owned rows, filtered by the caller's school.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import date
 from functools import wraps
 from typing import Any, TypeVar
 
 import structlog
 from flask import Flask, g, request
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 
 from backend.auth.models import AuthSession, User
 from backend.auth.permissions import PERMISSIONS, Role, allowed
@@ -25,45 +27,89 @@ from backend.auth.tokens import INVALID_TOKEN, read_access_token
 from backend.config import current_settings
 from backend.core.cache import current_cache
 from backend.core.errors import Forbidden, NotFound, Unauthorized
-from backend.core.markers import current_view, is_public
-from backend.core.models import TenantOwned
+from backend.core.markers import current_view, is_public, route_spec
+from backend.core.models import Base
 from backend.extensions import db
+from backend.schools.models import School
+from backend.schools.service import today_in
 
 F = TypeVar("F", bound=Callable[..., Any])
-M = TypeVar("M", bound=TenantOwned)
+M = TypeVar("M", bound=Base)
 
 
 @dataclass(frozen=True)
 class AuthContext:
+    """The signed-in caller, passed to every service: who, in which school, in what role, and the
+    school's facts (its time zone and currency) that answers depend on."""
+
     user_id: uuid.UUID
     session_id: uuid.UUID
     school_id: uuid.UUID
     role: Role
+    timezone: str
+    currency: str
+
+    def today(self) -> date:
+        """Today in the school's time zone."""
+        return today_in(self.timezone)
+
+    def owns(self, model: type[Base]) -> ColumnElement[bool]:
+        """The condition "this row is the caller's school's", for joins and subqueries."""
+        return model.__table__.c.school_id == self.school_id
+
+    def scoped(self, model: type[M]) -> Select[M]:
+        """`SELECT model` limited to the caller's school: where every school-owned query starts."""
+        return select(model).where(self.owns(model))
+
+    def get_scoped(self, model: type[M], object_id: uuid.UUID, name: str) -> M:
+        """One row of the caller's school, or 404 (another school's row is not confirmed to exist)."""
+        row = db.session.scalar(self.scoped(model).where(model.__table__.c.id == object_id))
+        if row is None:
+            raise NotFound(f"{name} not found.")
+        return row
+
+
+@dataclass(frozen=True)
+class SessionState:
+    """What a request needs to know about its session beyond the token; cached briefly."""
+
+    live: bool
+    role: str | None = None
+    school_id: str | None = None
+    timezone: str = "UTC"
+    currency: str = ""
 
 
 def _state_key(session_id: uuid.UUID) -> str:
-    return f"auth:session:{session_id}"
+    return f"auth:session:v2:{session_id}"
 
 
-def _session_state(user_id: uuid.UUID, session_id: uuid.UUID) -> dict[str, Any]:
+def _session_state(user_id: uuid.UUID, session_id: uuid.UUID) -> SessionState:
     """Whether the session and its user are live, with the user's current role and school."""
     ttl = current_settings().auth_state_cache_seconds
     cache = current_cache()
-    state: dict[str, Any] | None = cache.get_json(_state_key(session_id)) if ttl else None
-    if state is None:
-        row = db.session.execute(
-            select(User.is_active, User.role, User.school_id, AuthSession.revoked_at)
-            .join(AuthSession, AuthSession.user_id == User.id)
-            .where(AuthSession.id == session_id, User.id == user_id)
-        ).one_or_none()
-        live = row is not None and row.is_active and row.revoked_at is None
-        state = {
-            "live": live,
-            "role": row.role if live else None,
-            "school": str(row.school_id) if live else None,
-        }
-        if ttl:
-            cache.set_json(_state_key(session_id), state, ttl)
+    cached = cache.get_json(_state_key(session_id)) if ttl else None
+    if isinstance(cached, dict):
+        return SessionState(**cached)
+    row = db.session.execute(
+        select(
+            User.is_active,
+            User.role,
+            User.school_id,
+            AuthSession.revoked_at,
+            School.timezone,
+            School.currency,
+        )
+        .join(AuthSession, AuthSession.user_id == User.id)
+        .join(School, School.id == User.school_id)
+        .where(AuthSession.id == session_id, User.id == user_id)
+    ).one_or_none()
+    if row is None or not row.is_active or row.revoked_at is not None:
+        state = SessionState(live=False)
+    else:
+        state = SessionState(True, row.role, str(row.school_id), row.timezone, row.currency)
+    if ttl:
+        cache.set_json(_state_key(session_id), asdict(state), ttl)
     return state
 
 
@@ -90,11 +136,13 @@ def authenticate() -> None:
         raise Unauthorized("An access token is required.")
     claims = read_access_token(current_settings(), token)
     state = _session_state(claims.user_id, claims.session_id)
-    if not state["live"] or state["school"] != str(claims.school_id):
+    if not state.live or state.role is None or state.school_id != str(claims.school_id):
         raise Unauthorized(
             "The session has ended; sign in again.", headers={"WWW-Authenticate": INVALID_TOKEN}
         )
-    g.auth = AuthContext(claims.user_id, claims.session_id, claims.school_id, Role(state["role"]))
+    g.auth = AuthContext(
+        claims.user_id, claims.session_id, claims.school_id, Role(state.role), state.timezone, state.currency
+    )
     g.user_id, g.school_id = claims.user_id, claims.school_id
     structlog.contextvars.bind_contextvars(user_id=str(claims.user_id), school_id=str(claims.school_id))
 
@@ -118,23 +166,10 @@ def requires(permission: str) -> Callable[[F], F]:
                 raise Forbidden("Your role does not allow this.")
             return view(*args, **kwargs)
 
-        guarded.permission = permission  # type: ignore[attr-defined]
-        return guarded  # type: ignore[return-value]
+        route_spec(guarded).permission = permission
+        return guarded  # type: ignore[return-value]  # wraps() keeps the view's signature
 
     return decorate
-
-
-def scoped(model: type[M]) -> Select[tuple[M]]:
-    """`SELECT model` limited to the caller's school: where every school-owned query starts."""
-    return select(model).where(model.school_id == current_auth().school_id)
-
-
-def get_scoped(model: type[M], object_id: uuid.UUID, name: str) -> M:
-    """One row of the caller's school, or 404 (another school's row is not confirmed to exist)."""
-    row = db.session.scalar(scoped(model).where(model.id == object_id))  # type: ignore[attr-defined]
-    if row is None:
-        raise NotFound(f"{name} not found.")
-    return row
 
 
 def unprotected_routes(app: Flask) -> list[str]:
@@ -142,11 +177,8 @@ def unprotected_routes(app: Flask) -> list[str]:
     problems = []
     for rule in app.url_map.iter_rules():
         view = app.view_functions.get(rule.endpoint)
-        if not is_public(view) and getattr(view, "permission", None) is None:
+        spec = route_spec(view)
+        if not spec.public and spec.permission is None:
             methods = ",".join(sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}))
             problems.append(f"{methods} {rule.rule} ({rule.endpoint})")
     return problems
-
-
-def init_auth(app: Flask) -> None:
-    app.before_request(authenticate)

@@ -1,4 +1,4 @@
-"""Schools, users, login sessions and their refresh tokens."""
+"""Users, login sessions and their refresh tokens (the school itself is `backend.schools`)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.auth.permissions import Role
 from backend.core.models import Base, TenantOwned, Timestamps, UUIDPrimaryKey, enum_check
-
-
-class School(UUIDPrimaryKey, Timestamps, Base):
-    __tablename__ = "schools"
-
-    name: Mapped[str] = mapped_column(String(200))
-    slug: Mapped[str] = mapped_column(String(63), unique=True)
-    timezone: Mapped[str] = mapped_column(String(64))
-    currency: Mapped[str] = mapped_column(String(3))
+from backend.schools.models import School
 
 
 class User(UUIDPrimaryKey, Timestamps, TenantOwned, Base):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Response, request
+from flask import Response, after_this_request, request
 
 from backend.auth import auth_bp as bp
 from backend.auth import service
@@ -14,7 +14,6 @@ from backend.auth.schemas import (
     MeOut,
     PasswordChangeIn,
     RefreshIn,
-    SchoolOut,
     TokenOut,
     UserOut,
     normalise_email,
@@ -24,7 +23,6 @@ from backend.config import current_settings
 from backend.core.api import api
 from backend.core.errors import Forbidden, Unauthorized
 from backend.core.markers import public, rate_limit
-from backend.core.responses import json_response, no_content
 
 REFRESH_COOKIE = "homeroom_refresh"
 COOKIE_PATH = "/api/auth"
@@ -36,6 +34,10 @@ def _login_limit() -> str:
 
 def _failure_limit() -> str:
     return current_settings().login_failure_limit
+
+
+def _refresh_limit() -> str:
+    return current_settings().refresh_rate_limit
 
 
 def login_account_key() -> str:
@@ -54,41 +56,45 @@ def _client() -> service.Client:
     return service.Client(user_agent=request.user_agent.string, ip_address=request.remote_addr)
 
 
-def _set_refresh_cookie(response: Response, token: str) -> None:
+def _set_refresh_cookie(token: str) -> None:
+    """Send the refresh token as an HttpOnly cookie scoped to /api/auth, with this response."""
     settings = current_settings()
-    response.set_cookie(
-        REFRESH_COOKIE,
-        token,
-        max_age=settings.refresh_token_ttl_days * 86400,
-        path=COOKIE_PATH,
-        httponly=True,
-        secure=settings.force_https,
-        samesite="Strict",
-    )
+
+    @after_this_request
+    def set_cookie(response: Response) -> Response:
+        response.set_cookie(
+            REFRESH_COOKIE,
+            token,
+            max_age=settings.refresh_token_ttl_days * 86400,
+            path=COOKIE_PATH,
+            httponly=True,
+            secure=settings.force_https,
+            samesite="Strict",
+        )
+        return response
 
 
-def _clear_refresh_cookie(response: Response) -> None:
-    response.delete_cookie(
-        REFRESH_COOKIE,
-        path=COOKIE_PATH,
-        httponly=True,
-        secure=current_settings().force_https,
-        samesite="Strict",
-    )
+def _clear_refresh_cookie() -> None:
+    secure = current_settings().force_https
+
+    @after_this_request
+    def clear_cookie(response: Response) -> Response:
+        response.delete_cookie(
+            REFRESH_COOKIE, path=COOKIE_PATH, httponly=True, secure=secure, samesite="Strict"
+        )
+        return response
 
 
-def _tokens_response(tokens: service.IssuedTokens, *, in_body: bool) -> Response:
+def _tokens(tokens: service.IssuedTokens, *, in_body: bool) -> TokenOut:
     """Browsers get the refresh token as an HttpOnly cookie; other clients, who ask, in the body."""
-    body = TokenOut(
+    if not in_body:
+        _set_refresh_cookie(tokens.refresh_token)
+    return TokenOut(
         access_token=tokens.access_token,
         expires_in=tokens.expires_in,
         refresh_token=tokens.refresh_token if in_body else None,
         user=UserOut.model_validate(tokens.user),
     )
-    response = json_response(body)
-    if not in_body:
-        _set_refresh_cookie(response, tokens.refresh_token)
-    return response
 
 
 def _cookie_token() -> str | None:
@@ -104,72 +110,57 @@ def _cookie_token() -> str | None:
 @rate_limit(_login_limit)
 @rate_limit(_failure_limit, key=login_account_key, deduct_when=_failed)
 @api(body=LoginIn, response=TokenOut, problems=(401,))
-def login(body: LoginIn) -> Response:
+def login(body: LoginIn) -> TokenOut:
     """Sign in: an access token, and the refresh token as a cookie (or in the body if asked)."""
     tokens = service.login(body.email, body.password, _client())
-    return _tokens_response(tokens, in_body=body.return_refresh_token)
+    return _tokens(tokens, in_body=body.return_refresh_token)
 
 
 @bp.post("/refresh")
 @public
-@rate_limit(_login_limit)
+@rate_limit(_refresh_limit)
 @api(body=RefreshIn, optional_body=True, response=TokenOut, problems=(401, 403))
-def refresh(body: RefreshIn) -> Response:
+def refresh(body: RefreshIn) -> TokenOut:
     """Swap the refresh token (cookie, or body for other clients) for new tokens; each works once."""
     token = body.refresh_token or _cookie_token()
     if not token:
         raise Unauthorized("A refresh token is required.")
-    return _tokens_response(service.refresh(token), in_body=body.refresh_token is not None)
+    return _tokens(service.refresh(token), in_body=body.refresh_token is not None)
 
 
 @bp.post("/logout")
 @public
 @api(body=RefreshIn, optional_body=True, status=204, problems=(401, 403))
-def logout(body: RefreshIn) -> Response:
+def logout(body: RefreshIn) -> None:
     """End this session (named by the refresh token, or the access token). Always 204."""
     token = body.refresh_token or _cookie_token()
     if token:
         service.logout(refresh_token=token)
     elif (access := bearer_token()) is not None:
         service.logout(session_id=read_access_token(current_settings(), access).session_id)
-    response = no_content()
-    _clear_refresh_cookie(response)
-    return response
+    _clear_refresh_cookie()
 
 
 @bp.post("/logout-all")
 @requires("auth.self")
 @api(status=204)
-def logout_all() -> Response:
+def logout_all() -> None:
     """End every session of the signed-in user."""
     service.logout_all(current_auth())
-    response = no_content()
-    _clear_refresh_cookie(response)
-    return response
+    _clear_refresh_cookie()
 
 
 @bp.get("/me")
 @requires("auth.self")
 @api(response=MeOut)
-def me() -> Response:
+def me() -> service.Profile:
     """The signed-in user, their school and role (and a parent's children)."""
-    auth = current_auth()
-    user, school = service.profile(auth)
-    children = [] if auth.role == "parent" else None
-    return json_response(
-        MeOut(
-            user=UserOut.model_validate(user),
-            school=SchoolOut.model_validate(school),
-            role=auth.role,
-            children=children,
-        )
-    )
+    return service.profile(current_auth())
 
 
 @bp.post("/password")
 @requires("auth.self")
 @api(body=PasswordChangeIn, status=204)
-def change_password(body: PasswordChangeIn) -> Response:
+def change_password(body: PasswordChangeIn) -> None:
     """Change the password; every other session ends."""
     service.change_password(current_auth(), body.current_password, body.new_password)
-    return no_content()

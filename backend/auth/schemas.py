@@ -9,7 +9,6 @@ from typing import Annotated
 from pydantic import (
     AfterValidator,
     BaseModel,
-    ConfigDict,
     EmailStr,
     Field,
     StringConstraints,
@@ -17,7 +16,7 @@ from pydantic import (
 
 from backend.auth.permissions import Role
 from backend.core.pagination import PageQuery
-from backend.core.validation import InputModel, PatchModel
+from backend.core.validation import InputModel, OutputModel, PatchModel
 
 
 def normalise_email(value: str) -> str:
@@ -66,10 +65,6 @@ class UserListQuery(PageQuery):
     q: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
 
 
-class OutputModel(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-
 class SchoolOut(OutputModel):
     id: uuid.UUID
     name: str
@@ -104,8 +99,22 @@ class TokenOut(BaseModel):
     user: UserOut
 
 
-class MeOut(BaseModel):
+class ChildOut(OutputModel):
+    """A parent's linked child, with what the link lets the parent see."""
+
+    id: uuid.UUID
+    first_name: str
+    last_name: str
+    grade_level: int
+    status: str
+    relationship: str
+    is_primary: bool
+    can_view_finance: bool
+    can_view_health: bool
+
+
+class MeOut(OutputModel):
     user: UserOut
     school: SchoolOut
     role: Role
-    children: list[dict[str, object]] | None = None
+    children: list[ChildOut] | None = Field(default=None, description="Parents only: their linked children.")

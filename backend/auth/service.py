@@ -6,21 +6,25 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 import structlog
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from backend.audit import service as audit
 from backend.auth.access import AuthContext, forget_sessions
-from backend.auth.models import AuthSession, RefreshToken, School, User
+from backend.auth.models import AuthSession, RefreshToken, User
 from backend.auth.passwords import Passwords, policy_problem
+from backend.auth.permissions import Role
 from backend.auth.schemas import normalise_email
 from backend.auth.tokens import INVALID_TOKEN, hash_refresh_token, issue_access_token, new_refresh_token
 from backend.config import current_settings
 from backend.core.errors import NotFound, Unauthorized, ValidationFailed
 from backend.core.models import utcnow
 from backend.extensions import db
+from backend.schools.models import School
+from backend.students.models import GuardianLink, Student
 
 log = structlog.get_logger("homeroom.auth")
 PASSWORDS_EXTENSION = "homeroom.passwords"
@@ -79,6 +83,7 @@ def login(email: str, password: str, client: Client) -> IssuedTokens:
             user.failed_login_count += 1
             user.last_failed_login_at = now
             audit.record(
+                None,
                 "auth.login_failed",
                 resource_type="user",
                 resource_id=user.id,
@@ -86,7 +91,7 @@ def login(email: str, password: str, client: Client) -> IssuedTokens:
                 changes={"failed_login_count": user.failed_login_count},
             )
         else:
-            audit.record("auth.login_failed", changes={"account": _account_digest(email)})
+            audit.record(None, "auth.login_failed", changes={"account": _account_digest(email)})
         db.session.commit()
         log.info("login_failed", user_id=str(user.id) if user else None)
         raise Unauthorized(BAD_CREDENTIALS)
@@ -104,17 +109,20 @@ def login(email: str, password: str, client: Client) -> IssuedTokens:
     db.session.flush()
     tokens = _issue(user, session, now)
     audit.record(
+        _acting(user),
         "auth.login",
         resource_type="user",
         resource_id=user.id,
-        school_id=user.school_id,
-        actor_id=user.id,
-        actor_role=user.role,
         changes={"session_id": session.id},
     )
     db.session.commit()
     log.info("login", user_id=str(user.id), session_id=str(session.id))
     return tokens
+
+
+def _acting(user: User) -> audit.ActingUser:
+    """The user as the actor of an event recorded before (or without) an authenticated request."""
+    return audit.ActingUser(user.id, user.role, user.school_id)
 
 
 def _account_digest(email: str) -> str:
@@ -144,21 +152,20 @@ def refresh(token: str) -> IssuedTokens:
     if session.revoked_at is not None or not user.is_active or stored.expires_at <= now:
         raise Unauthorized(BAD_REFRESH, headers={"WWW-Authenticate": INVALID_TOKEN})
     # Spend the token atomically: of two concurrent refreshes with it, only one may succeed.
-    spent = db.session.execute(
+    result = db.session.execute(
         update(RefreshToken)
         .where(RefreshToken.id == stored.id, RefreshToken.used_at.is_(None))
         .values(used_at=now)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
+    spent = cast(CursorResult[Any], result).rowcount  # an UPDATE's result is a cursor result
     if spent != 1:
         _revoke([session], "reuse_detected", now)
         audit.record(
+            _acting(user),
             "auth.refresh_reuse",
             resource_type="session",
             resource_id=session.id,
-            school_id=user.school_id,
-            actor_id=user.id,
-            actor_role=user.role,
         )
         db.session.commit()
         forget_sessions([session.id])
@@ -184,12 +191,10 @@ def logout(*, refresh_token: str | None = None, session_id: uuid.UUID | None = N
         _revoke([session], "logout", utcnow())
         user = db.session.get_one(User, session.user_id)
         audit.record(
+            _acting(user),
             "auth.logout",
             resource_type="session",
             resource_id=session.id,
-            school_id=user.school_id,
-            actor_id=user.id,
-            actor_role=user.role,
         )
         db.session.commit()
         forget_sessions([session.id])
@@ -214,6 +219,7 @@ def revoke_user_sessions(
 def logout_all(auth: AuthContext) -> int:
     revoked = revoke_user_sessions(auth.user_id, "logout_all")
     audit.record(
+        auth,
         "auth.logout_all",
         resource_type="user",
         resource_id=auth.user_id,
@@ -239,6 +245,7 @@ def change_password(auth: AuthContext, current: str, new: str) -> None:
     user.password_changed_at = utcnow()
     revoked = revoke_user_sessions(user.id, "password_changed", keep=auth.session_id)
     audit.record(
+        auth,
         "auth.password_change",
         resource_type="user",
         resource_id=user.id,
@@ -248,11 +255,56 @@ def change_password(auth: AuthContext, current: str, new: str) -> None:
     forget_sessions(revoked)
 
 
-def profile(auth: AuthContext) -> tuple[User, School]:
+@dataclass(frozen=True)
+class LinkedChild:
+    """A parent's child as the profile lists it, with what the link lets the parent see."""
+
+    id: uuid.UUID
+    first_name: str
+    last_name: str
+    grade_level: int
+    status: str
+    relationship: str
+    is_primary: bool
+    can_view_finance: bool
+    can_view_health: bool
+
+
+@dataclass(frozen=True)
+class Profile:
+    user: User
+    school: School
+    role: Role
+    children: list[LinkedChild] | None  # parents only
+
+
+def profile(auth: AuthContext) -> Profile:
+    """The caller, their school and role; for a parent, the children linked to them."""
     row = db.session.execute(
         select(User, School).join(School, School.id == User.school_id).where(User.id == auth.user_id)
     ).one_or_none()
     if row is None:
         raise NotFound("User not found.")
     user, school = row
-    return user, school
+    children = _linked_children(auth) if auth.role == Role.PARENT else None
+    return Profile(user, school, auth.role, children)
+
+
+def _linked_children(auth: AuthContext) -> list[LinkedChild]:
+    rows = db.session.execute(
+        select(
+            Student.id,
+            Student.first_name,
+            Student.last_name,
+            Student.grade_level,
+            Student.status,
+            GuardianLink.relationship,
+            GuardianLink.is_primary,
+            GuardianLink.can_view_finance,
+            GuardianLink.can_view_health,
+        )
+        .join(GuardianLink, GuardianLink.student_id == Student.id)
+        .where(auth.owns(GuardianLink), GuardianLink.user_id == auth.user_id)
+        .order_by(Student.last_name, Student.first_name, Student.id)
+    )
+    return [LinkedChild(*row) for row in rows]

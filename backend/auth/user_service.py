@@ -1,63 +1,30 @@
-"""Schools and users: creation, listing within a school, changes, deactivation."""
+"""Users: creation, listing within a school, changes, deactivation, password resets by an operator."""
 
 from __future__ import annotations
 
-import re
 import uuid
-from datetime import date, datetime
-from zoneinfo import ZoneInfo, available_timezones
 
 from sqlalchemy import exists, or_, select
 
 from backend.audit import service as audit
-from backend.auth.access import AuthContext, forget_sessions, get_scoped, scoped
-from backend.auth.models import AuthSession, School, User
+from backend.auth.access import AuthContext, forget_sessions
+from backend.auth.models import AuthSession, User
 from backend.auth.passwords import policy_problem
 from backend.auth.permissions import Role
-from backend.auth.schemas import UserCreateIn, UserListQuery, UserUpdateIn
+from backend.auth.schemas import UserCreateIn, UserListQuery, UserUpdateIn, normalise_email
 from backend.auth.service import passwords, revoke_user_sessions
-from backend.core.errors import Conflict, ValidationFailed
-from backend.core.pagination import keyset, page_of
+from backend.core.errors import Conflict, NotFound, ValidationFailed
+from backend.core.models import utcnow
+from backend.core.pagination import Page, keyset, page_of
 from backend.extensions import db
 
 USER_FIELDS = ("email", "full_name", "role", "is_active")
-SCHOOL_FIELDS = ("name", "slug", "timezone", "currency")
-SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
-CURRENCY = re.compile(r"[A-Z]{3}")
 
 
-def create_school(name: str, slug: str, timezone: str, currency: str) -> School:
-    if not SLUG.fullmatch(slug):
-        raise ValidationFailed.on("slug", "Use lower-case letters, digits and hyphens (at most 63).")
-    if timezone not in available_timezones():
-        raise ValidationFailed.on("timezone", "Not an IANA time zone, such as Europe/London.")
-    if not CURRENCY.fullmatch(currency):
-        raise ValidationFailed.on("currency", "Use an ISO 4217 code, such as GBP.")
-    if db.session.scalar(select(exists().where(School.slug == slug))):
-        raise Conflict(f"A school with slug {slug!r} already exists.")
-    school = School(name=name.strip(), slug=slug, timezone=timezone, currency=currency)
-    db.session.add(school)
-    db.session.flush()
-    audit.start_chain(school.id)
-    audit.record(
-        "school.create",
-        resource=school,
-        resource_type="school",
-        school_id=school.id,
-        changes=audit.snapshot(school, SCHOOL_FIELDS),
-    )
-    db.session.commit()
-    return school
+def create_user(school_id: uuid.UUID, data: UserCreateIn, *, actor: audit.Actor | None = None) -> User:
+    """A new user of `school_id`; the email must be free in every school (sign-in is by email).
 
-
-def school_today(school_id: uuid.UUID) -> date:
-    """Today's date where the school is: "today", "overdue" and "this term" are judged there."""
-    timezone = db.session.scalar(select(School.timezone).where(School.id == school_id))
-    return datetime.now(ZoneInfo(timezone or "UTC")).date()
-
-
-def create_user(school_id: uuid.UUID, data: UserCreateIn) -> User:
-    """A new user of `school_id`; the email must be free in every school (sign-in is by email)."""
+    `actor` is the admin who creates it (None from a command)."""
     problem = policy_problem(data.password)
     if problem:
         raise ValidationFailed.on("body.password", problem, "password_policy")
@@ -73,6 +40,7 @@ def create_user(school_id: uuid.UUID, data: UserCreateIn) -> User:
     )
     db.session.add(user)
     audit.record(
+        actor,
         "user.create",
         resource=user,
         resource_type="user",
@@ -83,8 +51,8 @@ def create_user(school_id: uuid.UUID, data: UserCreateIn) -> User:
     return user
 
 
-def list_users(query: UserListQuery) -> tuple[list[User], str | None]:
-    statement = scoped(User)
+def list_users(auth: AuthContext, query: UserListQuery) -> Page[User]:
+    statement = auth.scoped(User)
     if query.role is not None:
         statement = statement.where(User.role == query.role.value)
     if query.is_active is not None:
@@ -96,13 +64,13 @@ def list_users(query: UserListQuery) -> tuple[list[User], str | None]:
     return page_of(rows, query, lambda user: [user.email])
 
 
-def get_user(user_id: uuid.UUID) -> User:
-    return get_scoped(User, user_id, "User")
+def get_user(auth: AuthContext, user_id: uuid.UUID) -> User:
+    return auth.get_scoped(User, user_id, "User")
 
 
 def update_user(auth: AuthContext, user_id: uuid.UUID, data: UserUpdateIn) -> User:
     """Rename, change role, (de)activate. Deactivation ends every session of the user at once."""
-    user = get_user(user_id)
+    user = get_user(auth, user_id)
     if user.id == auth.user_id and (data.is_active is False or data.role not in (None, Role.ADMIN)):
         raise Conflict("You cannot deactivate or demote your own account.")
     stale: list[uuid.UUID] = []
@@ -119,9 +87,35 @@ def update_user(auth: AuthContext, user_id: uuid.UUID, data: UserUpdateIn) -> Us
             stale += revoke_user_sessions(user.id, "deactivated")
     changes = audit.diff(before, audit.snapshot(user, USER_FIELDS))
     if changes:
-        audit.record(_user_action(changes), resource=user, resource_type="user", changes=changes)
+        audit.record(auth, _user_action(changes), resource=user, resource_type="user", changes=changes)
     db.session.commit()
     forget_sessions(stale)
+    return user
+
+
+def set_password(email: str, password: str) -> User:
+    """Set a user's password from the command line (a lost admin or demo password): every session
+    of the user ends and the failed-login counter is cleared. The policy applies as everywhere."""
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        raise NotFound(f"No user with email {email!r}.")
+    problem = policy_problem(password)
+    if problem:
+        raise ValidationFailed.on("password", problem, "password_policy")
+    user.password_hash = passwords().hash(password)
+    user.password_changed_at = utcnow()
+    user.failed_login_count = 0
+    revoked = revoke_user_sessions(user.id, "password_reset")
+    audit.record(
+        None,
+        "user.password_reset",
+        resource=user,
+        resource_type="user",
+        school_id=user.school_id,
+        changes={"sessions_ended": len(revoked)},
+    )
+    db.session.commit()
+    forget_sessions(revoked)
     return user
 
 

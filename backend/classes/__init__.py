@@ -1,8 +1,17 @@
 """Terms, classes and enrollments."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+
+from backend.config import Settings
 
 terms_bp = Blueprint("terms", __name__, url_prefix="/api/terms")
 bp = Blueprint("classes", __name__, url_prefix="/api/classes")
 
-from backend.classes import routes  # noqa: E402,F401  (registers the views)
+
+def init_app(app: Flask, settings: Settings) -> None:
+    from backend.classes import routes  # noqa: F401  (registers the views)
+
+    app.register_blueprint(terms_bp)
+    app.register_blueprint(bp)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Response, url_for
+from flask import url_for
 
 from backend.auth.access import current_auth, requires
 from backend.classes import bp, service, terms_bp
+from backend.classes.models import SchoolClass, Term
 from backend.classes.schemas import (
     ClassIn,
     ClassListQuery,
@@ -17,82 +18,80 @@ from backend.classes.schemas import (
     TermIn,
     TermOut,
 )
-from backend.core.api import Items, Page, api
-from backend.core.responses import items_response, json_response, no_content, page_response
+from backend.core.api import Headers, api
+from backend.core.pagination import Items, Page
+from backend.students.models import Student
 from backend.students.schemas import StudentOut
 
 
 @terms_bp.get("")
 @requires("terms.read")
 @api(response=Items[TermOut])
-def list_terms() -> Response:
+def list_terms() -> Items[Term]:
     """The school's terms, earliest first."""
-    return items_response(service.list_terms(), TermOut)
+    return Items(service.list_terms(current_auth()))
 
 
 @terms_bp.post("")
 @requires("terms.manage")
 @api(body=TermIn, response=TermOut, status=201)
-def create_term(body: TermIn) -> Response:
+def create_term(body: TermIn) -> Term:
     """Add a term."""
-    return json_response(TermOut.model_validate(service.create_term(current_auth(), body)), 201)
+    return service.create_term(current_auth(), body)
 
 
 @bp.get("")
 @requires("classes.read")
 @api(query=ClassListQuery, response=Page[ClassOut])
-def list_classes(query: ClassListQuery) -> Response:
+def list_classes(query: ClassListQuery) -> Page[SchoolClass]:
     """Classes by name: all of the school's for admins, their own for teachers."""
-    classes, next_cursor = service.list_classes(current_auth(), query)
-    return page_response(classes, next_cursor, ClassOut)
+    return service.list_classes(current_auth(), query)
 
 
 @bp.post("")
 @requires("classes.manage")
 @api(body=ClassIn, response=ClassOut, status=201)
-def create_class(body: ClassIn) -> Response:
+def create_class(body: ClassIn) -> tuple[SchoolClass, Headers]:
     """Create a class in a term."""
     school_class = service.create_class(current_auth(), body)
-    location = url_for("classes.get_class", class_id=school_class.id)
-    return json_response(ClassOut.model_validate(school_class), 201, {"Location": location})
+    return school_class, {"Location": url_for("classes.get_class", class_id=school_class.id)}
 
 
 @bp.get("/<uuid:class_id>")
 @requires("classes.read")
 @api(response=ClassOut)
-def get_class(class_id: uuid.UUID) -> Response:
+def get_class(class_id: uuid.UUID) -> SchoolClass:
     """One class."""
-    return json_response(ClassOut.model_validate(service.visible_class(current_auth(), class_id)))
+    return service.visible_class(current_auth(), class_id)
 
 
 @bp.patch("/<uuid:class_id>")
 @requires("classes.manage")
 @api(body=ClassUpdateIn, response=ClassOut)
-def update_class(class_id: uuid.UUID, body: ClassUpdateIn) -> Response:
+def update_class(class_id: uuid.UUID, body: ClassUpdateIn) -> SchoolClass:
     """Rename a class or change its teacher."""
-    return json_response(ClassOut.model_validate(service.update_class(current_auth(), class_id, body)))
+    return service.update_class(current_auth(), class_id, body)
 
 
 @bp.get("/<uuid:class_id>/enrollments")
 @requires("classes.read")
 @api(response=Items[StudentOut])
-def list_enrollments(class_id: uuid.UUID) -> Response:
+def list_enrollments(class_id: uuid.UUID) -> Items[Student]:
     """The students enrolled in a class."""
-    return items_response(service.list_enrollments(current_auth(), class_id), StudentOut)
+    return Items(service.list_enrollments(current_auth(), class_id))
 
 
 @bp.post("/<uuid:class_id>/enrollments")
 @requires("classes.manage")
 @api(body=EnrollmentIn, response=StudentOut, status=201)
-def enroll(class_id: uuid.UUID, body: EnrollmentIn) -> Response:
+def enroll(class_id: uuid.UUID, body: EnrollmentIn) -> Student:
     """Enroll a student in a class."""
-    return json_response(StudentOut.model_validate(service.enroll(current_auth(), class_id, body)), 201)
+    return service.enroll(current_auth(), class_id, body)
 
 
 @bp.delete("/<uuid:class_id>/enrollments/<uuid:student_id>")
 @requires("classes.manage")
 @api(status=204)
-def unenroll(class_id: uuid.UUID, student_id: uuid.UUID) -> Response:
+def unenroll(class_id: uuid.UUID, student_id: uuid.UUID) -> None:
     """Take a student out of a class (their attendance and grades stay)."""
     service.unenroll(current_auth(), class_id, student_id)
-    return no_content()

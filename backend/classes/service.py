@@ -8,14 +8,14 @@ from datetime import date
 from sqlalchemy import ColumnElement, Select, exists, false, select, true
 
 from backend.audit import service as audit
-from backend.auth.access import AuthContext, scoped
+from backend.auth.access import AuthContext
 from backend.auth.models import User
 from backend.auth.permissions import Role
 from backend.classes.models import Enrollment, SchoolClass, Term
 from backend.classes.schemas import ClassIn, ClassListQuery, ClassUpdateIn, EnrollmentIn, TermIn
 from backend.core.db import commit_unique
 from backend.core.errors import NotFound, ValidationFailed
-from backend.core.pagination import keyset, page_of
+from backend.core.pagination import Page, keyset, page_of
 from backend.extensions import db
 from backend.students.models import Student, StudentStatus
 
@@ -25,23 +25,23 @@ CLASS_FIELDS = ("name", "subject", "grade_level", "term_id", "teacher_id")
 # --- terms --------------------------------------------------------------------------------------
 
 
-def list_terms() -> list[Term]:
-    return list(db.session.scalars(scoped(Term).order_by(Term.starts_on, Term.id)))
+def list_terms(auth: AuthContext) -> list[Term]:
+    return list(db.session.scalars(auth.scoped(Term).order_by(Term.starts_on, Term.id)))
 
 
 def create_term(auth: AuthContext, data: TermIn) -> Term:
     term = Term(school_id=auth.school_id, **data.model_dump())
     db.session.add(term)
-    audit.record("term.create", resource=term, resource_type="term", changes=data.model_dump())
+    audit.record(auth, "term.create", resource=term, resource_type="term", changes=data.model_dump())
     commit_unique(f"A term named {data.name!r} already exists.")
     return term
 
 
-def term_on(school_id: uuid.UUID, day: date) -> Term | None:
+def term_on(auth: AuthContext, day: date) -> Term | None:
     """The term that contains `day`, if any (the latest-starting one if terms overlap)."""
     return db.session.scalar(
-        select(Term)
-        .where(Term.school_id == school_id, Term.starts_on <= day, Term.ends_on >= day)
+        auth.scoped(Term)
+        .where(Term.starts_on <= day, Term.ends_on >= day)
         .order_by(Term.starts_on.desc())
         .limit(1)
     )
@@ -58,8 +58,8 @@ def teaching(auth: AuthContext) -> ColumnElement[bool]:
     return SchoolClass.teacher_id == auth.user_id if auth.role == Role.TEACHER else false()
 
 
-def visible_classes(auth: AuthContext) -> Select[tuple[SchoolClass]]:
-    return scoped(SchoolClass).where(teaching(auth))
+def visible_classes(auth: AuthContext) -> Select[SchoolClass]:
+    return auth.scoped(SchoolClass).where(teaching(auth))
 
 
 def visible_class(auth: AuthContext, class_id: uuid.UUID) -> SchoolClass:
@@ -69,7 +69,7 @@ def visible_class(auth: AuthContext, class_id: uuid.UUID) -> SchoolClass:
     return school_class
 
 
-def list_classes(auth: AuthContext, query: ClassListQuery) -> tuple[list[SchoolClass], str | None]:
+def list_classes(auth: AuthContext, query: ClassListQuery) -> Page[SchoolClass]:
     statement = visible_classes(auth)
     if query.term_id is not None:
         statement = statement.where(SchoolClass.term_id == query.term_id)
@@ -78,7 +78,7 @@ def list_classes(auth: AuthContext, query: ClassListQuery) -> tuple[list[SchoolC
 
 
 def _check_term(auth: AuthContext, term_id: uuid.UUID) -> None:
-    if not db.session.scalar(select(exists().where(Term.id == term_id, Term.school_id == auth.school_id))):
+    if not db.session.scalar(select(exists().where(Term.id == term_id, auth.owns(Term)))):
         raise ValidationFailed.on("body.term_id", "No term with this id in the school.")
 
 
@@ -87,7 +87,7 @@ def _check_teacher(auth: AuthContext, teacher_id: uuid.UUID | None) -> None:
         select(
             exists().where(
                 User.id == teacher_id,
-                User.school_id == auth.school_id,
+                auth.owns(User),
                 User.role == Role.TEACHER.value,
                 User.is_active.is_(True),
             )
@@ -101,7 +101,9 @@ def create_class(auth: AuthContext, data: ClassIn) -> SchoolClass:
     _check_teacher(auth, data.teacher_id)
     school_class = SchoolClass(school_id=auth.school_id, **data.model_dump())
     db.session.add(school_class)
-    audit.record("class.create", resource=school_class, resource_type="class", changes=data.model_dump())
+    audit.record(
+        auth, "class.create", resource=school_class, resource_type="class", changes=data.model_dump()
+    )
     commit_unique(f"The term already has a class named {data.name!r}.")
     return school_class
 
@@ -114,7 +116,7 @@ def update_class(auth: AuthContext, class_id: uuid.UUID, data: ClassUpdateIn) ->
     for name in data.model_fields_set:
         setattr(school_class, name, getattr(data, name))
     if changes := audit.diff(before, audit.snapshot(school_class, CLASS_FIELDS)):
-        audit.record("class.update", resource=school_class, resource_type="class", changes=changes)
+        audit.record(auth, "class.update", resource=school_class, resource_type="class", changes=changes)
     commit_unique("The term already has a class with this name.")
     return school_class
 
@@ -128,7 +130,7 @@ def list_enrollments(auth: AuthContext, class_id: uuid.UUID) -> list[Student]:
         db.session.scalars(
             select(Student)
             .join(Enrollment, Enrollment.student_id == Student.id)
-            .where(Enrollment.class_id == class_id, Enrollment.school_id == auth.school_id)
+            .where(Enrollment.class_id == class_id, auth.owns(Enrollment))
             .order_by(Student.last_name, Student.first_name, Student.id)
         )
     )
@@ -136,7 +138,7 @@ def list_enrollments(auth: AuthContext, class_id: uuid.UUID) -> list[Student]:
 
 def enroll(auth: AuthContext, class_id: uuid.UUID, data: EnrollmentIn) -> Student:
     visible_class(auth, class_id)
-    student = db.session.scalar(scoped(Student).where(Student.id == data.student_id))
+    student = db.session.scalar(auth.scoped(Student).where(Student.id == data.student_id))
     if student is None:
         raise ValidationFailed.on("body.student_id", "No student with this id in the school.")
     if student.status != StudentStatus.ACTIVE:
@@ -144,6 +146,7 @@ def enroll(auth: AuthContext, class_id: uuid.UUID, data: EnrollmentIn) -> Studen
     enrollment = Enrollment(school_id=auth.school_id, class_id=class_id, student_id=student.id)
     db.session.add(enrollment)
     audit.record(
+        auth,
         "enrollment.create",
         resource=enrollment,
         resource_type="enrollment",
@@ -156,11 +159,12 @@ def enroll(auth: AuthContext, class_id: uuid.UUID, data: EnrollmentIn) -> Studen
 def unenroll(auth: AuthContext, class_id: uuid.UUID, student_id: uuid.UUID) -> None:
     visible_class(auth, class_id)
     enrollment = db.session.scalar(
-        scoped(Enrollment).where(Enrollment.class_id == class_id, Enrollment.student_id == student_id)
+        auth.scoped(Enrollment).where(Enrollment.class_id == class_id, Enrollment.student_id == student_id)
     )
     if enrollment is None:
         raise NotFound("The student is not enrolled in this class.")
     audit.record(
+        auth,
         "enrollment.delete",
         resource=enrollment,
         resource_type="enrollment",

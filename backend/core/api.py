@@ -1,63 +1,50 @@
-"""`@api(...)`: what a route takes and returns, declared once.
+"""`@api(...)`: what a route takes and returns, declared once, and the one way values become JSON.
 
-The declaration does two jobs: the view receives its validated `body` and `query` as keyword
-arguments, and the OpenAPI document (`backend.core.openapi`) is generated from the same models.
+The declaration does three jobs: the view receives its validated `body` and `query` as keyword
+arguments; whatever the view returns is validated into the declared response type and written as
+JSON with the declared status; and the OpenAPI document (`backend.core.openapi`) is generated from
+the same types, so the document and the bodies cannot drift apart.
+
+A view returns one of:
+- a value of (or readable as) the response type: a model, an ORM row, a dataclass, a `Page`;
+- `(value, headers)` to add headers (`Location` after a create, say);
+- `None` when the declaration has no response type (204 No Content);
+- a ready `Response`, only for routes declared with a `media_type` (files, HTML).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from functools import wraps
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-from pydantic import BaseModel
+from flask import Response, current_app
+from pydantic import TypeAdapter
 
+from backend.core.markers import ApiDoc, route_spec
 from backend.core.validation import parse_body, parse_query
 
-F = TypeVar("F", bound=Callable[..., Any])
-T = TypeVar("T")
-
-
-class Page(BaseModel, Generic[T]):
-    """The shape of every list: a page of items and the cursor of the next page (null at the end)."""
-
-    items: list[T]
-    next_cursor: str | None
-
-
-class Items(BaseModel, Generic[T]):
-    """A short list that is never paginated (a student's guardians, a class's enrollments)."""
-
-    items: list[T]
-
-
-@dataclass(frozen=True)
-class ApiDoc:
-    summary: str
-    response: type[BaseModel] | None
-    status: int
-    body: type[BaseModel] | None
-    query: type[BaseModel] | None
-    optional_body: bool
-    media_type: str | None = None  # a response that is not a model: HTML, JavaScript, a free-form document
-    problems: frozenset[int] = frozenset()  # statuses this route gives beyond the ones its shape implies
+JSON = "application/json"
+Headers = Mapping[str, str]
 
 
 def api(
     *,
-    response: type[BaseModel] | None = None,
+    response: Any = None,
     status: int = 200,
-    body: type[BaseModel] | None = None,
-    query: type[BaseModel] | None = None,
+    body: type[Any] | None = None,
+    query: type[Any] | None = None,
     optional_body: bool = False,
     media_type: str | None = None,
     problems: tuple[int, ...] = (),
     summary: str | None = None,
-) -> Callable[[F], F]:
-    """Declare the route's body, query and response models (`response=None` means no content)."""
+) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
+    """Declare the route's body, query and response types (`response=None` means no content)."""
+    if response is None and media_type is None and status != 204:
+        raise ValueError("a route without a response type answers 204 No Content")
+    adapter: TypeAdapter[Any] | None = TypeAdapter(response) if response is not None else None
 
-    def decorate(view: F) -> F:
+    def decorate(view: Callable[..., Any]) -> Callable[..., Response]:
         doc = ApiDoc(
             summary=summary or (view.__doc__ or view.__name__).strip().splitlines()[0].rstrip("."),
             response=response,
@@ -70,14 +57,37 @@ def api(
         )
 
         @wraps(view)
-        def parsed(*args: Any, **kwargs: Any) -> Any:
+        def endpoint(*args: Any, **kwargs: Any) -> Response:
             if body is not None:
                 kwargs["body"] = parse_body(body, optional=optional_body)
             if query is not None:
                 kwargs["query"] = parse_query(query)
-            return view(*args, **kwargs)
+            return render(doc, adapter, view(*args, **kwargs))
 
-        parsed.api = doc  # type: ignore[attr-defined]
-        return parsed  # type: ignore[return-value]
+        route_spec(endpoint).api = doc
+        return endpoint
 
     return decorate
+
+
+def render(doc: ApiDoc, adapter: TypeAdapter[Any] | None, result: Any) -> Response:
+    """The view's result as the declared response: one serialization rule for every route."""
+    if isinstance(result, Response):
+        if doc.media_type is None:
+            raise TypeError(f"{doc.summary!r} declares its response type: return a value, not a Response")
+        return result
+    value, headers = result if isinstance(result, tuple) else (result, None)
+    if adapter is None:
+        if value is not None:
+            raise TypeError(f"{doc.summary!r} declares no response body but returned a value")
+        response = current_app.response_class(status=doc.status)
+    else:
+        response = current_app.response_class(to_json(adapter, value), status=doc.status, mimetype=JSON)
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def to_json(adapter: TypeAdapter[Any], value: Any) -> bytes:
+    """Validate `value` (attributes of ORM rows and dataclasses are read) and dump it as JSON bytes."""
+    return adapter.dump_json(adapter.validate_python(value, from_attributes=True), by_alias=True)

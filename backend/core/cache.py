@@ -109,7 +109,7 @@ class CircuitBreaker:
         return self._clock() >= self._open_until
 
     def cooldown(self, failures: int) -> float:
-        return min(self.cap, self.base * 2 ** (failures - 1))
+        return min(self.cap, self.base * 2.0 ** (failures - 1))
 
     def record_failure(self, error: Exception) -> None:
         with self._lock:
@@ -178,7 +178,8 @@ class Cache:
         return result
 
     def get(self, key: str) -> str | None:
-        return self._run(lambda r: r.get(KEY_PREFIX + key), lambda m: m.get(key))
+        value: str | None = self._run(lambda r: r.get(KEY_PREFIX + key), lambda m: m.get(key))
+        return value
 
     def set(self, key: str, value: str | int, ttl: int | None = None) -> None:
         self._run(lambda r: r.set(KEY_PREFIX + key, value, ex=ttl), lambda m: m.set(key, str(value), ttl))

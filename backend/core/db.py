@@ -11,7 +11,7 @@ from typing import Any
 from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
 from flask import Flask
-from sqlalchemy import Connection, Engine, column, create_engine, event, inspect, select, table
+from sqlalchemy import Connection, Engine, String, column, create_engine, event, inspect, select, table
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import QueuePool
@@ -146,7 +146,7 @@ def database_revisions(connection: Connection) -> frozenset[str]:
     """The revisions recorded in `alembic_version`; empty for a database never migrated."""
     if not inspect(connection).has_table(VERSION_TABLE):
         return frozenset()
-    query = select(column("version_num")).select_from(table(VERSION_TABLE))
+    query = select(column("version_num", String)).select_from(table(VERSION_TABLE))
     return frozenset(connection.execute(query).scalars())
 
 

@@ -203,6 +203,7 @@ def handle_http_exception(error: HTTPException) -> Response:
     # when the window resets; every other 429 or 503 says when to retry here.
     if status in (429, 503) and not hasattr(error, "limit"):
         headers["Retry-After"] = _retry_after(error)
+    detail: str | None
     if status == 413:
         detail = too_large_detail()
     elif status == 404:

@@ -14,17 +14,20 @@ import re
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from functools import wraps
+from typing import Any, TypeVar
 
-from flask import Response, request
+from flask import Response, current_app, g, json, request
 from sqlalchemy import JSON, Integer, String, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.errors import BadRequest, Conflict, ValidationFailed
+from backend.core.markers import route_spec
 from backend.core.models import Base, TenantOwned, utcnow
-from backend.core.responses import json_response
 from backend.extensions import db
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 HEADER = "Idempotency-Key"
 _VALID_KEY = re.compile(r"[\x21-\x7e]{1,255}")
@@ -57,6 +60,15 @@ def _fingerprint() -> str:
     return digest.hexdigest()
 
 
+def _stored_response(stored: IdempotencyKey) -> Response:
+    return current_app.response_class(
+        json.dumps(stored.response),
+        status=stored.status_code,
+        mimetype="application/json",
+        headers={"Idempotent-Replayed": "true"},
+    )
+
+
 def _replay(school_id: uuid.UUID, key: str, fingerprint: str) -> Response | None:
     stored = db.session.scalar(
         select(IdempotencyKey).where(IdempotencyKey.school_id == school_id, IdempotencyKey.key == key)
@@ -67,30 +79,51 @@ def _replay(school_id: uuid.UUID, key: str, fingerprint: str) -> Response | None
         raise ValidationFailed.on(
             f"header.{HEADER}", "This key was used for a different request.", "idempotency_key_reused"
         )
-    return json_response(stored.response, stored.status_code, {"Idempotent-Replayed": "true"})
+    return _stored_response(stored)
 
 
-def idempotent(school_id: uuid.UUID, action: Callable[[], tuple[int, dict[str, Any]]]) -> Response:
-    """Run `action` (which must not commit) once per key; repeats get its stored response.
+def _school() -> uuid.UUID:
+    """The caller's school, set by authentication: keys are per school."""
+    school_id: uuid.UUID | None = g.get("school_id")
+    if school_id is None:
+        raise TypeError("@idempotent routes must require authentication")
+    return school_id
 
-    The key is claimed before the action runs: a concurrent duplicate blocks on the unique key
-    until the first request commits, then replays its response (it never runs the action).
+
+def idempotent(view: F) -> F:
+    """Run the view once per `Idempotency-Key`; repeats get its stored response.
+
+    Put it above `@api`: the view must not commit; its response is stored with the key and both
+    commit together. The key is claimed before the view runs: a concurrent duplicate blocks on
+    the unique key until the first request commits, then replays its response (it never runs
+    the view).
     """
-    key, fingerprint = _key(), _fingerprint()
-    if (replayed := _replay(school_id, key, fingerprint)) is not None:
-        return replayed
-    claim = IdempotencyKey(
-        school_id=school_id, key=key, fingerprint=fingerprint, status_code=0, response={}, created_at=utcnow()
-    )
-    db.session.add(claim)
-    try:
-        db.session.flush()
-    except IntegrityError:  # the same key was claimed by a request that has now committed
-        db.session.rollback()
+
+    @wraps(view)
+    def once(*args: Any, **kwargs: Any) -> Response:
+        school_id, key, fingerprint = _school(), _key(), _fingerprint()
         if (replayed := _replay(school_id, key, fingerprint)) is not None:
             return replayed
-        raise Conflict("A request with this Idempotency-Key is still in progress.") from None
-    status, body = action()
-    claim.status_code, claim.response = status, body
-    db.session.commit()
-    return json_response(body, status)
+        claim = IdempotencyKey(
+            school_id=school_id,
+            key=key,
+            fingerprint=fingerprint,
+            status_code=0,
+            response={},
+            created_at=utcnow(),
+        )
+        db.session.add(claim)
+        try:
+            db.session.flush()
+        except IntegrityError:  # the same key was claimed by a request that has now committed
+            db.session.rollback()
+            if (replayed := _replay(school_id, key, fingerprint)) is not None:
+                return replayed
+            raise Conflict("A request with this Idempotency-Key is still in progress.") from None
+        response: Response = view(*args, **kwargs)
+        claim.status_code, claim.response = response.status_code, json.loads(response.get_data())
+        db.session.commit()
+        return response
+
+    route_spec(once).idempotent = True
+    return once  # type: ignore[return-value]  # wraps() keeps the view's signature

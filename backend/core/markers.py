@@ -1,4 +1,10 @@
-"""Markers on view functions that the request pipeline reads (kept free of other imports)."""
+"""What the request pipeline knows about a view: one typed record per route, read through one accessor.
+
+Decorators (`@public`, `@probe`, `@rate_limit`, `@api`, `@requires`, `@idempotent`) fill the
+record; the pipeline (authentication, rate limits, access log) and the OpenAPI document read it.
+The record is kept in the view function's `__dict__`, which `functools.wraps` carries over to
+every wrapper, so the outermost view and the function it wraps share one record.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,49 @@ from typing import Any, TypeVar
 from flask import Response, current_app, request
 
 F = TypeVar("F", bound=Callable[..., Any])
+_RECORD = "homeroom_route"
+
+
+@dataclass(frozen=True)
+class RouteLimit:
+    limits: str | Callable[[], str]
+    key: Callable[[], str] | None = None
+    deduct_when: Callable[[Response], bool] | None = None
+
+
+@dataclass(frozen=True)
+class ApiDoc:
+    """What `@api` declared: the route's body, query and response types and its status."""
+
+    summary: str
+    response: Any  # a type or a type form (`Page[StudentOut]`, an annotated union); None: no content
+    status: int
+    body: type[Any] | None
+    query: type[Any] | None
+    optional_body: bool
+    media_type: str | None = None  # a response that is not a model: HTML, JavaScript, a free document
+    problems: frozenset[int] = frozenset()  # statuses this route gives beyond the ones its shape implies
+
+
+@dataclass
+class RouteSpec:
+    public: bool = False
+    probe: bool = False
+    permission: str | None = None
+    idempotent: bool = False
+    limits: tuple[RouteLimit, ...] = ()
+    api: ApiDoc | None = None
+
+
+def route_spec(view: Callable[..., Any] | None) -> RouteSpec:
+    """The view's record (created empty on first use); an empty one for no view."""
+    if view is None:
+        return RouteSpec()
+    attributes = vars(view)
+    spec: RouteSpec | None = attributes.get(_RECORD)
+    if spec is None:
+        spec = attributes[_RECORD] = RouteSpec()
+    return spec
 
 
 def current_view() -> Callable[..., Any] | None:
@@ -17,46 +66,40 @@ def current_view() -> Callable[..., Any] | None:
 
 def public(view: F) -> F:
     """Reachable without an access token. Everything else is denied without one."""
-    view.is_public = True  # type: ignore[attr-defined]
+    route_spec(view).public = True
     return view
 
 
 def probe(view: F) -> F:
     """A probe: public, never rate limited, and out of the access log unless ACCESS_LOG_PROBES."""
-    view.is_probe = True  # type: ignore[attr-defined]
+    route_spec(view).probe = True
     return public(view)
 
 
 def is_public(view: Callable[..., Any] | None) -> bool:
-    return bool(getattr(view, "is_public", False))
+    return route_spec(view).public
 
 
 def is_probe_request() -> bool:
-    return bool(getattr(current_view(), "is_probe", False))
-
-
-@dataclass(frozen=True)
-class RouteLimit:
-    limits: str
-    key: Callable[[], str] | None = None
-    deduct_when: Callable[[Response], bool] | None = None
+    return route_spec(current_view()).probe
 
 
 def rate_limit(
-    limits: str,
+    limits: str | Callable[[], str],
     *,
     key: Callable[[], str] | None = None,
     deduct_when: Callable[[Response], bool] | None = None,
 ) -> Callable[[F], F]:
     """Give a view a limit of its own on top of the default (e.g. "5 per minute;20 per hour").
 
+    `limits` may be a function returning the limit string (read from the settings per request);
     `key` counts against something other than the caller (an account name, say); `deduct_when`
     counts only the responses it accepts (failed logins, say).
     """
 
     def mark(view: F) -> F:
-        existing = getattr(view, "rate_limits", ())
-        view.rate_limits = (*existing, RouteLimit(limits, key, deduct_when))  # type: ignore[attr-defined]
+        spec = route_spec(view)
+        spec.limits = (*spec.limits, RouteLimit(limits, key, deduct_when))
         return view
 
     return mark

@@ -11,13 +11,14 @@ import re
 from typing import Any
 
 from flask import Flask
-from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic import TypeAdapter
+from pydantic.json_schema import JsonSchemaMode
 from werkzeug.routing import Rule
 
-from backend.core.api import ApiDoc
-from backend.core.markers import is_public
+from backend.core.markers import ApiDoc, RouteSpec, route_spec
 from backend.version import __version__
+
+JsonSchemaKey = tuple[Any, str]  # (the declared type, "validation" or "serialization")
 
 REF = "#/components/schemas/{model}"
 _PATH_PARAMETER = re.compile(r"<(?:(?P<converter>[^:<>]+):)?(?P<name>\w+)>")
@@ -49,6 +50,13 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         },
     },
 }
+IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": True,
+    "description": "Names this request: a repeat with the same key and body replays the first response.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
+}
 PROBLEM_TEXT = {
     400: "Malformed request (for example, invalid JSON)",
     401: "Missing, invalid or expired access token",
@@ -64,29 +72,31 @@ PROBLEM_TEXT = {
 }
 
 
-def _operations(app: Flask) -> list[tuple[Rule, str, Any, ApiDoc]]:
+def _operations(app: Flask) -> list[tuple[Rule, str, RouteSpec, ApiDoc]]:
     found = []
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
-        view = app.view_functions[rule.endpoint]
-        doc: ApiDoc | None = getattr(view, "api", None)
-        if doc is None:
+        spec = route_spec(app.view_functions[rule.endpoint])
+        if spec.api is None:
             continue
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            found.append((rule, method.lower(), view, doc))
+            found.append((rule, method.lower(), spec, spec.api))
     return found
 
 
-def _components(docs: list[ApiDoc]) -> tuple[dict[tuple[type[BaseModel], str], Any], dict[str, Any]]:
+def _components(docs: list[ApiDoc]) -> tuple[dict[JsonSchemaKey, Any], dict[str, Any]]:
+    """One JSON schema per declared type, shared as components; inputs as validated, outputs as sent."""
     inputs = {model for doc in docs for model in (doc.body, doc.query) if model is not None}
     outputs = {doc.response for doc in docs if doc.response is not None}
-    pairs = [(model, "validation") for model in inputs] + [(model, "serialization") for model in outputs]
-    key_map, top = models_json_schema(pairs, ref_template=REF)  # type: ignore[arg-type]
-    return key_map, top.get("$defs", {})
+    pairs: list[tuple[Any, JsonSchemaMode]] = [(model, "validation") for model in inputs]
+    pairs += [(model, "serialization") for model in outputs]
+    key_map, top = TypeAdapter.json_schemas(
+        [(key, mode, TypeAdapter(key)) for key, mode in pairs],
+        ref_template=REF,
+    )
+    return dict(key_map), top.get("$defs", {})
 
 
-def _query_parameters(
-    model: type[BaseModel], schemas: dict[str, Any], ref: dict[str, Any]
-) -> list[dict[str, Any]]:
+def _query_parameters(model: type[Any], schemas: dict[str, Any], ref: dict[str, Any]) -> list[dict[str, Any]]:
     schema = schemas[ref["$ref"].rsplit("/", 1)[1]]
     required = set(schema.get("required", []))
     return [
@@ -101,11 +111,11 @@ def _query_parameters(
     ]
 
 
-def _problems(rule: Rule, view: Any, doc: ApiDoc) -> dict[str, Any]:
+def _problems(rule: Rule, spec: RouteSpec, doc: ApiDoc) -> dict[str, Any]:
     statuses = {429, 500, 503} | doc.problems
-    if not is_public(view):
+    if not spec.public:
         statuses.add(401)
-    if getattr(view, "permission", None):
+    if spec.permission:
         statuses.add(403)
     if rule.arguments:
         statuses.add(404)
@@ -125,7 +135,7 @@ def _problems(rule: Rule, view: Any, doc: ApiDoc) -> dict[str, Any]:
 
 
 def _operation(
-    rule: Rule, view: Any, doc: ApiDoc, key_map: dict[Any, Any], schemas: dict[str, Any]
+    rule: Rule, spec: RouteSpec, doc: ApiDoc, key_map: dict[JsonSchemaKey, Any], schemas: dict[str, Any]
 ) -> dict[str, Any]:
     parameters = [
         {
@@ -138,6 +148,8 @@ def _operation(
     ]
     if doc.query is not None:
         parameters += _query_parameters(doc.query, schemas, key_map[(doc.query, "validation")])
+    if spec.idempotent:
+        parameters.append(IDEMPOTENCY_KEY_PARAMETER)
     success: dict[str, Any] = {"description": doc.summary}
     if doc.response is not None:
         success["content"] = {"application/json": {"schema": key_map[(doc.response, "serialization")]}}
@@ -149,17 +161,17 @@ def _operation(
         "summary": doc.summary,
         "tags": [rule.endpoint.split(".", 1)[0]],
         "parameters": parameters,
-        "responses": {str(doc.status): success, **_problems(rule, view, doc)},
+        "responses": {str(doc.status): success, **_problems(rule, spec, doc)},
     }
     if doc.body is not None:
         operation["requestBody"] = {
             "required": not doc.optional_body,
             "content": {"application/json": {"schema": key_map[(doc.body, "validation")]}},
         }
-    if is_public(view):
+    if spec.public:
         operation["security"] = []
-    elif permission := getattr(view, "permission", None):
-        operation["description"] = f"Requires the `{permission}` permission."
+    elif spec.permission:
+        operation["description"] = f"Requires the `{spec.permission}` permission."
     return operation
 
 
@@ -167,9 +179,9 @@ def build_openapi(app: Flask) -> dict[str, Any]:
     operations = _operations(app)
     key_map, schemas = _components([doc for *_, doc in operations])
     paths: dict[str, dict[str, Any]] = {}
-    for rule, method, view, doc in operations:
+    for rule, method, spec, doc in operations:
         path = _PATH_PARAMETER.sub(lambda m: "{" + m["name"] + "}", rule.rule)
-        paths.setdefault(path, {})[method] = _operation(rule, view, doc, key_map, schemas)
+        paths.setdefault(path, {})[method] = _operation(rule, spec, doc, key_map, schemas)
     return {
         "openapi": "3.1.0",
         "info": {

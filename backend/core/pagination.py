@@ -7,17 +7,46 @@ import binascii
 import json
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 from sqlalchemy import ColumnElement, Select, literal, tuple_
+from sqlalchemy.orm import QueryableAttribute
 
 from backend.core.errors import ValidationFailed
 from backend.core.validation import InputModel
 
 T = TypeVar("T")
+S = TypeVar("S", bound=Select[Any])
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
+# What a list is ordered by: model attributes (`Student.last_name`) or column expressions.
+OrderColumn = QueryableAttribute[Any] | ColumnElement[Any]
+
+
+# Validating a `Page[Student]` as the declared `Page[StudentOut]` must check (and convert) its
+# items, not pass the instance through as already valid: pydantic reads this config.
+_REVALIDATE = ConfigDict(revalidate_instances="always")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """The shape of every list: a page of items and the cursor of the next page (None at the end).
+
+    Services return `Page[Student]`; routes declare `response=Page[StudentOut]`."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = _REVALIDATE
+    items: list[T]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class Items(Generic[T]):
+    """A short list that is never paginated (a student's guardians, a class's enrollments)."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = _REVALIDATE
+    items: list[T]
 
 
 class PageQuery(InputModel):
@@ -49,6 +78,10 @@ def encode_cursor(values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(payload).decode().rstrip("=")
 
 
+def _column(column: OrderColumn) -> ColumnElement[Any]:
+    return column.expression if isinstance(column, QueryableAttribute) else column
+
+
 def decode_cursor(cursor: str, columns: Sequence[ColumnElement[Any]]) -> list[Any]:
     try:
         raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
@@ -60,13 +93,14 @@ def decode_cursor(cursor: str, columns: Sequence[ColumnElement[Any]]) -> list[An
 
 
 def keyset(
-    statement: Select[Any],
-    order_by: Sequence[ColumnElement[Any]],
+    statement: S,
+    order: Sequence[OrderColumn],
     page: PageQuery,
     *,
     descending: bool = False,
-) -> Select[Any]:
-    """Order by `order_by` (ending in a unique column), start after the cursor, fetch one extra row."""
+) -> S:
+    """Order by `order` (ending in a unique column), start after the cursor, fetch one extra row."""
+    order_by = [_column(column) for column in order]
     if page.cursor:
         # Typed binds: the values go through each column's own type (UTC timestamps on SQLite, say).
         values = decode_cursor(page.cursor, order_by)
@@ -76,10 +110,7 @@ def keyset(
     return statement.order_by(*ordering).limit(page.limit + 1)
 
 
-def page_of(
-    rows: Sequence[T], page: PageQuery, key: Callable[[T], Sequence[Any]]
-) -> tuple[list[T], str | None]:
+def page_of(rows: Sequence[T], page: PageQuery, key: Callable[[T], Sequence[Any]]) -> Page[T]:
     """The page's rows and the cursor for the next page (None on the last one)."""
     items = list(rows[: page.limit])
-    next_cursor = encode_cursor(key(items[-1])) if len(rows) > page.limit else None
-    return items, next_cursor
+    return Page(items, encode_cursor(key(items[-1])) if len(rows) > page.limit else None)

@@ -11,6 +11,7 @@ views declare their limits with `backend.core.markers.rate_limit`.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -19,10 +20,11 @@ from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter
 
 from backend.config import Settings
-from backend.core.markers import RouteLimit, is_probe_request
+from backend.core.markers import is_probe_request, route_spec
 
 log = structlog.get_logger("homeroom.ratelimit")
 LIMITER_EXTENSION = "homeroom.limiter"
+LIMITED_ENDPOINTS = "homeroom.limited_endpoints"
 
 
 def rate_limit_key() -> str:
@@ -56,33 +58,41 @@ def limiter_config(settings: Settings) -> dict[str, Any]:
 
 
 def init_rate_limits(app: Flask, settings: Settings) -> Limiter:
+    """The app's limiter, after authentication (limits are keyed by the user) and the views."""
     app.config.update(limiter_config(settings))
     limiter = Limiter(key_func=rate_limit_key, default_limits_exempt_when=is_probe_request)
     limiter.init_app(app)
     app.extensions[LIMITER_EXTENSION] = limiter
     app.after_request(add_rate_limit_headers)
+    apply_route_limits(app)
+    return limiter
+
+
+def per_process_warning(settings: Settings) -> None:
+    """Say once, when a server starts, that limits are counted per process without Redis."""
     if not settings.redis_url:
         log.warning(
             "rate_limits_per_process",
             reason="REDIS_URL is not set",
             effect="each worker counts its own requests; limits are not shared",
         )
-    return limiter
 
 
 def apply_route_limits(app: Flask) -> None:
-    """Register the limits that views declared with @rate_limit (call after the blueprints)."""
+    """Register the limits that views declared with @rate_limit (views added later need a call)."""
     limiter: Limiter = app.extensions[LIMITER_EXTENSION]
+    # Per app: a view function (and its route record) is shared by every app built in a process.
+    limited: set[str] = app.extensions.setdefault(LIMITED_ENDPOINTS, set())
     for endpoint, view in list(app.view_functions.items()):
-        route_limits: tuple[RouteLimit, ...] = getattr(view, "rate_limits", ())
-        if not route_limits or getattr(view, "rate_limits_applied", False):
+        limits = route_spec(view).limits
+        if not limits or endpoint in limited:
             continue
         # Flask-Limiter checks a decorated limit inside its wrapper, so the wrapper must serve.
-        wrapped = view
-        for item in route_limits:
+        wrapped: Callable[..., Any] = view
+        for item in limits:
             wrapped = limiter.limit(item.limits, key_func=item.key, deduct_when=item.deduct_when)(wrapped)
-        wrapped.rate_limits_applied = True  # type: ignore[attr-defined]
         app.view_functions[endpoint] = wrapped
+        limited.add(endpoint)
 
 
 def current_limiter() -> Limiter:

@@ -20,6 +20,12 @@ class InputModel(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+class OutputModel(BaseModel):
+    """Base for response bodies: read from ORM rows and dataclasses by attribute."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
 # A NUL in JSON text can only be the escape \u0000 (preceded by an even number of backslashes).
 _JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 NUL_MESSAGE = "Text may not contain NUL characters."

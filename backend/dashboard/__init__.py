@@ -1,7 +1,15 @@
 """Dashboards: what a parent sees first."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+
+from backend.config import Settings
 
 bp = Blueprint("dashboard", __name__, url_prefix="/api")
 
-from backend.dashboard import routes  # noqa: E402,F401  (registers the views)
+
+def init_app(app: Flask, settings: Settings) -> None:
+    from backend.dashboard import routes  # noqa: F401  (registers the views)
+
+    app.register_blueprint(bp)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Response
-
 from backend.auth.access import current_auth, requires
 from backend.core.api import api
-from backend.core.responses import json_response
 from backend.dashboard import bp, service
 from backend.dashboard.schemas import DashboardOut
 
@@ -14,6 +11,6 @@ from backend.dashboard.schemas import DashboardOut
 @bp.get("/parent/dashboard")
 @requires("dashboard.parent")
 @api(response=DashboardOut)
-def parent_dashboard() -> Response:
+def parent_dashboard() -> service.Dashboard:
     """Each linked child: today's attendance, this term's attendance rate, recent published grades."""
-    return json_response(DashboardOut.model_validate(service.parent_dashboard(current_auth())))
+    return service.parent_dashboard(current_auth())

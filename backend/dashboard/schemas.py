@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 
 from backend.attendance.schemas import AttendanceOut
-from backend.auth.schemas import OutputModel
+from backend.core.validation import OutputModel
 from backend.fees.schemas import BalanceOut
 from backend.grades.models import GradeStatus
 from backend.students.schemas import StudentOut

@@ -7,19 +7,19 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from decimal import Decimal
 
 from sqlalchemy import func, select
 
 from backend.attendance.models import AttendanceRecord
 from backend.attendance.service import attendance_rate
 from backend.auth.access import AuthContext
-from backend.auth.user_service import school_today
 from backend.classes.models import SchoolClass, Term
 from backend.classes.service import term_on
 from backend.extensions import db
-from backend.fees.balances import balances
+from backend.fees.balances import Balance, balances
 from backend.grades.models import Assessment, Grade
 from backend.grades.service import percentage
 from backend.students.models import GuardianLink, Student
@@ -28,11 +28,40 @@ RECENT_GRADES = 5
 Ids = list[uuid.UUID]
 
 
-def _today(school_id: uuid.UUID, ids: Ids, today: date) -> dict[uuid.UUID, list[AttendanceRecord]]:
+@dataclass(frozen=True)
+class RecentGrade:
+    assessment_id: uuid.UUID
+    title: str
+    class_name: str
+    status: str
+    score: Decimal | None
+    max_score: Decimal
+    percentage: float | None
+    due_on: date | None
+
+
+@dataclass(frozen=True)
+class ChildSummary:
+    student: Student
+    relationship: str
+    today: list[AttendanceRecord]
+    term_attendance_rate: float | None
+    recent_grades: list[RecentGrade]
+    balance: Balance | None
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    date: date
+    term_id: uuid.UUID | None
+    term_name: str | None
+    children: list[ChildSummary]
+
+
+def _today(auth: AuthContext, ids: Ids, today: date) -> dict[uuid.UUID, list[AttendanceRecord]]:
     records: dict[uuid.UUID, list[AttendanceRecord]] = defaultdict(list)
     for record in db.session.scalars(
-        select(AttendanceRecord).where(
-            AttendanceRecord.school_id == school_id,
+        auth.scoped(AttendanceRecord).where(
             AttendanceRecord.student_id.in_(ids),
             AttendanceRecord.on_date == today,
         )
@@ -41,16 +70,14 @@ def _today(school_id: uuid.UUID, ids: Ids, today: date) -> dict[uuid.UUID, list[
     return records
 
 
-def _term_rates(
-    school_id: uuid.UUID, ids: Ids, term: Term | None, today: date
-) -> dict[uuid.UUID, float | None]:
+def _term_rates(auth: AuthContext, ids: Ids, term: Term | None, today: date) -> dict[uuid.UUID, float | None]:
     if term is None:
         return {}
     counts: dict[uuid.UUID, dict[str, int]] = defaultdict(dict)
     for student_id, status, count in db.session.execute(
         select(AttendanceRecord.student_id, AttendanceRecord.status, func.count())
         .where(
-            AttendanceRecord.school_id == school_id,
+            auth.owns(AttendanceRecord),
             AttendanceRecord.student_id.in_(ids),
             AttendanceRecord.on_date.between(term.starts_on, min(today, term.ends_on)),
         )
@@ -60,7 +87,7 @@ def _term_rates(
     return {student_id: attendance_rate(per_status) for student_id, per_status in counts.items()}
 
 
-def _recent_grades(school_id: uuid.UUID, ids: Ids) -> dict[uuid.UUID, list[dict[str, Any]]]:
+def _recent_grades(auth: AuthContext, ids: Ids) -> dict[uuid.UUID, list[RecentGrade]]:
     """The latest published grades of each child, RECENT_GRADES at most, in one query."""
     rank = func.row_number().over(partition_by=Grade.student_id, order_by=(Grade.updated_at.desc(), Grade.id))
     ranked = (
@@ -77,43 +104,54 @@ def _recent_grades(school_id: uuid.UUID, ids: Ids) -> dict[uuid.UUID, list[dict[
         )
         .join(Assessment, Assessment.id == Grade.assessment_id)
         .join(SchoolClass, SchoolClass.id == Assessment.class_id)
-        .where(Grade.school_id == school_id, Grade.student_id.in_(ids), Assessment.published.is_(True))
+        .where(auth.owns(Grade), Grade.student_id.in_(ids), Assessment.published.is_(True))
         .subquery()
     )
-    grades: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+    grades: dict[uuid.UUID, list[RecentGrade]] = defaultdict(list)
     latest = select(ranked).where(ranked.c.rank <= RECENT_GRADES).order_by(ranked.c.rank)
     for row in db.session.execute(latest):
-        grades[row.student_id].append({**row._asdict(), "percentage": percentage(row.score, row.max_score)})
+        grades[row.student_id].append(
+            RecentGrade(
+                assessment_id=row.assessment_id,
+                title=row.title,
+                class_name=row.class_name,
+                status=row.status,
+                score=row.score,
+                max_score=row.max_score,
+                percentage=percentage(row.score, row.max_score),
+                due_on=row.due_on,
+            )
+        )
     return grades
 
 
-def parent_dashboard(auth: AuthContext) -> dict[str, Any]:
-    today = school_today(auth.school_id)
-    term = term_on(auth.school_id, today)
+def parent_dashboard(auth: AuthContext) -> Dashboard:
+    today = auth.today()
+    term = term_on(auth, today)
     children = db.session.execute(
         select(Student, GuardianLink.relationship, GuardianLink.can_view_finance)
         .join(GuardianLink, GuardianLink.student_id == Student.id)
-        .where(GuardianLink.user_id == auth.user_id, GuardianLink.school_id == auth.school_id)
+        .where(GuardianLink.user_id == auth.user_id, auth.owns(GuardianLink))
         .order_by(Student.last_name, Student.first_name, Student.id)
     ).all()
     ids = [student.id for student, _, _ in children]
-    attendance = _today(auth.school_id, ids, today)
-    rates = _term_rates(auth.school_id, ids, term, today)
-    grades = _recent_grades(auth.school_id, ids)
+    attendance = _today(auth, ids, today)
+    rates = _term_rates(auth, ids, term, today)
+    grades = _recent_grades(auth, ids)
     money = balances(auth, [student.id for student, _, finance in children if finance])
-    return {
-        "date": today,
-        "term_id": term.id if term else None,
-        "term_name": term.name if term else None,
-        "children": [
-            {
-                "student": student,
-                "relationship": relationship,
-                "today": attendance[student.id],
-                "term_attendance_rate": rates.get(student.id),
-                "recent_grades": grades[student.id],
-                "balance": money.get(student.id),
-            }
+    return Dashboard(
+        date=today,
+        term_id=term.id if term else None,
+        term_name=term.name if term else None,
+        children=[
+            ChildSummary(
+                student=student,
+                relationship=relationship,
+                today=attendance[student.id],
+                term_attendance_rate=rates.get(student.id),
+                recent_grades=grades[student.id],
+                balance=money.get(student.id),
+            )
             for student, relationship, _ in children
         ],
-    }
+    )

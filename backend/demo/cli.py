@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-from flask import Flask
 from flask.cli import AppGroup
 
 from backend.demo.seed import STUDENTS, existing_demo, seed
@@ -20,6 +19,10 @@ def seed_command() -> None:
     logins = existing_demo()
     if logins is not None:
         click.echo("The demo school already exists; nothing was changed.")
+        click.echo(
+            "Lost the demo password? Set a new one for any login with "
+            "`flask --app wsgi users set-password --email ADDRESS`."
+        )
     else:
         with click.progressbar(length=STUDENTS, label="Creating students, attendance and grades") as bar:
             logins = seed(bar.update)
@@ -29,7 +32,3 @@ def seed_command() -> None:
     if logins.password:
         click.echo(f"Password for every demo login: {logins.password}")
         click.echo("It is shown only now; run `flask users create` for accounts of your own.")
-
-
-def register_demo_cli(app: Flask) -> None:
-    app.cli.add_command(demo_cli)

@@ -14,13 +14,14 @@ from sqlalchemy import select
 
 from backend.attendance.models import AttendanceRecord, AttendanceStatus
 from backend.audit import service as audit
-from backend.auth.models import School, User
+from backend.auth.models import User
 from backend.auth.permissions import Role
 from backend.auth.service import passwords
-from backend.auth.user_service import school_today
 from backend.classes.models import Enrollment, SchoolClass, Term
 from backend.extensions import db
 from backend.grades.models import Assessment, Grade, GradeStatus
+from backend.schools.models import School
+from backend.schools.service import today_in
 from backend.students.models import GuardianLink, Student
 
 SLUG = "demo-school"
@@ -131,7 +132,7 @@ def seed(progress: Progress) -> DemoLogins:
     db.session.add(school)
     db.session.flush()
     audit.start_chain(school.id)
-    today = school_today(school.id)
+    today = today_in(school.timezone)
 
     def user(email: str, name: str, role: Role) -> User:
         account = User(
@@ -239,6 +240,7 @@ def seed(progress: Progress) -> DemoLogins:
         )
         progress(1)
     audit.record(
+        None,
         "demo.seed",
         resource_type="school",
         resource_id=school.id,

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any
 
 from sqlalchemy import func, select
 
-from backend.auth.access import AuthContext, scoped
-from backend.auth.models import School
-from backend.auth.user_service import school_today
+from backend.auth.access import AuthContext
 from backend.extensions import db
 from backend.fees.models import Invoice, InvoiceLine, InvoiceState, Payment, PaymentReversal
 from backend.fees.schemas import PaymentStatus
@@ -61,48 +58,48 @@ def payment_status(invoice: Invoice, sums: Totals, today: date) -> PaymentStatus
     return PaymentStatus.PARTIALLY_PAID if sums.paid else PaymentStatus.UNPAID
 
 
-def currency_of(school_id: uuid.UUID) -> str:
-    return db.session.scalar(select(School.currency).where(School.id == school_id)) or ""
-
-
 # --- balances -----------------------------------------------------------------------------------
 
 
-def balances(auth: AuthContext, student_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+@dataclass(frozen=True)
+class Balance:
+    """A student's issued invoices summed up."""
+
+    student_id: uuid.UUID
+    currency: str
+    invoiced_cents: int = 0
+    paid_cents: int = 0
+    outstanding_cents: int = 0
+    overdue_cents: int = 0
+    next_due_date: date | None = None
+
+    def add(self, invoice: Invoice, owed: Totals, today: date) -> Balance:
+        """This balance with one more invoice counted."""
+        overdue = owed.outstanding > 0 and invoice.due_date < today
+        next_due = self.next_due_date
+        if owed.outstanding > 0 and not overdue and (next_due is None or invoice.due_date < next_due):
+            next_due = invoice.due_date
+        return replace(
+            self,
+            invoiced_cents=self.invoiced_cents + owed.total,
+            paid_cents=self.paid_cents + owed.paid,
+            outstanding_cents=self.outstanding_cents + owed.outstanding,
+            overdue_cents=self.overdue_cents + (owed.outstanding if overdue else 0),
+            next_due_date=next_due,
+        )
+
+
+def balances(auth: AuthContext, student_ids: list[uuid.UUID]) -> dict[uuid.UUID, Balance]:
     """Each student's issued invoices summed up: invoiced, paid, outstanding, overdue, next due."""
     invoices = list(
         db.session.scalars(
-            scoped(Invoice).where(
+            auth.scoped(Invoice).where(
                 Invoice.student_id.in_(student_ids), Invoice.state == InvoiceState.ISSUED.value
             )
         )
     )
-    sums, today, currency = (
-        totals(i.id for i in invoices),
-        school_today(auth.school_id),
-        currency_of(auth.school_id),
-    )
-    result = {
-        s: {
-            "student_id": s,
-            "currency": currency,
-            "invoiced_cents": 0,
-            "paid_cents": 0,
-            "outstanding_cents": 0,
-            "overdue_cents": 0,
-            "next_due_date": None,
-        }
-        for s in student_ids
-    }
+    sums, today = totals(i.id for i in invoices), auth.today()
+    result = {student_id: Balance(student_id, auth.currency) for student_id in student_ids}
     for invoice in invoices:
-        entry, owed = result[invoice.student_id], sums[invoice.id]
-        entry["invoiced_cents"] += owed.total
-        entry["paid_cents"] += owed.paid
-        entry["outstanding_cents"] += owed.outstanding
-        if owed.outstanding > 0 and invoice.due_date < today:
-            entry["overdue_cents"] += owed.outstanding
-        elif owed.outstanding > 0 and (
-            entry["next_due_date"] is None or invoice.due_date < entry["next_due_date"]
-        ):
-            entry["next_due_date"] = invoice.due_date
+        result[invoice.student_id] = result[invoice.student_id].add(invoice, sums[invoice.id], today)
     return result

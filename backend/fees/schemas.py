@@ -9,9 +9,8 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, Field, StringConstraints
 
-from backend.auth.schemas import OutputModel
 from backend.core.pagination import PageQuery
-from backend.core.validation import InputModel
+from backend.core.validation import InputModel, OutputModel
 from backend.fees.models import InvoiceState, PaymentMethod
 
 Cents = Annotated[

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from dataclasses import dataclass
+from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, select, true
 
 from backend.audit import service as audit
-from backend.auth.access import AuthContext, scoped
+from backend.auth.access import AuthContext
 from backend.auth.permissions import Role
-from backend.auth.user_service import school_today
 from backend.core.db import commit_unique
 from backend.core.errors import Conflict, NotFound, ValidationFailed
 from backend.core.models import utcnow
-from backend.core.pagination import keyset, page_of
+from backend.core.pagination import Page, keyset, page_of
 from backend.extensions import db
-from backend.fees.balances import balances, currency_of, payment_status, totals
+from backend.fees.balances import Balance, balances, payment_status, totals
 from backend.fees.models import Invoice, InvoiceLine, InvoiceState, Payment, PaymentReversal
-from backend.fees.schemas import InvoiceIn, InvoiceListQuery, PaymentIn
+from backend.fees.schemas import InvoiceIn, InvoiceListQuery, PaymentIn, PaymentStatus
 from backend.students.models import GuardianLink, Student
 
 # --- who sees money -------------------------------------------------------------------------------
@@ -32,7 +32,7 @@ def finance_students(auth: AuthContext) -> ColumnElement[bool]:
     return Student.id.in_(
         select(GuardianLink.student_id).where(
             GuardianLink.user_id == auth.user_id,
-            GuardianLink.school_id == auth.school_id,
+            auth.owns(GuardianLink),
             GuardianLink.can_view_finance.is_(True),
         )
     )
@@ -40,7 +40,7 @@ def finance_students(auth: AuthContext) -> ColumnElement[bool]:
 
 def _invoice_for(auth: AuthContext, invoice_id: uuid.UUID, *, lock: bool = False) -> Invoice:
     statement = (
-        scoped(Invoice)
+        auth.scoped(Invoice)
         .join(Student, Student.id == Invoice.student_id)
         .where(Invoice.id == invoice_id, finance_students(auth))
     )
@@ -50,29 +50,77 @@ def _invoice_for(auth: AuthContext, invoice_id: uuid.UUID, *, lock: bool = False
     return invoice
 
 
-def summaries(auth: AuthContext, invoices: list[Invoice]) -> list[dict[str, Any]]:
-    sums, today, currency = (
-        totals(i.id for i in invoices),
-        school_today(auth.school_id),
-        currency_of(auth.school_id),
-    )
+@dataclass(frozen=True)
+class InvoiceSummary:
+    """An invoice with its totals and payment status (computed, never stored)."""
+
+    id: uuid.UUID
+    student_id: uuid.UUID
+    number: str
+    issue_date: date
+    due_date: date
+    state: str
+    currency: str
+    total_cents: int
+    paid_cents: int
+    outstanding_cents: int
+    status: PaymentStatus | None
+
+
+@dataclass(frozen=True)
+class PaymentView:
+    """A payment and its reversal, if it was reversed."""
+
+    id: uuid.UUID
+    invoice_id: uuid.UUID
+    amount_cents: int
+    method: str
+    reference: str | None
+    paid_at: datetime
+    received_by: uuid.UUID
+    reversal: PaymentReversal | None
+
+    @classmethod
+    def of(cls, payment: Payment, reversal: PaymentReversal | None) -> PaymentView:
+        return cls(
+            payment.id,
+            payment.invoice_id,
+            payment.amount_cents,
+            payment.method,
+            payment.reference,
+            payment.paid_at,
+            payment.received_by,
+            reversal,
+        )
+
+
+@dataclass(frozen=True)
+class InvoiceDetail(InvoiceSummary):
+    lines: list[InvoiceLine]
+    payments: list[PaymentView]
+
+
+def summaries(auth: AuthContext, invoices: list[Invoice]) -> list[InvoiceSummary]:
+    sums, today = totals(i.id for i in invoices), auth.today()
     return [
-        {
-            **{
-                name: getattr(i, name)
-                for name in ("id", "student_id", "number", "issue_date", "due_date", "state")
-            },
-            "currency": currency,
-            "total_cents": sums[i.id].total,
-            "paid_cents": sums[i.id].paid,
-            "outstanding_cents": sums[i.id].outstanding,
-            "status": payment_status(i, sums[i.id], today),
-        }
+        InvoiceSummary(
+            id=i.id,
+            student_id=i.student_id,
+            number=i.number,
+            issue_date=i.issue_date,
+            due_date=i.due_date,
+            state=i.state,
+            currency=auth.currency,
+            total_cents=sums[i.id].total,
+            paid_cents=sums[i.id].paid,
+            outstanding_cents=sums[i.id].outstanding,
+            status=payment_status(i, sums[i.id], today),
+        )
         for i in invoices
     ]
 
 
-def invoice_detail(auth: AuthContext, invoice: Invoice) -> dict[str, Any]:
+def invoice_detail(auth: AuthContext, invoice: Invoice) -> InvoiceDetail:
     lines = db.session.scalars(
         select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id).order_by(InvoiceLine.position)
     ).all()
@@ -81,43 +129,37 @@ def invoice_detail(auth: AuthContext, invoice: Invoice) -> dict[str, Any]:
         .outerjoin(PaymentReversal, PaymentReversal.payment_id == Payment.id)
         .where(Payment.invoice_id == invoice.id)
         .order_by(Payment.paid_at, Payment.id)
-    ).all()
-    return {
-        **summaries(auth, [invoice])[0],
-        "lines": lines,
-        "payments": [{**_payment(p), "reversal": r} for p, r in payments],
-    }
-
-
-def _payment(payment: Payment) -> dict[str, Any]:
-    return {
-        name: getattr(payment, name)
-        for name in ("id", "invoice_id", "amount_cents", "method", "reference", "paid_at", "received_by")
-    }
+    )
+    summary = summaries(auth, [invoice])[0]
+    return InvoiceDetail(
+        **vars(summary), lines=list(lines), payments=[PaymentView.of(p, r) for p, r in payments]
+    )
 
 
 # --- invoices -----------------------------------------------------------------------------------
 
 
-def list_invoices(auth: AuthContext, query: InvoiceListQuery) -> tuple[list[dict[str, Any]], str | None]:
-    statement = scoped(Invoice).join(Student, Student.id == Invoice.student_id).where(finance_students(auth))
+def list_invoices(auth: AuthContext, query: InvoiceListQuery) -> Page[InvoiceSummary]:
+    statement = (
+        auth.scoped(Invoice).join(Student, Student.id == Invoice.student_id).where(finance_students(auth))
+    )
     if query.student_id is not None:
         statement = statement.where(Invoice.student_id == query.student_id)
     if query.state is not None:
         statement = statement.where(Invoice.state == query.state.value)
     rows = db.session.scalars(keyset(statement, (Invoice.due_date, Invoice.id), query)).all()
-    page, next_cursor = page_of(rows, query, lambda i: [i.due_date, i.id])
-    return summaries(auth, page), next_cursor
+    page = page_of(rows, query, lambda i: [i.due_date, i.id])
+    return Page(summaries(auth, page.items), page.next_cursor)
 
 
-def get_invoice(auth: AuthContext, invoice_id: uuid.UUID) -> dict[str, Any]:
+def get_invoice(auth: AuthContext, invoice_id: uuid.UUID) -> InvoiceDetail:
     return invoice_detail(auth, _invoice_for(auth, invoice_id))
 
 
-def create_invoice(auth: AuthContext, data: InvoiceIn) -> dict[str, Any]:
-    if db.session.scalar(scoped(Student).where(Student.id == data.student_id)) is None:
+def create_invoice(auth: AuthContext, data: InvoiceIn) -> InvoiceDetail:
+    if db.session.scalar(auth.scoped(Student).where(Student.id == data.student_id)) is None:
         raise ValidationFailed.on("body.student_id", "No student with this id in the school.")
-    issue_date = data.issue_date or school_today(auth.school_id)
+    issue_date = data.issue_date or auth.today()
     if data.due_date < issue_date:
         raise ValidationFailed.on("body.due_date", "Cannot be before the issue date.")
     invoice = Invoice(
@@ -138,6 +180,7 @@ def create_invoice(auth: AuthContext, data: InvoiceIn) -> dict[str, Any]:
         ]
     )
     audit.record(
+        auth,
         "invoice.create",
         resource=invoice,
         resource_type="invoice",
@@ -151,12 +194,13 @@ def create_invoice(auth: AuthContext, data: InvoiceIn) -> dict[str, Any]:
     return invoice_detail(auth, invoice)
 
 
-def issue_invoice(auth: AuthContext, invoice_id: uuid.UUID) -> dict[str, Any]:
+def issue_invoice(auth: AuthContext, invoice_id: uuid.UUID) -> InvoiceDetail:
     invoice = _invoice_for(auth, invoice_id, lock=True)
     if invoice.state != InvoiceState.DRAFT:
         raise Conflict(f"Only a draft can be issued; this invoice is {invoice.state}.")
     invoice.state = InvoiceState.ISSUED.value
     audit.record(
+        auth,
         "invoice.issue",
         resource=invoice,
         resource_type="invoice",
@@ -166,7 +210,7 @@ def issue_invoice(auth: AuthContext, invoice_id: uuid.UUID) -> dict[str, Any]:
     return invoice_detail(auth, invoice)
 
 
-def void_invoice(auth: AuthContext, invoice_id: uuid.UUID) -> dict[str, Any]:
+def void_invoice(auth: AuthContext, invoice_id: uuid.UUID) -> InvoiceDetail:
     invoice = _invoice_for(auth, invoice_id, lock=True)
     if invoice.state == InvoiceState.VOID:
         raise Conflict("The invoice is already void.")
@@ -174,6 +218,7 @@ def void_invoice(auth: AuthContext, invoice_id: uuid.UUID) -> dict[str, Any]:
         raise Conflict("The invoice has payments; reverse them before voiding it.")
     before, invoice.state = invoice.state, InvoiceState.VOID.value
     audit.record(
+        auth,
         "invoice.void",
         resource=invoice,
         resource_type="invoice",
@@ -186,7 +231,7 @@ def void_invoice(auth: AuthContext, invoice_id: uuid.UUID) -> dict[str, Any]:
 # --- payments -----------------------------------------------------------------------------------
 
 
-def create_payment(auth: AuthContext, invoice_id: uuid.UUID, data: PaymentIn) -> Payment:
+def create_payment(auth: AuthContext, invoice_id: uuid.UUID, data: PaymentIn) -> PaymentView:
     """Record a payment on an issued invoice; the invoice row is locked so two payments cannot
     both see the same outstanding amount. The caller commits (with the idempotency record)."""
     invoice = _invoice_for(auth, invoice_id, lock=True)
@@ -211,21 +256,22 @@ def create_payment(auth: AuthContext, invoice_id: uuid.UUID, data: PaymentIn) ->
     )
     db.session.add(payment)
     audit.record(
+        auth,
         "payment.create",
         resource=payment,
         resource_type="payment",
         changes={"invoice_id": invoice.id, "amount_cents": data.amount_cents, "method": data.method},
     )
-    return payment
+    return PaymentView.of(payment, None)
 
 
-def payment_detail(payment: Payment) -> dict[str, Any]:
+def payment_detail(payment: Payment) -> PaymentView:
     reversal = db.session.scalar(select(PaymentReversal).where(PaymentReversal.payment_id == payment.id))
-    return {**_payment(payment), "reversal": reversal}
+    return PaymentView.of(payment, reversal)
 
 
-def reverse_payment(auth: AuthContext, payment_id: uuid.UUID, reason: str) -> dict[str, Any]:
-    payment = db.session.scalar(scoped(Payment).where(Payment.id == payment_id))
+def reverse_payment(auth: AuthContext, payment_id: uuid.UUID, reason: str) -> PaymentView:
+    payment = db.session.scalar(auth.scoped(Payment).where(Payment.id == payment_id))
     if payment is None:
         raise NotFound("Payment not found.")
     _invoice_for(auth, payment.invoice_id, lock=True)
@@ -238,6 +284,7 @@ def reverse_payment(auth: AuthContext, payment_id: uuid.UUID, reason: str) -> di
     )
     db.session.add(reversal)
     audit.record(
+        auth,
         "payment.reverse",
         resource=payment,
         resource_type="payment",
@@ -247,7 +294,10 @@ def reverse_payment(auth: AuthContext, payment_id: uuid.UUID, reason: str) -> di
     return payment_detail(payment)
 
 
-def student_balance(auth: AuthContext, student_id: uuid.UUID) -> dict[str, Any]:
-    if db.session.scalar(scoped(Student).where(Student.id == student_id, finance_students(auth))) is None:
+def student_balance(auth: AuthContext, student_id: uuid.UUID) -> Balance:
+    if (
+        db.session.scalar(auth.scoped(Student).where(Student.id == student_id, finance_students(auth)))
+        is None
+    ):
         raise NotFound("Student not found.")
     return balances(auth, [student_id])[student_id]

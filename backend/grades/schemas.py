@@ -9,8 +9,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from backend.auth.schemas import OutputModel
-from backend.core.validation import InputModel, PatchModel, one_per_student
+from backend.core.validation import InputModel, OutputModel, PatchModel, one_per_student
 from backend.grades.models import GradeStatus
 
 Score = Annotated[Decimal, Field(ge=0, max_digits=8, decimal_places=2)]

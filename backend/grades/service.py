@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import select
 
 from backend.audit import service as audit
-from backend.auth.access import AuthContext, scoped
+from backend.auth.access import AuthContext
 from backend.auth.permissions import Role
 from backend.classes.models import Enrollment, SchoolClass, Term
 from backend.classes.service import teaching, visible_class
@@ -29,7 +29,7 @@ def list_assessments(auth: AuthContext, class_id: uuid.UUID) -> list[Assessment]
     visible_class(auth, class_id)
     return list(
         db.session.scalars(
-            scoped(Assessment)
+            auth.scoped(Assessment)
             .where(Assessment.class_id == class_id)
             .order_by(Assessment.due_on.is_(None), Assessment.due_on, Assessment.title, Assessment.id)
         )
@@ -41,7 +41,7 @@ def create_assessment(auth: AuthContext, class_id: uuid.UUID, data: AssessmentIn
     assessment = Assessment(school_id=auth.school_id, class_id=class_id, **data.model_dump())
     db.session.add(assessment)
     audit.record(
-        "assessment.create", resource=assessment, resource_type="assessment", changes=data.model_dump()
+        auth, "assessment.create", resource=assessment, resource_type="assessment", changes=data.model_dump()
     )
     db.session.commit()
     return assessment
@@ -50,7 +50,7 @@ def create_assessment(auth: AuthContext, class_id: uuid.UUID, data: AssessmentIn
 def taught_assessment(auth: AuthContext, assessment_id: uuid.UUID) -> Assessment:
     """An assessment of a class the caller teaches (any of the school's for admins)."""
     assessment = db.session.scalar(
-        scoped(Assessment)
+        auth.scoped(Assessment)
         .join(SchoolClass, SchoolClass.id == Assessment.class_id)
         .where(Assessment.id == assessment_id, teaching(auth))
     )
@@ -76,7 +76,7 @@ def update_assessment(auth: AuthContext, assessment_id: uuid.UUID, data: Assessm
     if changes := audit.diff(before, audit.snapshot(assessment, ASSESSMENT_FIELDS)):
         published = changes.get("published", {}).get("after") is True
         action = "assessment.publish" if published else "assessment.update"
-        audit.record(action, resource=assessment, resource_type="assessment", changes=changes)
+        audit.record(auth, action, resource=assessment, resource_type="assessment", changes=changes)
     db.session.commit()
     return assessment
 
@@ -85,7 +85,7 @@ def assessment_grades(auth: AuthContext, assessment_id: uuid.UUID) -> list[Grade
     taught_assessment(auth, assessment_id)
     return list(
         db.session.scalars(
-            scoped(Grade).where(Grade.assessment_id == assessment_id).order_by(Grade.student_id)
+            auth.scoped(Grade).where(Grade.assessment_id == assessment_id).order_by(Grade.student_id)
         )
     )
 
@@ -126,7 +126,7 @@ def record_grades(auth: AuthContext, assessment_id: uuid.UUID, entries: list[Gra
     existing = {
         grade.student_id: grade
         for grade in db.session.scalars(
-            scoped(Grade).where(Grade.assessment_id == assessment.id, Grade.student_id.in_(wanted))
+            auth.scoped(Grade).where(Grade.assessment_id == assessment.id, Grade.student_id.in_(wanted))
         )
     }
     for student_id, entry in wanted.items():
@@ -149,6 +149,7 @@ def record_grades(auth: AuthContext, assessment_id: uuid.UUID, entries: list[Gra
         else:
             continue
         audit.record(
+            auth,
             "grade.record",
             resource=grade,
             resource_type="grade",
@@ -166,6 +167,41 @@ def percentage(score: Decimal | None, max_score: Decimal) -> float | None:
     return None if score is None else round(float(score / max_score * 100), 2)
 
 
+@dataclass(frozen=True)
+class StudentGrade:
+    """One grade of a student, with what the assessment it belongs to says about it."""
+
+    assessment_id: uuid.UUID
+    title: str
+    category: str
+    class_id: uuid.UUID
+    class_name: str
+    term_id: uuid.UUID
+    due_on: date | None
+    max_score: Decimal
+    weight: Decimal
+    status: str
+    score: Decimal | None
+    comment: str | None
+    percentage: float | None
+
+
+@dataclass(frozen=True)
+class TermSummary:
+    term_id: uuid.UUID
+    term_name: str
+    graded: int
+    missing: int
+    exempt: int
+    average_percentage: float | None
+
+
+@dataclass(frozen=True)
+class StudentGrades:
+    items: list[StudentGrade]
+    terms: list[TermSummary]
+
+
 @dataclass
 class TermTotals:
     """A term's grades, summarised: weighted, a missing grade as 0, an exempt one left out."""
@@ -181,19 +217,19 @@ class TermTotals:
             self.weight += assessment.weight
             self.points += assessment.weight * (grade.score or 0) / assessment.max_score
 
-    def summary(self, term_id: uuid.UUID) -> dict[str, Any]:
+    def summary(self, term_id: uuid.UUID) -> TermSummary:
         average = round(float(self.points / self.weight * 100), 2) if self.weight else None
-        return {
-            "term_id": term_id,
-            "term_name": self.name,
-            "average_percentage": average,
-            **{status.value: self.counts[status.value] for status in GradeStatus},
-        }
+        return TermSummary(
+            term_id=term_id,
+            term_name=self.name,
+            graded=self.counts[GradeStatus.GRADED],
+            missing=self.counts[GradeStatus.MISSING],
+            exempt=self.counts[GradeStatus.EXEMPT],
+            average_percentage=average,
+        )
 
 
-def student_grades(
-    auth: AuthContext, student_id: uuid.UUID, term_id: uuid.UUID | None
-) -> dict[str, list[dict[str, Any]]]:
+def student_grades(auth: AuthContext, student_id: uuid.UUID, term_id: uuid.UUID | None) -> StudentGrades:
     """The student's grades, latest term first, and a summary per term.
 
     Parents see published assessments only; teachers those of the classes they teach."""
@@ -203,7 +239,7 @@ def student_grades(
         .join(Assessment, Assessment.id == Grade.assessment_id)
         .join(SchoolClass, SchoolClass.id == Assessment.class_id)
         .join(Term, Term.id == SchoolClass.term_id)
-        .where(Grade.school_id == auth.school_id, Grade.student_id == student_id)
+        .where(auth.owns(Grade), Grade.student_id == student_id)
         .order_by(Term.starts_on.desc(), Assessment.due_on.desc().nulls_last(), Assessment.title)
     )
     if auth.role == Role.TEACHER:
@@ -212,25 +248,25 @@ def student_grades(
         statement = statement.where(Assessment.published.is_(True))
     if term_id is not None:
         statement = statement.where(Term.id == term_id)
-    items: list[dict[str, Any]] = []
+    items: list[StudentGrade] = []
     terms: dict[uuid.UUID, TermTotals] = {}
     for grade, assessment, class_name, term, term_name in db.session.execute(statement):
         items.append(
-            {
-                "assessment_id": assessment.id,
-                "title": assessment.title,
-                "category": assessment.category,
-                "class_id": assessment.class_id,
-                "class_name": class_name,
-                "term_id": term,
-                "due_on": assessment.due_on,
-                "max_score": assessment.max_score,
-                "weight": assessment.weight,
-                "status": grade.status,
-                "score": grade.score,
-                "comment": grade.comment,
-                "percentage": percentage(grade.score, assessment.max_score),
-            }
+            StudentGrade(
+                assessment_id=assessment.id,
+                title=assessment.title,
+                category=assessment.category,
+                class_id=assessment.class_id,
+                class_name=class_name,
+                term_id=term,
+                due_on=assessment.due_on,
+                max_score=assessment.max_score,
+                weight=assessment.weight,
+                status=grade.status,
+                score=grade.score,
+                comment=grade.comment,
+                percentage=percentage(grade.score, assessment.max_score),
+            )
         )
         terms.setdefault(term, TermTotals(term_name)).add(grade, assessment)
-    return {"items": items, "terms": [totals.summary(term) for term, totals in terms.items()]}
+    return StudentGrades(items, [totals.summary(term) for term, totals in terms.items()])

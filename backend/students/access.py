@@ -10,7 +10,7 @@ import uuid
 
 from sqlalchemy import ColumnElement, select, true
 
-from backend.auth.access import AuthContext, scoped
+from backend.auth.access import AuthContext
 from backend.auth.permissions import Role
 from backend.classes.models import Enrollment, SchoolClass
 from backend.core.errors import NotFound
@@ -19,24 +19,22 @@ from backend.students.models import GuardianLink, Student
 
 
 def visible_students(auth: AuthContext) -> ColumnElement[bool]:
-    """A condition on `Student.id` (used with `scoped(Student)`, which adds the school)."""
+    """A condition on `Student.id` (used with `auth.scoped(Student)`, which adds the school)."""
     if auth.role == Role.ADMIN:
         return true()
     if auth.role == Role.TEACHER:
         return Student.id.in_(
             select(Enrollment.student_id)
             .join(SchoolClass, SchoolClass.id == Enrollment.class_id)
-            .where(SchoolClass.teacher_id == auth.user_id, SchoolClass.school_id == auth.school_id)
+            .where(SchoolClass.teacher_id == auth.user_id, auth.owns(SchoolClass))
         )
     return Student.id.in_(
-        select(GuardianLink.student_id).where(
-            GuardianLink.user_id == auth.user_id, GuardianLink.school_id == auth.school_id
-        )
+        select(GuardianLink.student_id).where(GuardianLink.user_id == auth.user_id, auth.owns(GuardianLink))
     )
 
 
 def visible_student(auth: AuthContext, student_id: uuid.UUID) -> Student:
-    student = db.session.scalar(scoped(Student).where(Student.id == student_id, visible_students(auth)))
+    student = db.session.scalar(auth.scoped(Student).where(Student.id == student_id, visible_students(auth)))
     if student is None:
         raise NotFound("Student not found.")
     return student
@@ -45,7 +43,7 @@ def visible_student(auth: AuthContext, student_id: uuid.UUID) -> Student:
 def guardian_link(auth: AuthContext, student_id: uuid.UUID) -> GuardianLink | None:
     """The caller's own link to the student (parents), for what the link allows them to see."""
     return db.session.scalar(
-        scoped(GuardianLink).where(
+        auth.scoped(GuardianLink).where(
             GuardianLink.student_id == student_id, GuardianLink.user_id == auth.user_id
         )
     )

@@ -8,9 +8,8 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field, StringConstraints, field_validator
 
-from backend.auth.schemas import OutputModel
 from backend.core.pagination import PageQuery
-from backend.core.validation import InputModel, PatchModel
+from backend.core.validation import InputModel, OutputModel, PatchModel
 from backend.students.models import StudentStatus
 
 Text100 = Annotated[str, StringConstraints(min_length=1, max_length=100)]

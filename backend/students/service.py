@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import exists, or_, select
 
 from backend.audit import service as audit
-from backend.auth.access import AuthContext, scoped
+from backend.auth.access import AuthContext
 from backend.auth.models import User
 from backend.auth.permissions import Role
-from backend.auth.user_service import school_today
 from backend.classes.models import Enrollment
 from backend.core.db import commit_unique
 from backend.core.errors import Conflict, NotFound, ValidationFailed
-from backend.core.pagination import keyset, page_of
+from backend.core.pagination import Page, keyset, page_of
 from backend.extensions import db
 from backend.students.access import visible_student, visible_students
 from backend.students.models import GuardianLink, Student, StudentStatus
@@ -34,8 +34,8 @@ STUDENT_FIELDS = (
 LIST_ORDER = (Student.last_name, Student.first_name, Student.id)
 
 
-def list_students(auth: AuthContext, query: StudentListQuery) -> tuple[list[Student], str | None]:
-    statement = scoped(Student).where(visible_students(auth))
+def list_students(auth: AuthContext, query: StudentListQuery) -> Page[Student]:
+    statement = auth.scoped(Student).where(visible_students(auth))
     if query.status is not None:
         statement = statement.where(Student.status == query.status.value)
     if query.grade_level is not None:
@@ -44,7 +44,7 @@ def list_students(auth: AuthContext, query: StudentListQuery) -> tuple[list[Stud
         statement = statement.where(
             Student.id.in_(
                 select(Enrollment.student_id).where(
-                    Enrollment.class_id == query.class_id, Enrollment.school_id == auth.school_id
+                    Enrollment.class_id == query.class_id, auth.owns(Enrollment)
                 )
             )
         )
@@ -69,7 +69,7 @@ def _check_dates(enrolled_on: date, left_on: date | None, date_of_birth: date) -
 
 
 def create_student(auth: AuthContext, data: StudentIn) -> Student:
-    enrolled_on = data.enrolled_on or school_today(auth.school_id)
+    enrolled_on = data.enrolled_on or auth.today()
     _check_dates(enrolled_on, None, data.date_of_birth)
     student = Student(
         school_id=auth.school_id,
@@ -83,6 +83,7 @@ def create_student(auth: AuthContext, data: StudentIn) -> Student:
     )
     db.session.add(student)
     audit.record(
+        auth,
         "student.create",
         resource=student,
         resource_type="student",
@@ -102,7 +103,7 @@ def update_student(auth: AuthContext, student_id: uuid.UUID, data: StudentUpdate
         student.left_on = None
     _check_dates(student.enrolled_on, student.left_on, student.date_of_birth)
     if changes := audit.diff(before, audit.snapshot(student, STUDENT_FIELDS)):
-        audit.record("student.update", resource=student, resource_type="student", changes=changes)
+        audit.record(auth, "student.update", resource=student, resource_type="student", changes=changes)
     db.session.commit()
     return student
 
@@ -113,8 +114,9 @@ def withdraw_student(auth: AuthContext, student_id: uuid.UUID) -> Student:
     if student.status != StudentStatus.WITHDRAWN:
         before = audit.snapshot(student, STUDENT_FIELDS)
         student.status = StudentStatus.WITHDRAWN.value
-        student.left_on = max(school_today(auth.school_id), student.enrolled_on)
+        student.left_on = max(auth.today(), student.enrolled_on)
         audit.record(
+            auth,
             "student.withdraw",
             resource=student,
             resource_type="student",
@@ -137,35 +139,52 @@ LINK_FIELDS = (
 )
 
 
-def _guardian(link: GuardianLink, full_name: str, email: str) -> dict[str, object]:
-    return {**{name: getattr(link, name) for name in LINK_FIELDS}, "full_name": full_name, "email": email}
+@dataclass(frozen=True)
+class Guardian:
+    """A guardian link with the parent's name and email."""
+
+    id: uuid.UUID
+    student_id: uuid.UUID
+    user_id: uuid.UUID
+    relationship: str
+    is_primary: bool
+    can_view_finance: bool
+    can_view_health: bool
+    full_name: str
+    email: str
 
 
-def list_guardians(auth: AuthContext, student_id: uuid.UUID) -> list[dict[str, object]]:
+def _guardian(link: GuardianLink, full_name: str, email: str) -> Guardian:
+    return Guardian(**{name: getattr(link, name) for name in LINK_FIELDS}, full_name=full_name, email=email)
+
+
+def list_guardians(auth: AuthContext, student_id: uuid.UUID) -> list[Guardian]:
     visible_student(auth, student_id)
     rows = db.session.execute(
         select(GuardianLink, User.full_name, User.email)
         .join(User, User.id == GuardianLink.user_id)
-        .where(GuardianLink.school_id == auth.school_id, GuardianLink.student_id == student_id)
+        .where(auth.owns(GuardianLink), GuardianLink.student_id == student_id)
         .order_by(GuardianLink.is_primary.desc(), User.full_name)
     ).all()
     return [_guardian(link, full_name, email) for link, full_name, email in rows]
 
 
-def link_guardian(auth: AuthContext, student_id: uuid.UUID, data: GuardianLinkIn) -> dict[str, object]:
+def link_guardian(auth: AuthContext, student_id: uuid.UUID, data: GuardianLinkIn) -> Guardian:
     visible_student(auth, student_id)
     parent = db.session.scalar(
-        scoped(User).where(User.id == data.user_id, User.role == Role.PARENT.value, User.is_active.is_(True))
+        auth.scoped(User).where(
+            User.id == data.user_id, User.role == Role.PARENT.value, User.is_active.is_(True)
+        )
     )
     if parent is None:
         raise ValidationFailed.on("body.user_id", "No active parent account with this id in the school.")
-    if db.session.scalar(
-        select(exists().where(GuardianLink.student_id == student_id, GuardianLink.user_id == data.user_id))
-    ):
+    linked = exists().where(GuardianLink.student_id == student_id, GuardianLink.user_id == data.user_id)
+    if db.session.scalar(select(linked)):
         raise Conflict("This parent is already linked to the student.")
     link = GuardianLink(school_id=auth.school_id, student_id=student_id, **data.model_dump())
     db.session.add(link)
     audit.record(
+        auth,
         "guardian.link",
         resource=link,
         resource_type="guardian_link",
@@ -178,11 +197,12 @@ def link_guardian(auth: AuthContext, student_id: uuid.UUID, data: GuardianLinkIn
 def unlink_guardian(auth: AuthContext, student_id: uuid.UUID, link_id: uuid.UUID) -> None:
     visible_student(auth, student_id)
     link = db.session.scalar(
-        scoped(GuardianLink).where(GuardianLink.id == link_id, GuardianLink.student_id == student_id)
+        auth.scoped(GuardianLink).where(GuardianLink.id == link_id, GuardianLink.student_id == student_id)
     )
     if link is None:
         raise NotFound("Guardian link not found.")
     audit.record(
+        auth,
         "guardian.unlink",
         resource=link,
         resource_type="guardian_link",

@@ -11,7 +11,7 @@ from flask import Blueprint, Flask
 
 from backend.auth.access import unprotected_routes
 from backend.auth.permissions import PERMISSIONS, Role
-from backend.core.markers import public
+from backend.core.markers import is_public, public
 from tests.conftest import Account, auth_headers, make_school, make_user
 
 PUBLIC_ROUTES = {
@@ -30,9 +30,7 @@ PUBLIC_ROUTES = {
 def test_every_route_is_public_on_purpose_or_guarded(app: Flask) -> None:
     assert unprotected_routes(app) == []
     public_rules = {
-        rule.rule
-        for rule in app.url_map.iter_rules()
-        if getattr(app.view_functions[rule.endpoint], "is_public", False)
+        rule.rule for rule in app.url_map.iter_rules() if is_public(app.view_functions[rule.endpoint])
     }
     assert public_rules == PUBLIC_ROUTES
 

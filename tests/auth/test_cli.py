@@ -1,12 +1,16 @@
-"""`flask schools create` and `flask users create`: passwords prompted or piped, never arguments."""
+"""`flask schools create`, `flask users create` and `flask users set-password`: passwords prompted
+or piped, never arguments."""
 
 from __future__ import annotations
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from backend.auth.models import School, User
+from backend.audit.models import AuditEvent
+from backend.auth.models import User
 from backend.extensions import db
+from backend.schools.models import School
+from tests.conftest import PASSWORD, bearer, login, make_school, make_user
 
 GOOD = "a-long-enough-passphrase"
 
@@ -139,3 +143,61 @@ def test_refusals_are_clear(app: Flask) -> None:
         ]
     )
     assert bad_zone.exit_code == 1 and "IANA time zone" in bad_zone.output
+
+
+NEW = "another-long-passphrase"
+
+
+def test_set_password_replaces_it_ends_sessions_and_clears_the_back_off(app: Flask) -> None:
+    """A lost admin or demo password is reset from the command line, not by deleting the database."""
+    school_id = make_school(app)
+    account = make_user(app, school_id, "admin", email="head@example.org")
+    client = app.test_client()
+    old = login(client, account, return_refresh_token=True)
+    with app.app_context():
+        db.session.execute(update(User).where(User.id == account.user_id).values(failed_login_count=4))
+        db.session.commit()
+    result = app.test_cli_runner().invoke(
+        args=["users", "set-password", "--email", "Head@Example.org", "--password-stdin"], input=f"{NEW}\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "Password set for head@example.org" in result.output and NEW not in result.output
+    assert client.get("/api/auth/me", headers=bearer(old["access_token"])).status_code == 401
+    assert client.post("/api/auth/refresh", json={"refresh_token": old["refresh_token"]}).status_code == 401
+    credentials = {"email": "head@example.org", "password": PASSWORD}
+    assert client.post("/api/auth/login", json=credentials).status_code == 401
+    assert client.post("/api/auth/login", json={**credentials, "password": NEW}).status_code == 200
+    with app.app_context():
+        user = db.session.get_one(User, account.user_id)
+        assert user.failed_login_count == 0 and user.password_changed_at is not None
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "user.password_reset"))
+        assert event is not None and event.resource_id == str(account.user_id)
+        assert event.school_id == school_id and event.actor_id is None
+
+
+def test_set_password_refuses_unknown_users_and_weak_passwords(app: Flask) -> None:
+    account = make_user(app, make_school(app), "teacher", email="t@example.org")
+    runner = app.test_cli_runner()
+    unknown = runner.invoke(
+        args=["users", "set-password", "--email", "nobody@example.org", "--password-stdin"], input=f"{NEW}\n"
+    )
+    assert unknown.exit_code == 1 and "No user with email" in unknown.output
+    weak = runner.invoke(
+        args=["users", "set-password", "--email", account.email, "--password-stdin"], input="x\n"
+    )
+    assert weak.exit_code == 1 and "password" in weak.output
+    assert (
+        app.test_client()
+        .post("/api/auth/login", json={"email": account.email, "password": PASSWORD})
+        .status_code
+        == 200
+    )  # unchanged
+
+
+def test_set_password_prompts_twice_when_not_piped(app: Flask) -> None:
+    account = make_user(app, make_school(app), "parent", email="p@example.org")
+    result = app.test_cli_runner().invoke(
+        args=["users", "set-password", "--email", account.email], input=f"{NEW}\n{NEW}\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "Repeat for confirmation" in result.output and NEW not in result.output

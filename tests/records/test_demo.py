@@ -8,10 +8,11 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from backend.attendance.models import AttendanceRecord
-from backend.auth.models import School, User
+from backend.auth.models import User
 from backend.classes.models import Enrollment, SchoolClass
 from backend.extensions import db
 from backend.grades.models import Grade
+from backend.schools.models import School
 from backend.students.models import GuardianLink, Student
 from tests.conftest import bearer
 
@@ -62,3 +63,12 @@ def test_demo_seed_builds_a_school_once(app: Flask) -> None:
     assert "already exists; nothing was changed" in again.output
     assert "Password" not in again.output and admin in again.output
     assert _counts(app) == counts
+    # A lost demo password: the second run says how to set a new one, and that way works.
+    hint = re.search(r"`flask --app wsgi (users set-password) --email ADDRESS`", again.output)
+    assert hint, again.output
+    reset = app.test_cli_runner().invoke(
+        args=[*hint.group(1).split(), "--email", admin, "--password-stdin"], input="a-new-demo-passphrase\n"
+    )
+    assert reset.exit_code == 0, reset.output
+    signed_in = client.post("/api/auth/login", json={"email": admin, "password": "a-new-demo-passphrase"})
+    assert signed_in.status_code == 200

@@ -13,7 +13,7 @@ from sqlalchemy import select, text, update
 
 from backend.audit.models import AuditEvent
 from backend.extensions import db
-from backend.medical.models import HealthRecord
+from backend.health_records.models import HealthRecord
 from backend.students.models import GuardianLink
 from tests.conftest import RUN_ENCRYPTION_KEY, AppFactory, auth_headers, make_school, make_user
 from tests.records.conftest import World

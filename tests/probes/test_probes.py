@@ -99,7 +99,7 @@ def test_component_health_says_down_without_failing(make_app: AppFactory) -> Non
 
 
 def test_optional_component_only_degrades(app) -> None:
-    from backend.health.checks import register_check
+    from backend.probes.checks import register_check
 
     def broken(_app: object) -> None:
         raise ConnectionError("cache is down")

@@ -8,21 +8,41 @@ Values never reach logs, errors or the audit trail: events name the fields, not 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
 
 from backend.audit import service as audit
-from backend.auth.access import AuthContext, scoped
+from backend.auth.access import AuthContext
 from backend.auth.permissions import Role
 from backend.core.errors import Forbidden, NotFound
 from backend.extensions import db
-from backend.medical.models import HealthRecord
-from backend.medical.schemas import HealthRecordIn
+from backend.health_records.models import HealthRecord
+from backend.health_records.schemas import HealthRecordIn
 from backend.students.access import guardian_link, visible_student
 
 FIELDS = ("blood_type", "allergies", "conditions", "medications", "alerts", "physician", "notes")
+ALERT_FIELDS = ("allergies", "alerts")
+View = Literal["full", "alerts"]
 
 
-def _view(auth: AuthContext, student_id: uuid.UUID) -> str:
+@dataclass(frozen=True)
+class HealthRecordView:
+    """A record as one caller may see it: an `alerts` view carries allergies and alerts only."""
+
+    student_id: uuid.UUID
+    view: View
+    updated_at: datetime
+    allergies: list[dict[str, Any]]
+    alerts: list[str]
+    blood_type: str | None = None
+    conditions: list[str] | None = None
+    medications: list[dict[str, Any]] | None = None
+    physician: dict[str, Any] | None = None
+    notes: str | None = None
+
+
+def _view(auth: AuthContext, student_id: uuid.UUID) -> View:
     """Which view of the record the caller gets; raises when none."""
     visible_student(auth, student_id)  # 404 for anyone who may not see the student at all
     if auth.role == Role.ADMIN:
@@ -36,31 +56,36 @@ def _view(auth: AuthContext, student_id: uuid.UUID) -> str:
 
 
 def _record(auth: AuthContext, student_id: uuid.UUID) -> HealthRecord | None:
-    return db.session.scalar(scoped(HealthRecord).where(HealthRecord.student_id == student_id))
+    return db.session.scalar(auth.scoped(HealthRecord).where(HealthRecord.student_id == student_id))
 
 
-def read(auth: AuthContext, student_id: uuid.UUID) -> dict[str, Any]:
+def _shown(record: HealthRecord, view: View) -> HealthRecordView:
+    shown = FIELDS if view == "full" else ALERT_FIELDS
+    values = {name: getattr(record, name) for name in shown}
+    return HealthRecordView(student_id=record.student_id, view=view, updated_at=record.updated_at, **values)
+
+
+def read(auth: AuthContext, student_id: uuid.UUID) -> HealthRecordView:
     view = _view(auth, student_id)
     record = _record(auth, student_id)
     if record is None:
         raise NotFound("No health record for this student.")
-    shown = FIELDS if view == "full" else ("allergies", "alerts")
     audit.record(
+        auth,
         "health.view",
         resource=record,
         resource_type="health_record",
-        changes={"student_id": student_id, "view": view, "fields": list(shown)},
+        changes={
+            "student_id": student_id,
+            "view": view,
+            "fields": list(FIELDS if view == "full" else ALERT_FIELDS),
+        },
     )
     db.session.commit()
-    return {
-        "student_id": student_id,
-        "view": view,
-        "updated_at": record.updated_at,
-        **{name: getattr(record, name) for name in shown},
-    }
+    return _shown(record, view)
 
 
-def write(auth: AuthContext, student_id: uuid.UUID, data: HealthRecordIn) -> dict[str, Any]:
+def write(auth: AuthContext, student_id: uuid.UUID, data: HealthRecordIn) -> HealthRecordView:
     """Create or replace the whole record (admins)."""
     visible_student(auth, student_id)
     values = data.model_dump(mode="json")
@@ -77,10 +102,11 @@ def write(auth: AuthContext, student_id: uuid.UUID, data: HealthRecordIn) -> dic
             setattr(record, name, values[name])
         record.updated_by = auth.user_id
     audit.record(
+        auth,
         "health.update",
         resource=record,
         resource_type="health_record",
         changes={"student_id": student_id, "fields_changed": changed},
     )
     db.session.commit()
-    return {"student_id": student_id, "view": "full", "updated_at": record.updated_at, **values}
+    return _shown(record, "full")

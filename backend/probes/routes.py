@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from flask import Response, current_app, jsonify
+from flask import current_app
 from pydantic import BaseModel
 
 from backend.core.api import api
@@ -14,8 +14,8 @@ from backend.core.errors import ServiceUnavailable
 from backend.core.markers import probe, public
 from backend.core.serving import is_draining
 from backend.extensions import db
-from backend.health import bp
-from backend.health.checks import HEALTHY, run_checks
+from backend.probes import bp
+from backend.probes.checks import HEALTHY, run_checks
 from backend.version import __version__
 
 STARTED_AT = "homeroom.started_at"
@@ -41,15 +41,15 @@ class ComponentHealthOut(BaseModel):
 @bp.get("/health")
 @probe
 @api(response=HealthOut)
-def health() -> Response:
+def health() -> dict[str, str]:
     """Liveness: the process answers. Touches no dependency."""
-    return jsonify(status="ok")
+    return {"status": "ok"}
 
 
 @bp.get("/ready")
 @probe
 @api(response=ReadyOut)
-def ready() -> Response:
+def ready() -> dict[str, Any]:
     """Readiness: not shutting down, and every critical dependency usable within its timeout."""
     if is_draining():
         raise ServiceUnavailable("Shutting down: finishing in-flight requests.", failing=["shutdown"])
@@ -57,13 +57,13 @@ def ready() -> Response:
     failing = sorted(name for name, result in checks.items() if result["status"] not in HEALTHY)
     if failing:
         raise ServiceUnavailable(f"Not ready: {', '.join(failing)} failing.", failing=failing, checks=checks)
-    return jsonify(status="ready", checks=checks)
+    return {"status": "ready", "checks": checks}
 
 
 @bp.get("/api/health")
 @public
 @api(response=ComponentHealthOut)
-def component_health() -> Response:
+def component_health() -> dict[str, Any]:
     """Each component's status and latency, pool statistics, version and uptime.
 
     A report, not a gate: it answers 200 while the process runs and says `ok`, `degraded`
@@ -72,12 +72,10 @@ def component_health() -> Response:
     components = run_checks(current_app)
     critical_down = any(c["critical"] and c["status"] not in HEALTHY for c in components.values())
     degraded = any(c["status"] not in HEALTHY for c in components.values())
-    return jsonify(
-        {
-            "status": "down" if critical_down else "degraded" if degraded else "ok",
-            "version": __version__,
-            "uptime_seconds": round(time.monotonic() - current_app.extensions[STARTED_AT], 1),
-            "components": components,
-            "database_pool": pool_stats(db.engine),
-        }
-    )
+    return {
+        "status": "down" if critical_down else "degraded" if degraded else "ok",
+        "version": __version__,
+        "uptime_seconds": round(time.monotonic() - current_app.extensions[STARTED_AT], 1),
+        "components": components,
+        "database_pool": pool_stats(db.engine),
+    }

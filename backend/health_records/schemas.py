@@ -6,9 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
-from backend.core.validation import InputModel
+from backend.core.validation import InputModel, OutputModel
 
 Short = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Line = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -46,16 +46,29 @@ class HealthRecordIn(InputModel):
     notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
 
 
-class HealthRecordOut(BaseModel):
-    """`view` is `full` (admins, permitted parents) or `alerts` (teachers: allergies and alerts only)."""
-
+class _HealthRecordBase(OutputModel):
     student_id: uuid.UUID
-    view: Literal["full", "alerts"]
     allergies: list[Allergy]
     alerts: list[str]
-    blood_type: BloodType | None = None
-    conditions: list[str] | None = None
-    medications: list[Medication] | None = None
-    physician: Physician | None = None
-    notes: str | None = None
     updated_at: datetime
+
+
+class HealthAlertsOut(_HealthRecordBase):
+    """The teachers' view: allergies and alerts only."""
+
+    view: Literal["alerts"]
+
+
+class FullHealthRecordOut(_HealthRecordBase):
+    """The whole record: admins, and parents whose link allows it."""
+
+    view: Literal["full"]
+    blood_type: BloodType | None
+    conditions: list[str]
+    medications: list[Medication]
+    physician: Physician | None
+    notes: str | None
+
+
+# `view` says which: `full` (admins, permitted parents) or `alerts` (teachers).
+HealthRecordOut = Annotated[FullHealthRecordOut | HealthAlertsOut, Field(discriminator="view")]

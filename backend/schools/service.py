@@ -1,0 +1,59 @@
+"""Creating schools, and the school's facts: "today" is judged in the school's time zone."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date, datetime
+from zoneinfo import ZoneInfo, available_timezones
+
+from sqlalchemy import exists, select
+
+from backend.audit import service as audit
+from backend.core.errors import Conflict, ValidationFailed
+from backend.extensions import db
+from backend.schools.models import School
+
+SCHOOL_FIELDS = ("name", "slug", "timezone", "currency")
+SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+def create_school(name: str, slug: str, timezone: str, currency: str) -> School:
+    if not SLUG.fullmatch(slug):
+        raise ValidationFailed.on("slug", "Use lower-case letters, digits and hyphens (at most 63).")
+    if timezone not in available_timezones():
+        raise ValidationFailed.on("timezone", "Not an IANA time zone, such as Europe/London.")
+    if not CURRENCY.fullmatch(currency):
+        raise ValidationFailed.on("currency", "Use an ISO 4217 code, such as GBP.")
+    if db.session.scalar(select(exists().where(School.slug == slug))):
+        raise Conflict(f"A school with slug {slug!r} already exists.")
+    school = School(name=name.strip(), slug=slug, timezone=timezone, currency=currency)
+    db.session.add(school)
+    db.session.flush()
+    audit.start_chain(school.id)
+    audit.record(
+        None,
+        "school.create",
+        resource=school,
+        resource_type="school",
+        school_id=school.id,
+        changes=audit.snapshot(school, SCHOOL_FIELDS),
+    )
+    db.session.commit()
+    return school
+
+
+def today_in(timezone: str) -> date:
+    """Today's date in a time zone: "today", "overdue" and "this term" are judged where the school is."""
+    return datetime.now(ZoneInfo(timezone)).date()
+
+
+def school_today(school_id: uuid.UUID) -> date:
+    """Today at a school named by id (commands; a request has it on its `AuthContext`)."""
+    timezone = db.session.scalar(select(School.timezone).where(School.id == school_id))
+    return today_in(timezone or "UTC")
+
+
+def school_by_slug(slug: str) -> School | None:
+    return db.session.scalar(select(School).where(School.slug == slug))
