@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 from flask import Response, after_this_request, request
 
 from backend.auth import auth_bp as bp
 from backend.auth import service
 from backend.auth.access import bearer_token, current_auth, requires
+from backend.auth.models import User
 from backend.auth.schemas import (
     LoginIn,
     MeOut,
     PasswordChangeIn,
     RefreshIn,
     TokenOut,
-    UserOut,
     normalise_email,
 )
 from backend.auth.tokens import read_access_token
@@ -85,16 +86,22 @@ def _clear_refresh_cookie() -> None:
         return response
 
 
-def _tokens(tokens: service.IssuedTokens, *, in_body: bool) -> TokenOut:
+@dataclass(frozen=True)
+class TokenGrant:
+    """The answer to a sign-in or refresh (`TokenOut`): the refresh token only if sent in the body."""
+
+    access_token: str
+    expires_in: int
+    refresh_token: str | None
+    user: User
+
+
+def _tokens(tokens: service.IssuedTokens, *, in_body: bool) -> TokenGrant:
     """Browsers get the refresh token as an HttpOnly cookie; other clients, who ask, in the body."""
     if not in_body:
         _set_refresh_cookie(tokens.refresh_token)
-    return TokenOut(
-        access_token=tokens.access_token,
-        expires_in=tokens.expires_in,
-        refresh_token=tokens.refresh_token if in_body else None,
-        user=UserOut.model_validate(tokens.user),
-    )
+    refresh_token = tokens.refresh_token if in_body else None
+    return TokenGrant(tokens.access_token, tokens.expires_in, refresh_token, tokens.user)
 
 
 def _cookie_token() -> str | None:
@@ -110,7 +117,7 @@ def _cookie_token() -> str | None:
 @rate_limit(_login_limit)
 @rate_limit(_failure_limit, key=login_account_key, deduct_when=_failed)
 @api(body=LoginIn, response=TokenOut, problems=(401,))
-def login(body: LoginIn) -> TokenOut:
+def login(body: LoginIn) -> TokenGrant:
     """Sign in: an access token, and the refresh token as a cookie (or in the body if asked)."""
     tokens = service.login(body.email, body.password, _client())
     return _tokens(tokens, in_body=body.return_refresh_token)
@@ -120,7 +127,7 @@ def login(body: LoginIn) -> TokenOut:
 @public
 @rate_limit(_refresh_limit)
 @api(body=RefreshIn, optional_body=True, response=TokenOut, problems=(401, 403))
-def refresh(body: RefreshIn) -> TokenOut:
+def refresh(body: RefreshIn) -> TokenGrant:
     """Swap the refresh token (cookie, or body for other clients) for new tokens; each works once."""
     token = body.refresh_token or _cookie_token()
     if not token:

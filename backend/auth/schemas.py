@@ -8,7 +8,6 @@ from typing import Annotated
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     EmailStr,
     Field,
     StringConstraints,
@@ -91,7 +90,7 @@ class UserAdminOut(UserOut):
     last_failed_login_at: datetime | None
 
 
-class TokenOut(BaseModel):
+class TokenOut(OutputModel):
     access_token: str
     token_type: str = "Bearer"  # noqa: S105 - the scheme name, not a secret
     expires_in: int
