@@ -15,6 +15,7 @@ import structlog
 from gunicorn import glogging
 
 from backend.config import SETTINGS_EXTENSION
+from backend.core.gunicorn_worker import DrainingThreadWorker
 from backend.core.ratelimit import per_process_warning
 from backend.core.serving import after_fork, default_workers, drain_seconds, on_worker_exit, thread_stacks
 
@@ -67,6 +68,13 @@ logger_class = StructlogLogger
 def when_ready(server: Any) -> None:
     """Once per server start, in the master: what is serving, and what an operator should know."""
     per_process_warning(server.app.wsgi().extensions[SETTINGS_EXTENSION])
+    if not issubclass(server.cfg.worker_class, DrainingThreadWorker):
+        log.warning(
+            "shutdown_drain_disabled",
+            worker_class=server.cfg.worker_class_str,
+            effect="on SIGTERM the port closes at once; /ready never answers 503 first",
+            fix="unset GUNICORN_WORKER_CLASS (default: backend.core.gunicorn_worker.DrainingThreadWorker)",
+        )
     log.info(
         "gunicorn_started",
         workers=server.cfg.workers,

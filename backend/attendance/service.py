@@ -16,6 +16,7 @@ from backend.auth.access import AuthContext
 from backend.auth.permissions import Role, allowed
 from backend.classes.models import Enrollment, SchoolClass
 from backend.classes.service import teaching, visible_class
+from backend.core.db import retry_on_conflict
 from backend.core.errors import Forbidden, NotFound, ValidationFailed
 from backend.core.pagination import keyset, page_of
 from backend.extensions import db
@@ -45,6 +46,7 @@ def class_attendance(auth: AuthContext, class_id: uuid.UUID, on_date: date) -> l
     )
 
 
+@retry_on_conflict
 def record_class(
     auth: AuthContext, class_id: uuid.UUID, on_date: date, entries: list[AttendanceEntry]
 ) -> list[AttendanceRecord]:

@@ -55,6 +55,8 @@ class AuditChainHead(Base):
     chain_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     last_hash: Mapped[str] = mapped_column(String(64))
+    # The last event a purge deleted: the chain's events are purged_through + 1 .. seq, all present.
+    purged_through: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class AuditPolicy(Base):

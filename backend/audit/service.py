@@ -19,7 +19,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from flask import g, has_request_context, request
-from sqlalchemy import CursorResult, delete, insert, select, update
+from sqlalchemy import CursorResult, delete, func, insert, select, update
 
 from backend.audit.models import PLATFORM_CHAIN, AuditChainHead, AuditEvent, AuditPolicy
 from backend.audit.schemas import AuditQuery
@@ -226,22 +226,32 @@ def _chain(chain_id: uuid.UUID) -> Iterator[AuditEvent]:
 def verify_chain(chain_id: uuid.UUID) -> tuple[int, BrokenLink | None]:
     """Walk one chain in order; the number of events checked and the first broken link, if any.
 
-    After a purge the chain starts at its oldest kept event, whose `prev_hash` is taken as given."""
+    The head says which events must be there: `purged_through + 1` to `seq`, the last one hashing to
+    `last_hash`. So events missing at the start (beyond a purge), in the middle, at the end, or the
+    whole chain (a wipe) are all reported. After a purge the oldest kept event's `prev_hash` is
+    taken as given."""
+    head = db.session.get(AuditChainHead, chain_id)
+    expected = head.purged_through + 1 if head is not None else 1
     previous: AuditEvent | None = None
     checked = 0
     for event in _chain(chain_id):
         fields = {name: getattr(event, name) for name in HASHED_FIELDS}
+        if previous is None and event.seq != expected:
+            return checked, BrokenLink(
+                chain_id, expected, None, f"events {expected} to {event.seq - 1} are missing"
+            )
         if previous is not None and (event.seq != previous.seq + 1 or event.prev_hash != previous.hash):
             return checked, BrokenLink(chain_id, event.seq, event.id, "does not follow the previous event")
         if compute_hash(fields, event.prev_hash) != event.hash:
             return checked, BrokenLink(chain_id, event.seq, event.id, "content does not match its hash")
         previous, checked = event, checked + 1
-    head = db.session.get(AuditChainHead, chain_id)
-    if (
-        head is not None
-        and previous is not None
-        and (head.seq, head.last_hash) != (previous.seq, previous.hash)
-    ):
+    if head is None:
+        return checked, None
+    last_seq = previous.seq if previous is not None else head.purged_through
+    if last_seq < head.seq:
+        reason = f"events {last_seq + 1} to {head.seq} are missing: the head records {head.seq}"
+        return checked, BrokenLink(chain_id, last_seq + 1, None, reason)
+    if previous is not None and (head.seq, head.last_hash) != (previous.seq, previous.hash):
         return checked, BrokenLink(chain_id, head.seq, None, "the chain head does not match the last event")
     return checked, None
 
@@ -255,6 +265,11 @@ def purge(retention_days: int) -> int:
     days = max(90, retention_days)
     db.session.execute(update(AuditPolicy).where(AuditPolicy.id == 1).values(retention_days=days))
     cutoff = utcnow() - timedelta(days=days)
+    purged = select(AuditEvent.chain_id, func.max(AuditEvent.seq)).where(AuditEvent.occurred_at < cutoff)
+    for chain_id, last_seq in db.session.execute(purged.group_by(AuditEvent.chain_id)):
+        db.session.execute(
+            update(AuditChainHead).where(AuditChainHead.chain_id == chain_id).values(purged_through=last_seq)
+        )
     result = db.session.execute(delete(AuditEvent).where(AuditEvent.occurred_at < cutoff))
     deleted = cast(CursorResult[Any], result).rowcount  # a DELETE's result is a cursor result
     record(None, "audit.purge", changes={"deleted": deleted, "retention_days": days, "before": cutoff})

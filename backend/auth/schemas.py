@@ -23,13 +23,15 @@ def normalise_email(value: str) -> str:
     return value.strip().lower()
 
 
-Email = Annotated[EmailStr, AfterValidator(normalise_email)]
-Password = Annotated[str, StringConstraints(min_length=1, max_length=1024, strip_whitespace=False)]
+# Credentials and addresses never show in a repr (a log line, a traceback, a debugger).
+HIDDEN = Field(repr=False)
+Email = Annotated[EmailStr, AfterValidator(normalise_email), HIDDEN]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=1024, strip_whitespace=False), HIDDEN]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
 class LoginIn(InputModel):
-    email: Annotated[str, StringConstraints(min_length=1, max_length=254)]
+    email: Annotated[str, StringConstraints(min_length=1, max_length=254), HIDDEN]
     password: Password
     return_refresh_token: bool = Field(
         default=False, description="Non-browser clients: also return the refresh token in the body."
@@ -37,7 +39,9 @@ class LoginIn(InputModel):
 
 
 class RefreshIn(InputModel):
-    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        default=None, repr=False
+    )
 
 
 class PasswordChangeIn(InputModel):

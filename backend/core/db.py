@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 import sqlite3
-from functools import cache
+from collections.abc import Callable
+from functools import cache, wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
+import structlog
 from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
 from flask import Flask
@@ -17,10 +19,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import QueuePool
 
 from backend.config import PROJECT_ROOT, SETTINGS_EXTENSION, Settings
-from backend.core.errors import Conflict
+from backend.core.errors import Conflict, is_unique_violation
 from backend.extensions import db
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+P = ParamSpec("P")
+R = TypeVar("R")
+log = structlog.get_logger("homeroom.db")
 _PROBE_ENGINE = "homeroom.probe_engine"
 VERSION_TABLE = "alembic_version"
 
@@ -72,6 +77,25 @@ def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
+
+
+def retry_on_conflict(service: Callable[P, R]) -> Callable[P, R]:
+    """For idempotent upserts (create the row, or update it): when a concurrent request created the
+    row first, the insert hits the unique key. Roll back and run once more: the row is now there,
+    and the second run updates it. Any other error, or a second conflict, goes on up."""
+
+    @wraps(service)
+    def upsert(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return service(*args, **kwargs)
+        except IntegrityError as error:
+            if not is_unique_violation(error):
+                raise
+            db.session.rollback()
+            log.info("upsert_retried", service=service.__qualname__)
+            return service(*args, **kwargs)
+
+    return upsert
 
 
 def commit_unique(conflict_message: str) -> None:

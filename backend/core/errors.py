@@ -55,6 +55,17 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
 )
 
 
+UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
+
+
+def is_unique_violation(error: sa_exc.IntegrityError) -> bool:
+    """Whether the database refused a duplicate key (rather than a foreign key or a check)."""
+    sqlstate = getattr(error.orig, "sqlstate", None)  # psycopg
+    return sqlstate == UNIQUE_VIOLATION or (
+        sqlstate is None and "UNIQUE constraint failed" in str(error.orig)
+    )
+
+
 class ApiError(Exception):
     """An error the API reports on purpose. Subclasses fix status and code."""
 
@@ -226,6 +237,16 @@ def handle_database_unavailable(error: Exception) -> Response:
     )
 
 
+def handle_integrity_error(error: sa_exc.IntegrityError) -> Response:
+    """A duplicate key that escaped its service lost a race with another request: a 409. Any other
+    integrity error (a foreign key, a check) is a bug, reported as one."""
+    if not is_unique_violation(error):
+        return handle_unexpected(error)
+    _rollback()
+    log.warning("unique_violation", error_type=type(error.orig).__name__)
+    return problem_response(409, "conflict", "This conflicts with data saved at the same time; try again.")
+
+
 def handle_unexpected(error: Exception) -> Response:
     _rollback()
     log.error("unhandled_exception", exc_info=error)
@@ -240,4 +261,5 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     for db_error in DATABASE_UNAVAILABLE:
         app.register_error_handler(db_error, handle_database_unavailable)
+    app.register_error_handler(sa_exc.IntegrityError, handle_integrity_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -13,6 +13,8 @@ from collections.abc import MutableMapping
 from typing import Any, TextIO
 
 import structlog
+from structlog.processors import ExceptionRenderer
+from structlog.tracebacks import ExceptionDictTransformer
 from structlog.typing import EventDict, Processor
 
 from backend.config import Settings
@@ -63,11 +65,15 @@ def configure_logging(settings: Settings) -> None:
         redact_sensitive,
     ]
     # Only the handler's formatter depends on the format, so loggers cached by structlog stay valid.
+    # Tracebacks never show local variables: a frame's locals hold request bodies (passwords, health
+    # records, payments), and they would be rendered after the redaction step has run.
     render: list[Processor]
     if settings.log_format == "json":
-        render = [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
+        tracebacks = ExceptionDictTransformer(show_locals=False)
+        render = [ExceptionRenderer(tracebacks), structlog.processors.JSONRenderer()]
     else:
-        render = [structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())]
+        plain = structlog.dev.plain_traceback  # the standard library's format: no locals
+        render = [structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty(), exception_formatter=plain)]
 
     structlog.configure(
         processors=[

@@ -15,6 +15,7 @@ from backend.auth.access import AuthContext
 from backend.auth.permissions import Role
 from backend.classes.models import Enrollment, SchoolClass, Term
 from backend.classes.service import teaching, visible_class
+from backend.core.db import retry_on_conflict
 from backend.core.errors import NotFound, ValidationFailed
 from backend.extensions import db
 from backend.grades.models import Assessment, Grade, GradeStatus
@@ -109,6 +110,7 @@ def _entry_errors(
     return errors
 
 
+@retry_on_conflict
 def record_grades(auth: AuthContext, assessment_id: uuid.UUID, entries: list[GradeEntry]) -> list[Grade]:
     """Create or replace each listed student's grade; repeating a request changes nothing."""
     assessment = taught_assessment(auth, assessment_id)

@@ -13,37 +13,46 @@ from backend.core.validation import InputModel, OutputModel
 Short = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Line = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 BloodType = Literal["A+", "A-", "B+", "B-", "AB+", "AB-", "O+", "O-", "unknown"]
+HIDDEN = Field(repr=False)  # health data never shows in a repr (a log line, a traceback, a debugger)
 
 
 class Allergy(InputModel):
-    allergen: Short
-    severity: Literal["mild", "moderate", "severe", "life_threatening"]
-    reaction: Line | None = None
+    allergen: Annotated[Short, HIDDEN]
+    severity: Annotated[Literal["mild", "moderate", "severe", "life_threatening"], HIDDEN]
+    reaction: Line | None = Field(default=None, repr=False)
     response: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = Field(
-        default=None, description="What to do: for example, give the adrenaline auto-injector and call 999."
+        default=None,
+        repr=False,
+        description="What to do: for example, give the adrenaline auto-injector and call 999.",
     )
 
 
 class Medication(InputModel):
-    name: Short
-    dose: Short | None = None
-    schedule: Short | None = None
+    name: Annotated[Short, HIDDEN]
+    dose: Short | None = Field(default=None, repr=False)
+    schedule: Short | None = Field(default=None, repr=False)
 
 
 class Physician(InputModel):
-    name: Short
-    phone: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
-    practice: Line | None = None
+    name: Annotated[Short, HIDDEN]
+    phone: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = Field(
+        default=None, repr=False
+    )
+    practice: Line | None = Field(default=None, repr=False)
 
 
 class HealthRecordIn(InputModel):
-    blood_type: BloodType | None = None
-    allergies: list[Allergy] = Field(default_factory=list, max_length=50)
-    conditions: list[Line] = Field(default_factory=list, max_length=50)
-    medications: list[Medication] = Field(default_factory=list, max_length=50)
-    alerts: list[Line] = Field(default_factory=list, max_length=20, description="Shown to teachers.")
-    physician: Physician | None = None
-    notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    """Every value is health data: none of it shows in a repr."""
+
+    blood_type: BloodType | None = Field(default=None, repr=False)
+    allergies: list[Allergy] = Field(default_factory=list, max_length=50, repr=False)
+    conditions: list[Line] = Field(default_factory=list, max_length=50, repr=False)
+    medications: list[Medication] = Field(default_factory=list, max_length=50, repr=False)
+    alerts: list[Line] = Field(
+        default_factory=list, max_length=20, repr=False, description="Shown to teachers."
+    )
+    physician: Physician | None = Field(default=None, repr=False)
+    notes: Annotated[str, StringConstraints(max_length=2000)] | None = Field(default=None, repr=False)
 
 
 class _HealthRecordBase(OutputModel):

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from backend.audit import service as audit
 from backend.auth.access import AuthContext
 from backend.auth.permissions import Role
+from backend.core.db import retry_on_conflict
 from backend.core.errors import Forbidden, NotFound
 from backend.extensions import db
 from backend.health_records.models import HealthRecord
@@ -85,6 +86,7 @@ def read(auth: AuthContext, student_id: uuid.UUID) -> HealthRecordView:
     return _shown(record, view)
 
 
+@retry_on_conflict
 def write(auth: AuthContext, student_id: uuid.UUID, data: HealthRecordIn) -> HealthRecordView:
     """Create or replace the whole record (admins)."""
     visible_student(auth, student_id)

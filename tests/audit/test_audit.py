@@ -391,3 +391,70 @@ def test_search_filters_and_pages(world: World) -> None:
         world.client.get("/api/audit-events", query_string={"actor_id": "x"}, headers=headers).status_code
         == 422
     )
+
+
+# --- wipes: TRUNCATE, missing events at the end, a whole chain gone -------------------------------------
+
+
+def _delete_events(app: Flask, statement: Any) -> None:
+    """Delete events behind the triggers' back, the way a tampering operator would."""
+    if ON_POSTGRES:
+        with _guard_off(app):
+            _run(app, statement)
+    else:
+        _raw(app, "DROP TRIGGER IF EXISTS audit_events_no_early_delete")
+        _run(app, statement)
+
+
+@postgres_only
+def test_truncating_the_trail_is_refused_by_the_database(own_app: Flask) -> None:
+    school = make_school(own_app)
+    for table in ("audit_events", "audit_chain_heads"):
+        with pytest.raises(DBAPIError, match="append-only: TRUNCATE is not allowed"):
+            _raw(own_app, f"TRUNCATE {table}")
+    assert len(events(own_app, school)) == 1
+
+
+def test_chain_heads_cannot_be_deleted(own_app: Flask) -> None:
+    school = make_school(own_app)
+    with pytest.raises(DBAPIError, match="append-only"):
+        _raw(own_app, "DELETE FROM audit_chain_heads WHERE chain_id = :chain", chain=_chain_param(school))
+    assert own_app.test_cli_runner().invoke(args=["audit", "verify"]).exit_code == 0
+
+
+def _chain_param(chain_id: uuid.UUID) -> str:
+    return str(chain_id) if ON_POSTGRES else chain_id.hex  # SQLite stores a UUID as 32 hex digits
+
+
+def test_verify_notices_events_missing_at_the_end(own_app: Flask) -> None:
+    school = make_school(own_app)
+    for _ in range(3):
+        make_user(own_app, school, "teacher")
+    _delete_events(own_app, delete(AuditEvent).where(AuditEvent.chain_id == school, AuditEvent.seq >= 3))
+    broken = own_app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert broken.exit_code == 1
+    assert f"BROKEN  chain {school}: event seq 3" in broken.output
+    assert "events 3 to 4 are missing: the head records 4" in broken.output
+
+
+def test_verify_notices_a_chain_wiped_whole(own_app: Flask) -> None:
+    school = make_school(own_app)
+    make_user(own_app, school, "teacher")
+    _delete_events(own_app, delete(AuditEvent).where(AuditEvent.chain_id == school))
+    broken = own_app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert broken.exit_code == 1
+    assert (
+        f"BROKEN  chain {school}: event seq 1" in broken.output
+        and "events 1 to 2 are missing" in broken.output
+    )
+    with own_app.app_context():
+        assert verify_chain(school)[1] is not None
+
+
+def test_verify_notices_events_missing_at_the_start_beyond_a_purge(own_app: Flask) -> None:
+    school = make_school(own_app)
+    for _ in range(2):
+        make_user(own_app, school, "teacher")
+    _delete_events(own_app, delete(AuditEvent).where(AuditEvent.chain_id == school, AuditEvent.seq == 1))
+    broken = own_app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert broken.exit_code == 1 and "events 1 to 1 are missing" in broken.output

@@ -174,3 +174,16 @@ def test_env_example_holds_placeholders_only() -> None:
     assert "replace-me" in values["ENCRYPTION_KEY"]
     assert values["REDIS_URL"] == ""
     assert "@" not in values["DATABASE_URL"]  # no credentials
+
+
+def test_every_shipped_default_keeps_the_shutdown_drain() -> None:
+    """.env.example, the Dockerfile and the manifests either leave the worker class to
+    gunicorn_config.py (the draining worker) or name the draining worker themselves."""
+    shipped = [
+        env_example().get("GUNICORN_WORKER_CLASS"),
+        *re.findall(r"GUNICORN_WORKER_CLASS[= ]+(\S+)", (PROJECT_ROOT / "Dockerfile").read_text()),
+        *(doc.get("data", {}).get("GUNICORN_WORKER_CLASS") for doc in manifests().values()),
+    ]
+    named = [value for value in shipped if value]
+    assert all(value == "backend.core.gunicorn_worker.DrainingThreadWorker" for value in named), named
+    assert "DrainingThreadWorker" in (PROJECT_ROOT / "gunicorn_config.py").read_text()

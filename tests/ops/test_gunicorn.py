@@ -46,6 +46,7 @@ def test_start_summary_and_logs_are_json(gunicorn) -> None:
     assert any(line.get("logger") == "gunicorn.error" for line in lines)
     # Without Redis, limits are per process: said once per server start, not once per worker or app.
     assert [line["event"] for line in lines].count("rate_limits_per_process") == 1
+    assert "shutdown_drain_disabled" not in [line["event"] for line in lines]
     access = [line for line in lines if line.get("logger") == "homeroom.access"]
     assert [line["path"] for line in access] == ["/api/health"]  # once, from the app; probes left out
 
@@ -120,3 +121,6 @@ def test_worker_killed_for_timeout_logs_its_stack(gunicorn) -> None:
     assert aborted, "worker_abort did not log"
     stacks = "".join(aborted[0]["stacks"].values())
     assert "time.sleep(seconds)" in stacks or "in sleep" in stacks
+    # A worker class without the drain is said once at start, with the way back.
+    [disabled] = [line for line in server.logs() if line["event"] == "shutdown_drain_disabled"]
+    assert disabled["worker_class"] == "sync" and "GUNICORN_WORKER_CLASS" in disabled["fix"]

@@ -155,33 +155,73 @@ def test_migrate_only_migrates_and_stops(checkout: Path) -> None:
         assert connection.execute("SELECT count(*) FROM alembic_version").fetchone() == (1,)
 
 
-def test_serves_out_of_the_box_and_stops_cleanly(checkout: Path) -> None:
-    port = free_port()
-    process = subprocess.Popen(
-        ["./start_production.sh", "--no-install"],
-        cwd=checkout,
-        env=clean_env(PORT=str(port), GUNICORN_WORKERS="2", GUNICORN_DRAIN_SECONDS="0"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+def _serve(root: Path, log: Path, **env: str) -> subprocess.Popen[str]:
+    """Start the script in the background, its output in `log` (a pipe nobody reads could fill up
+    and stall the server), and wait until /ready answers 200."""
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            ["./start_production.sh", "--no-install"],
+            cwd=root,
+            env=clean_env(**env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    deadline = time.monotonic() + 60
+    status = 0
+    while time.monotonic() < deadline and status != 200:
+        assert process.poll() is None, log.read_text()
+        try:
+            status = get(int(env["PORT"]), "/ready", timeout=2)[0]
+        except OSError:
+            time.sleep(0.2)
+    assert status == 200, log.read_text()  # SQLite migrated, no Redis needed
+    return process
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.kill()
+        process.wait(timeout=10)
+
+
+# Gunicorn's graceful timeout from .env is 30 s; the margin is for a loaded machine.
+EXIT_WITHIN = 30 + 30
+
+
+def test_the_generated_env_keeps_the_shutdown_drain(checkout: Path, tmp_path: Path) -> None:
+    """Served from the .env the script writes on a first run: on SIGTERM /ready turns 503 while the
+    port stays open and /health answers, so a load balancer sees the drain before the close."""
+    port = str(free_port())
+    # GUNICORN_DRAIN_SECONDS=5 and the worker class come from the generated .env.
+    process = _serve(checkout, tmp_path / "out.log", PORT=port, GUNICORN_WORKERS="1")
+    try:
+        process.send_signal(signal.SIGTERM)
+        time.sleep(1)
+        status, body = get(int(port), "/ready", timeout=5)
+        assert (status, body["failing"]) == (503, ["shutdown"])
+        assert get(int(port), "/health", timeout=5) == (200, {"status": "ok"})
+        assert process.wait(timeout=EXIT_WITHIN) == 0, (tmp_path / "out.log").read_text()
+        assert env_file(checkout)["GUNICORN_WORKER_CLASS"].endswith("DrainingThreadWorker")
+    finally:
+        _stop(process)
+
+
+def test_serves_out_of_the_box_and_stops_cleanly(checkout: Path, tmp_path: Path) -> None:
+    port = str(free_port())
+    process = _serve(
+        checkout, tmp_path / "out.log", PORT=port, GUNICORN_WORKERS="2", GUNICORN_DRAIN_SECONDS="0"
     )
     try:
-        deadline = time.monotonic() + 60
-        status = 0
-        while time.monotonic() < deadline and status != 200:
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            try:
-                status = get(port, "/ready", timeout=2)[0]
-            except OSError:
-                time.sleep(0.2)
-        assert status == 200  # SQLite migrated, no Redis needed
-        assert get(port, "/health") == (200, {"status": "ok"})
+        assert get(int(port), "/health") == (200, {"status": "ok"})
         # exec: the script's process is now the Gunicorn master, so its signals reach Gunicorn.
         command = Path(f"/proc/{process.pid}/cmdline").read_bytes().split(b"\0")
         assert any(part.endswith(b"gunicorn") for part in command)
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0
+        assert process.wait(timeout=EXIT_WITHIN) == 0, (tmp_path / "out.log").read_text()
+        # The start line says where the server listens: every interface, and the local address.
+        output = (tmp_path / "out.log").read_text()
+        assert f"Starting Gunicorn on port {port} of every interface (0.0.0.0)" in output
+        assert f"http://127.0.0.1:{port} from this machine" in output
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
+        _stop(process)
