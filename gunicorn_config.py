@@ -35,6 +35,11 @@ max_requests_jitter = int(_env("GUNICORN_MAX_REQUESTS_JITTER", "50"))
 timeout = int(_env("GUNICORN_TIMEOUT", "120"))
 graceful_timeout = int(_env("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = int(_env("GUNICORN_KEEPALIVE", "5"))
+# What Gunicorn refuses before the app sees a request (answered as problem+json by our worker):
+# a request line over this many bytes is a 414, more header fields or a longer one a 431.
+limit_request_line = int(_env("GUNICORN_LIMIT_REQUEST_LINE", "4094"))
+limit_request_fields = int(_env("GUNICORN_LIMIT_REQUEST_FIELDS", "100"))
+limit_request_field_size = int(_env("GUNICORN_LIMIT_REQUEST_FIELD_SIZE", "8190"))
 forwarded_allow_ips = _env("FORWARDED_ALLOW_IPS", "127.0.0.1")
 keyfile = os.environ.get("SSL_KEYFILE") or None
 certfile = os.environ.get("SSL_CERTFILE") or None

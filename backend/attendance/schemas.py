@@ -10,14 +10,14 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from backend.attendance.models import AttendanceStatus
 from backend.core.pagination import PageQuery
-from backend.core.validation import InputModel, OutputModel, PatchModel, one_per_student
+from backend.core.validation import InputModel, OutputModel, PatchModel, QueryDate, one_per_student
 
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 MAX_RANGE_DAYS = 366
 
 
 class AttendanceDateQuery(InputModel):
-    date: dt.date
+    date: QueryDate
 
 
 class AttendanceEntry(InputModel):
@@ -40,8 +40,10 @@ class AttendanceCorrectionIn(PatchModel):
 
 
 class AttendanceRangeQuery(PageQuery):
-    from_: dt.date | None = Field(default=None, alias="from", description="Defaults to 30 days before `to`.")
-    to: dt.date | None = Field(default=None, description="Defaults to today in the school's time zone.")
+    from_: QueryDate | None = Field(
+        default=None, alias="from", description="Defaults to 30 days before `to`."
+    )
+    to: QueryDate | None = Field(default=None, description="Defaults to today in the school's time zone.")
 
     @model_validator(mode="after")
     def _bounded(self) -> AttendanceRangeQuery:

@@ -25,6 +25,11 @@ from backend.students.access import visible_student
 DEFAULT_RANGE = timedelta(days=30)
 
 
+def _days_before(day: date, span: timedelta) -> date:
+    """`day - span`, or the first day of the calendar when that would fall before it."""
+    return day - span if day - date.min >= span else date.min
+
+
 def _check_excuse(auth: AuthContext, statuses: Iterable[AttendanceStatus]) -> None:
     if AttendanceStatus.EXCUSED in statuses and not allowed(auth.role, "attendance.excuse"):
         raise Forbidden("Only an admin may mark attendance as excused.")
@@ -213,7 +218,7 @@ def student_attendance(
     """A page of the student's records in the range, in date order, and the summary of the range."""
     visible_student(auth, student_id)
     end = query.to or auth.today()
-    start = query.from_ or end - DEFAULT_RANGE
+    start = query.from_ or _days_before(end, DEFAULT_RANGE)
     if start > end:
         raise ValidationFailed.on("query.from", "Must be on or before `to`.")
     statement = auth.scoped(AttendanceRecord).where(

@@ -247,6 +247,14 @@ def handle_integrity_error(error: sa_exc.IntegrityError) -> Response:
     return problem_response(409, "conflict", "This conflicts with data saved at the same time; try again.")
 
 
+def handle_out_of_range(error: OverflowError) -> Response:
+    """Date arithmetic or a number past what Python or the database can hold, from the input: a
+    422 with one short log line (no traceback)."""
+    _rollback()
+    log.warning("value_out_of_range", error=str(error)[:200])
+    return problem_response(422, "validation_error", "A date or number in the request is out of range.", errors=[])
+
+
 def handle_unexpected(error: Exception) -> Response:
     _rollback()
     log.error("unhandled_exception", exc_info=error)
@@ -262,4 +270,5 @@ def register_error_handlers(app: Flask) -> None:
     for db_error in DATABASE_UNAVAILABLE:
         app.register_error_handler(db_error, handle_database_unavailable)
     app.register_error_handler(sa_exc.IntegrityError, handle_integrity_error)
+    app.register_error_handler(OverflowError, handle_out_of_range)
     app.register_error_handler(Exception, handle_unexpected)

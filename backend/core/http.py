@@ -9,10 +9,11 @@ from typing import Any
 
 import structlog
 from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backend.config import Settings, current_settings
-from backend.core.errors import PayloadTooLarge, UnsupportedMediaType, too_large_detail
+from backend.core.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, too_large_detail
 from backend.core.markers import is_probe_request
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -40,6 +41,17 @@ def _has_body() -> bool:
     return bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
 
 
+def _chunked_body() -> bytes:
+    """Read a chunked body; a malformed one (a bad chunk size, a missing terminator, a body cut
+    short) is the client's error, whatever the WSGI server raises for it."""
+    try:
+        return request.get_data(cache=True)
+    except HTTPException:
+        raise  # werkzeug's own answers (a disconnect, a body over the limit)
+    except Exception:  # noqa: BLE001 - Gunicorn's parse errors (InvalidChunkSize ...) are plain Exceptions
+        raise BadRequest("The chunked request body is malformed.") from None
+
+
 def _enforce_body_rules() -> None:
     """Reject oversize bodies before reading them, and any body that is not JSON."""
     if request.method not in _BODY_METHODS or not _has_body() or request.routing_exception:
@@ -49,7 +61,7 @@ def _enforce_body_rules() -> None:
         raise PayloadTooLarge(too_large_detail())
     # A chunked body has no length to check up front, and werkzeug quietly truncates it at
     # MAX_CONTENT_LENGTH; that is set one byte above the limit, so a longer read means too large.
-    if request.content_length is None and len(request.get_data(cache=True)) > limit:
+    if request.content_length is None and len(_chunked_body()) > limit:
         raise PayloadTooLarge(too_large_detail())
     if not request.is_json:
         raise UnsupportedMediaType("Request bodies must be JSON (Content-Type: application/json).")

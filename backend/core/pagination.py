@@ -8,7 +8,7 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import ConfigDict, Field
@@ -60,17 +60,33 @@ def _encode_value(value: Any) -> Any:
     return str(value) if isinstance(value, uuid.UUID) else value
 
 
-def _decode_value(raw: Any, column: ColumnElement[Any]) -> Any:
-    python_type = column.type.python_type
-    if python_type is datetime:
-        return datetime.fromisoformat(raw)
-    if python_type is date:
-        return date.fromisoformat(raw)
-    if python_type is uuid.UUID:
-        return uuid.UUID(raw)
-    if not isinstance(raw, python_type):
+def _text(raw: Any) -> str:
+    if not isinstance(raw, str) or "\x00" in raw:
         raise TypeError(raw)
     return raw
+
+
+def _decode_value(raw: Any, column: ColumnElement[Any]) -> Any:
+    """One cursor value as the column's type; anything else (a tampered cursor) raises."""
+    python_type = column.type.python_type
+    if python_type is datetime:
+        value = datetime.fromisoformat(_text(raw))
+        if value.tzinfo is None:  # a date, or a time without its offset: not what was encoded
+            raise ValueError(raw)
+        return value.astimezone(UTC)  # OverflowError at the edges of the calendar
+    if python_type is date:
+        return date.fromisoformat(_text(raw))
+    if python_type is uuid.UUID:
+        return uuid.UUID(_text(raw))
+    if python_type is str:
+        return _text(raw)
+    if python_type is int and type(raw) is int and -(2**63) <= raw < 2**63:  # bool is not an int here
+        return raw
+    raise TypeError(raw)
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(name)  # NaN and Infinity are not JSON
 
 
 def encode_cursor(values: Sequence[Any]) -> str:
@@ -84,11 +100,13 @@ def _column(column: OrderColumn) -> ColumnElement[Any]:
 
 def decode_cursor(cursor: str, columns: Sequence[ColumnElement[Any]]) -> list[Any]:
     try:
-        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        raw = json.loads(
+            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)), parse_constant=_no_constants
+        )
         if not isinstance(raw, list) or len(raw) != len(columns):
             raise ValueError(cursor)
         return [_decode_value(value, column) for value, column in zip(raw, columns, strict=True)]
-    except (ValueError, TypeError, binascii.Error):
+    except (ValueError, TypeError, OverflowError, binascii.Error):
         raise ValidationFailed.on("query.cursor", "Invalid cursor.") from None
 
 

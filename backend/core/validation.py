@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any, ClassVar, TypeVar
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, ClassVar, TypeVar
 
 from flask import request
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidationError,
+    model_validator,
+)
 
 from backend.core.errors import BadRequest, ValidationFailed
 
@@ -24,6 +33,35 @@ class OutputModel(BaseModel):
     """Base for response bodies: read from ORM rows and dataclasses by attribute."""
 
     model_config = ConfigDict(from_attributes=True)
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range once converted to UTC") from None
+
+
+def _iso_text(pattern: re.Pattern[str], form: str) -> Callable[[Any], Any]:
+    """A query string holds text: only the ISO form counts (not "0", read as a Unix time)."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and not pattern.fullmatch(value):
+            raise ValueError(f"use the form {form}")
+        return value
+
+    return check
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_TIMESTAMP = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})", re.I
+)
+# A point in time with its offset, that converts to UTC (a naive time is ambiguous: refused).
+Timestamp = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+# In query strings: dates as YYYY-MM-DD, timestamps as ISO 8601 with an offset.
+QueryDate = Annotated[date, BeforeValidator(_iso_text(_ISO_DATE, "YYYY-MM-DD"))]
+QueryTimestamp = Annotated[Timestamp, BeforeValidator(_iso_text(_ISO_TIMESTAMP, "YYYY-MM-DDTHH:MM:SS+00:00"))]
 
 
 # A NUL in JSON text can only be the escape \u0000 (preceded by an even number of backslashes).

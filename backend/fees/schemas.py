@@ -7,10 +7,10 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from backend.core.pagination import PageQuery
-from backend.core.validation import InputModel, OutputModel
+from backend.core.validation import InputModel, OutputModel, Timestamp
 from backend.fees.models import InvoiceState, PaymentMethod
 
 Cents = Annotated[
@@ -48,7 +48,7 @@ class PaymentIn(InputModel):
     amount_cents: Cents
     method: PaymentMethod
     reference: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
-    paid_at: AwareDatetime | None = Field(default=None, description="Defaults to now.")
+    paid_at: Timestamp | None = Field(default=None, description="Defaults to now.")
 
 
 class ReversalIn(InputModel):

@@ -6,8 +6,10 @@ Every load here is bounded in request count and in time, and goes to 127.0.0.1 o
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
@@ -124,3 +126,50 @@ def test_worker_killed_for_timeout_logs_its_stack(gunicorn) -> None:
     # A worker class without the drain is said once at start, with the way back.
     [disabled] = [line for line in server.logs() if line["event"] == "shutdown_drain_disabled"]
     assert disabled["worker_class"] == "sync" and "GUNICORN_WORKER_CLASS" in disabled["fix"]
+
+
+def _raw_request(port: int, data: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(data)
+        connection.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := connection.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_a_malformed_chunked_body_is_a_400_problem_with_a_short_log_line(gunicorn) -> None:
+    server = gunicorn()
+    request = (
+        b"POST /api/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"
+    )
+    answer = _raw_request(server.port, request)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400"), answer[:300]
+    assert b"application/problem+json" in head
+    assert json.loads(body)["code"] == "bad_request"
+    time.sleep(0.3)
+    lines = server.logs()
+    assert not [line for line in lines if "exception" in line or line.get("level") == "error"], lines
+
+
+def test_gunicorns_own_refusals_are_problems_at_the_documented_limits(gunicorn) -> None:
+    server = gunicorn(GUNICORN_LIMIT_REQUEST_LINE="200", GUNICORN_LIMIT_REQUEST_FIELDS="10")
+    cases = [
+        (b"GET /health?" + b"x" * 300 + b" HTTP/1.1\r\nHost: a\r\n\r\n", 414, "uri_too_long"),
+        (
+            b"GET /health HTTP/1.1\r\nHost: a\r\n" + b"".join(b"X-%d: 1\r\n" % n for n in range(12)) + b"\r\n",
+            431,
+            "request_header_fields_too_large",
+        ),
+        (b"NOT A REQUEST\r\n\r\n", 400, "bad_request"),
+    ]
+    for request, status, code in cases:
+        head, _, body = _raw_request(server.port, request).partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 %d" % status), head
+        assert b"Content-Type: application/problem+json" in head
+        problem = json.loads(body)
+        assert (problem["status"], problem["code"]) == (status, code)
+        assert b"xxxx" not in body  # the request line is not echoed
+    assert server.get("/health")[0] == 200
