@@ -79,9 +79,11 @@ class Settings(BaseSettings):
     password_hash_time_cost: int = Field(default=3, ge=1)
     password_hash_memory_kib: int = Field(default=65536, ge=1024)
     password_hash_parallelism: int = Field(default=4, ge=1)
-    login_rate_limit: str = "10 per minute;100 per hour"
-    login_failure_limit: str = "5 per 15 minutes"
+    login_rate_limit: str = "10 per minute;100 per hour"  # failed sign-ins per client IP
+    login_failure_limit: str = "5 per 15 minutes"  # failed sign-ins per account and client IP
+    login_account_failure_limit: str = "25 per 15 minutes"  # failed sign-ins per account, all clients
     refresh_rate_limit: str = "60 per minute;1000 per hour"
+    password_change_failure_limit: str = "5 per 15 minutes"  # noqa: S105 - a rate limit, not a password
 
     audit_retention_days: int = Field(default=90, ge=90)
 
@@ -184,7 +186,14 @@ class Settings(BaseSettings):
             raise ValueError("must be a redis://, rediss:// or unix:// URL")
         return value or None
 
-    @field_validator("rate_limit_default", "login_rate_limit", "login_failure_limit", "refresh_rate_limit")
+    @field_validator(
+        "rate_limit_default",
+        "login_rate_limit",
+        "login_failure_limit",
+        "login_account_failure_limit",
+        "refresh_rate_limit",
+        "password_change_failure_limit",
+    )
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
         try:

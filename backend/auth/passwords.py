@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from functools import cache, cached_property
+from functools import cache
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -45,11 +45,9 @@ class Passwords:
 
     def __init__(self, hasher: PasswordHasher) -> None:
         self.hasher = hasher
-
-    @cached_property
-    def _dummy_hash(self) -> str:
-        """Verified against when the account does not exist, so both paths cost the same."""
-        return self.hasher.hash(secrets.token_urlsafe(16))
+        # Verified against when the account does not exist, so both paths cost the same. Made now,
+        # at start (before Gunicorn forks), not by the first unknown email a worker sees.
+        self._dummy_hash = hasher.hash(secrets.token_urlsafe(16))
 
     def hash(self, password: str) -> str:
         return self.hasher.hash(password)

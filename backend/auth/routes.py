@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Response, after_this_request, request
@@ -29,28 +30,45 @@ REFRESH_COOKIE = "homeroom_refresh"
 COOKIE_PATH = "/api/auth"
 
 
-def _login_limit() -> str:
-    return current_settings().login_rate_limit
+def _limit(name: str) -> Callable[[], str]:
+    """A limit read from the settings on each request (the app's, not the first one built)."""
+
+    def read() -> str:
+        value: str = getattr(current_settings(), name)
+        return value
+
+    return read
 
 
-def _failure_limit() -> str:
-    return current_settings().login_failure_limit
-
-
-def _refresh_limit() -> str:
-    return current_settings().refresh_rate_limit
-
-
-def login_account_key() -> str:
-    """Failed logins count against the account named, whether or not it exists."""
+def _named_account() -> str:
     data = request.get_json(silent=True)
     email = data.get("email") if isinstance(data, dict) else None
     named = normalise_email(email) if isinstance(email, str) else ""
-    return "account:" + hashlib.sha256(named.encode()).hexdigest()[:32]
+    return hashlib.sha256(named.encode()).hexdigest()[:32]
+
+
+def login_account_key() -> str:
+    """Failed sign-ins count against the account named, whether or not it exists, from anywhere."""
+    return "account:" + _named_account()
+
+
+def login_account_client_key() -> str:
+    """...and against that account from this client: an attacker's failures slow the attacker."""
+    return f"account:{_named_account()}:ip:{request.remote_addr or 'unknown'}"
+
+
+def client_ip_key() -> str:
+    return f"ip:{request.remote_addr or 'unknown'}"
 
 
 def _failed(response: Response) -> bool:
     return response.status_code == 401
+
+
+def _wrong_current_password(response: Response) -> bool:
+    body = response.get_json(silent=True) if response.status_code == 422 else None
+    errors = body.get("errors", []) if isinstance(body, dict) else []
+    return any(error.get("type") == "incorrect_password" for error in errors)
 
 
 def _client() -> service.Client:
@@ -114,8 +132,9 @@ def _cookie_token() -> str | None:
 
 @bp.post("/login")
 @public
-@rate_limit(_login_limit)
-@rate_limit(_failure_limit, key=login_account_key, deduct_when=_failed)
+@rate_limit(_limit("login_rate_limit"), key=client_ip_key, deduct_when=_failed)
+@rate_limit(_limit("login_failure_limit"), key=login_account_client_key, deduct_when=_failed)
+@rate_limit(_limit("login_account_failure_limit"), key=login_account_key, deduct_when=_failed)
 @api(body=LoginIn, response=TokenOut, problems=(401,))
 def login(body: LoginIn) -> TokenGrant:
     """Sign in: an access token, and the refresh token as a cookie (or in the body if asked)."""
@@ -125,7 +144,7 @@ def login(body: LoginIn) -> TokenGrant:
 
 @bp.post("/refresh")
 @public
-@rate_limit(_refresh_limit)
+@rate_limit(_limit("refresh_rate_limit"), key=client_ip_key)
 @api(body=RefreshIn, optional_body=True, response=TokenOut, problems=(401, 403))
 def refresh(body: RefreshIn) -> TokenGrant:
     """Swap the refresh token (cookie, or body for other clients) for new tokens; each works once."""
@@ -167,6 +186,7 @@ def me() -> service.Profile:
 
 @bp.post("/password")
 @requires("auth.self")
+@rate_limit(_limit("password_change_failure_limit"), deduct_when=_wrong_current_password)
 @api(body=PasswordChangeIn, status=204)
 def change_password(body: PasswordChangeIn) -> None:
     """Change the password; every other session ends."""

@@ -252,7 +252,8 @@ def handle_out_of_range(error: OverflowError) -> Response:
     422 with one short log line (no traceback)."""
     _rollback()
     log.warning("value_out_of_range", error=str(error)[:200])
-    return problem_response(422, "validation_error", "A date or number in the request is out of range.", errors=[])
+    detail = "A date or number in the request is out of range."
+    return problem_response(422, "validation_error", detail, errors=[])
 
 
 def handle_unexpected(error: Exception) -> Response:

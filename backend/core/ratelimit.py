@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import redis
 import structlog
 from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter
@@ -54,6 +53,9 @@ def limiter_config(settings: Settings) -> dict[str, Any]:
         # every response and stretch a 503's Retry-After to the end of the rate-limit window.
         "RATELIMIT_HEADERS_ENABLED": False,
         "RATELIMIT_KEY_PREFIX": "homeroom",
+        # A storage failure Flask-Limiter meets outside its fallback switch (two requests failing at
+        # once, a deduction after the response) is logged, never a 500: limits are not worth an outage.
+        "RATELIMIT_SWALLOW_ERRORS": True,
     }
 
 
@@ -61,9 +63,11 @@ def init_rate_limits(app: Flask, settings: Settings) -> Limiter:
     """The app's limiter, after authentication (limits are keyed by the user) and the views."""
     app.config.update(limiter_config(settings))
     limiter = Limiter(key_func=rate_limit_key, default_limits_exempt_when=is_probe_request)
-    limiter.init_app(app)
     app.extensions[LIMITER_EXTENSION] = limiter
+    # after_request hooks run in reverse order: registered before the limiter's, ours runs after it
+    # has counted the failures (deduct_when), so X-RateLimit-Remaining is exact.
     app.after_request(add_rate_limit_headers)
+    limiter.init_app(app)
     apply_route_limits(app)
     return limiter
 
@@ -107,8 +111,8 @@ def add_rate_limit_headers(response: Response) -> Response:
         return response
     try:
         reset_at, remaining = current.reset_at, current.remaining
-    except redis.RedisError:
-        return response  # storage failed since the check: the answer matters more than headers
+    except Exception:  # noqa: BLE001 - any storage failure (refused, reset, timed out): headers are optional
+        return response  # the answer matters more than its headers
     headers = response.headers
     headers["X-RateLimit-Limit"] = str(current.limit.amount)
     headers["X-RateLimit-Remaining"] = str(remaining)

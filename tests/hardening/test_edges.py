@@ -147,7 +147,7 @@ def test_a_tampered_date_cursor_is_a_422(world: World, values: list[Any]) -> Non
     _assert_422(response, "query.cursor")
 
 
-class InvalidChunkSize(Exception):  # noqa: N818 - named after Gunicorn's, which is a plain Exception
+class InvalidChunkSize(Exception):  # named after Gunicorn's, which is a plain Exception
     pass
 
 

@@ -156,10 +156,11 @@ def test_a_malformed_chunked_body_is_a_400_problem_with_a_short_log_line(gunicor
 
 def test_gunicorns_own_refusals_are_problems_at_the_documented_limits(gunicorn) -> None:
     server = gunicorn(GUNICORN_LIMIT_REQUEST_LINE="200", GUNICORN_LIMIT_REQUEST_FIELDS="10")
+    many_headers = b"".join(b"X-%d: 1\r\n" % n for n in range(12))
     cases = [
         (b"GET /health?" + b"x" * 300 + b" HTTP/1.1\r\nHost: a\r\n\r\n", 414, "uri_too_long"),
         (
-            b"GET /health HTTP/1.1\r\nHost: a\r\n" + b"".join(b"X-%d: 1\r\n" % n for n in range(12)) + b"\r\n",
+            b"GET /health HTTP/1.1\r\nHost: a\r\n" + many_headers + b"\r\n",
             431,
             "request_header_fields_too_large",
         ),
