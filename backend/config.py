@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     db_pool_recycle: int = Field(default=3600, gt=0)
     db_connect_timeout: int = Field(default=5, ge=1)
     db_statement_timeout_ms: int = Field(default=30_000, ge=0)
+    # The longest the app waits on a silent server before it gives up on the connection (a 503).
+    db_client_timeout: float = Field(default=35.0, gt=0, le=600)
     db_busy_timeout_ms: int = Field(default=5_000, ge=0)
     health_check_timeout: float = Field(default=2.0, gt=0, le=30)
 
@@ -200,6 +202,16 @@ class Settings(BaseSettings):
             parse_many(value)
         except ValueError:
             raise ValueError("is not a rate limit such as '300 per minute' or '10/second;1000/day'") from None
+        return value
+
+    @field_validator("db_client_timeout")
+    @classmethod
+    def _longer_than_statements(cls, value: float, info: ValidationInfo) -> float:
+        statement_ms = info.data.get("db_statement_timeout_ms") or 0
+        if value * 1000 <= statement_ms:
+            raise ValueError(
+                "must be longer than DB_STATEMENT_TIMEOUT_MS (the server stops a slow statement first)"
+            )
         return value
 
     @field_validator("log_format")

@@ -9,10 +9,12 @@ from functools import cache, wraps
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
+import psycopg
 import structlog
 from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
 from flask import Flask
+from psycopg.abc import PQGen
 from sqlalchemy import Connection, Engine, String, column, create_engine, event, inspect, select, table
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError
@@ -25,6 +27,7 @@ from backend.extensions import db
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 P = ParamSpec("P")
 R = TypeVar("R")
+RV = TypeVar("RV")
 log = structlog.get_logger("homeroom.db")
 _PROBE_ENGINE = "homeroom.probe_engine"
 VERSION_TABLE = "alembic_version"
@@ -41,21 +44,67 @@ def engine_options(settings: Settings) -> dict[str, Any]:
         "pool_timeout": settings.db_pool_timeout,
         "pool_recycle": settings.db_pool_recycle,
         "pool_pre_ping": True,
-        "connect_args": _pg_connect_args(settings.db_connect_timeout, settings.db_statement_timeout_ms),
+        "connect_args": _pg_connect_args(
+            settings.db_connect_timeout, settings.db_statement_timeout_ms, settings.db_client_timeout
+        ),
     }
 
 
-def _pg_connect_args(connect_timeout: float, statement_timeout_ms: int) -> dict[str, Any]:
-    # libpq counts whole seconds and treats anything under 2 as 2.
+def _pg_connect_args(
+    connect_timeout: float, statement_timeout_ms: int, client_timeout: float
+) -> dict[str, Any]:
+    """libpq's own bounds: connecting, each statement (server side), and a dead network path —
+    keepalive probes on an idle connection, and a limit on data sent but never acknowledged."""
     return {
-        "connect_timeout": max(2, math.ceil(connect_timeout)),
+        "connect_timeout": max(2, math.ceil(connect_timeout)),  # whole seconds; libpq treats < 2 as 2
         "options": f"-c statement_timeout={statement_timeout_ms}",
         "application_name": "homeroom",
+        "keepalives": 1,
+        "keepalives_idle": 10,
+        "keepalives_interval": 5,
+        "keepalives_count": 3,
+        "tcp_user_timeout": int(client_timeout * 1000),
     }
 
 
-def configure_engine(engine: Engine) -> None:
-    """Dialect set-up done once per engine: for SQLite the pragmas and its file's folder."""
+class BoundedConnection(psycopg.Connection[Any]):
+    """psycopg's connection with an end to every wait on the server.
+
+    Keepalives and the TCP user timeout notice a network that drops packets, but not a peer whose
+    kernel keeps acknowledging while nothing answers (a stalled proxy, a frozen server). So every
+    wait for the server (a query, a commit, a pre-ping) gives up after `wait_timeout` seconds: the
+    connection is closed (its state is unknown) and the caller gets an OperationalError, which the
+    pool treats as a disconnect and the API answers as a 503.
+    """
+
+    wait_timeout: float | None = None
+
+    def wait(self, gen: PQGen[RV], interval: float = 0.1, timeout: float | None = None) -> RV:
+        try:
+            return super().wait(gen, interval, self.wait_timeout if timeout is None else timeout)
+        except psycopg.errors._WaitTimeout:  # psycopg's own (an OperationalError) for an expired wait
+            self.pgconn.finish()
+            raise psycopg.OperationalError(
+                f"no answer from the database server within {self.wait_timeout:g} s; connection closed"
+            ) from None
+
+
+def bound_waits(engine: Engine, wait_timeout: float) -> None:
+    """Make the engine's PostgreSQL connections `BoundedConnection`s with this wait timeout."""
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> BoundedConnection:
+        connection = BoundedConnection.connect(*cargs, **cparams)
+        connection.wait_timeout = wait_timeout
+        return connection
+
+
+def configure_engine(engine: Engine, wait_timeout: float) -> None:
+    """Dialect set-up done once per engine: for PostgreSQL bounded waits; for SQLite the pragmas
+    and its file's folder."""
+    if engine.dialect.name == "postgresql":
+        bound_waits(engine, wait_timeout)
+        return
     if engine.dialect.name != "sqlite":
         return
     database = engine.url.database or ""
@@ -134,7 +183,7 @@ def _probe_engine(app: Flask) -> Engine:
         if url.get_backend_name() == "sqlite":
             connect_args: dict[str, Any] = {"timeout": timeout}
         else:
-            connect_args = _pg_connect_args(timeout, int(timeout * 1000))
+            connect_args = _pg_connect_args(timeout, int(timeout * 1000), timeout)
         engine = create_engine(
             url,
             poolclass=QueuePool,
@@ -144,7 +193,7 @@ def _probe_engine(app: Flask) -> Engine:
             pool_pre_ping=True,
             connect_args=connect_args,
         )
-        configure_engine(engine)
+        configure_engine(engine, wait_timeout=timeout)
         app.extensions[_PROBE_ENGINE] = engine
     return engine
 

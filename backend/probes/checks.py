@@ -6,19 +6,24 @@ Critical checks decide readiness; optional ones (Redis, outside APIs) only show 
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from flask import Flask
 
+from backend.config import SETTINGS_EXTENSION
 from backend.core.cache import CACHE_EXTENSION, Cache
 from backend.core.db import migration_status
 
 log = structlog.get_logger("homeroom.health")
 _REGISTRY = "homeroom.health_checks"
+_EXECUTOR = "homeroom.health_check_threads"
 
 CheckFn = Callable[[Flask], dict[str, Any] | None]
 HEALTHY = frozenset({"ok", "not_configured"})
@@ -35,13 +40,35 @@ def register_check(app: Flask, name: str, run: CheckFn, *, critical: bool) -> No
     app.extensions.setdefault(_REGISTRY, {})[name] = Check(name, run, critical)
 
 
+def _executor(app: Flask) -> ThreadPoolExecutor:
+    """Checks run on threads of their own, so that a probe can stop waiting for them. One pool per
+    process: a pool made before Gunicorn forks has no threads in the worker."""
+    owner, executor = app.extensions.get(_EXECUTOR, (None, None))
+    if not isinstance(executor, ThreadPoolExecutor) or owner != os.getpid():
+        executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="check")
+        app.extensions[_EXECUTOR] = (os.getpid(), executor)
+    return executor
+
+
+def _in_app(app: Flask, check: Check) -> dict[str, Any] | None:
+    with app.app_context():
+        return check.run(app)
+
+
 def _run_one(app: Flask, check: Check) -> dict[str, Any]:
+    """One check, given up after HEALTH_CHECK_TIMEOUT: a dependency that does not answer in time is
+    down, however long it would hang (the check goes on in the background, bounded by its own
+    timeouts)."""
     started = time.perf_counter()
     result: dict[str, Any] = {"critical": check.critical}
+    timeout = app.extensions[SETTINGS_EXTENSION].health_check_timeout
     try:
-        details = check.run(app) or {}
+        details = _executor(app).submit(_in_app, app, check).result(timeout=timeout) or {}
         result["status"] = details.pop("status", "ok")
         result.update(details)
+    except FutureTimeout:
+        result["status"], result["error"] = "down", "Timeout"
+        log.warning("health_check_timed_out", check=check.name, timeout_seconds=timeout)
     except Exception as error:  # noqa: BLE001 - any failure of a dependency is reported, not raised
         result["status"] = "down"
         result["error"] = type(error).__name__
@@ -51,6 +78,8 @@ def _run_one(app: Flask, check: Check) -> dict[str, Any]:
 
 
 def run_checks(app: Flask, *, critical_only: bool = False) -> dict[str, dict[str, Any]]:
+    # `current_app` is a context-local proxy; the checks' threads need the app object itself.
+    app = getattr(app, "_get_current_object", lambda: app)()
     checks: dict[str, Check] = app.extensions.get(_REGISTRY, {})
     return {
         name: _run_one(app, check) for name, check in checks.items() if check.critical or not critical_only

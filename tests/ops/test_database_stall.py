@@ -1,0 +1,76 @@
+"""A stalled database is not a healthy one: with the TCP path to PostgreSQL frozen (nothing refused,
+nothing answered), /ready gives up at its timeout with a 503, API requests fail as 503 problems
+within a bounded time, and both recover by themselves when the path thaws."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy.engine import make_url
+
+from tests.conftest import AppFactory, auth_headers, make_school, make_user, postgres_only
+from tests.faults import FaultProxy, Mode
+
+pytestmark = postgres_only
+
+
+@pytest.fixture
+def stalling_app(make_app: AppFactory, migrated_database: str) -> Iterator[tuple[Flask, FaultProxy]]:
+    url = make_url(migrated_database)
+    proxy = FaultProxy(url.port or 5432)
+    app = make_app(
+        DATABASE_URL=url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False),
+        HEALTH_CHECK_TIMEOUT=1,
+        DB_STATEMENT_TIMEOUT_MS=1000,
+        DB_CLIENT_TIMEOUT=2,
+        DB_CONNECT_TIMEOUT=2,
+        DB_POOL_TIMEOUT=2,
+    )
+    yield app, proxy
+    proxy.close()
+
+
+def _answer(call: Callable[[], Any], within: float = 60) -> Any:
+    """Run `call` on a thread; the test fails (instead of hanging) if it never answers."""
+    result: list[Any] = []
+    thread = threading.Thread(target=lambda: result.append(call()), daemon=True)
+    thread.start()
+    thread.join(timeout=within)
+    assert result, f"no answer within {within} s"
+    return result[0]
+
+
+def test_a_frozen_database_path_is_a_503_and_heals(stalling_app: tuple[Flask, FaultProxy]) -> None:
+    app, proxy = stalling_app
+    client = app.test_client()
+    headers = auth_headers(client, make_user(app, make_school(app), "admin"))
+    assert client.get("/ready").status_code == 200
+    assert client.get("/api/students", headers=headers).status_code == 200
+    proxy.set(Mode.FREEZE)
+    try:
+        started = time.monotonic()
+        ready = _answer(lambda: app.test_client().get("/ready"))
+        assert ready.status_code == 503
+        assert ready.get_json()["checks"]["database"]["status"] == "down"
+        assert int(ready.headers["Retry-After"]) > 0
+        students = _answer(lambda: app.test_client().get("/api/students", headers=headers))
+        assert students.status_code == 503, students.get_json()
+        assert students.get_json()["code"] == "service_unavailable"
+        elapsed = time.monotonic() - started  # reported, not asserted: a loaded machine is slower
+        print(f"both answered {elapsed:.1f} s into the stall")  # noqa: T201
+    finally:
+        proxy.set(Mode.PASS)
+    deadline = time.monotonic() + 30
+    statuses: tuple[int, int] = (0, 0)
+    while time.monotonic() < deadline and statuses != (200, 200):
+        statuses = (
+            client.get("/ready").status_code,
+            client.get("/api/students", headers=headers).status_code,
+        )
+        time.sleep(0.2)
+    assert statuses == (200, 200)  # recovered by itself: no restart
