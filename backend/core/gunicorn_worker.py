@@ -1,32 +1,54 @@
-"""Gunicorn's gthread worker, with a drain period between SIGTERM and the graceful stop.
+"""Gunicorn's gthread worker, with three changes Homeroom needs.
 
-On SIGTERM the worker marks itself draining, so /ready answers 503 and load balancers stop sending
-new work, while it keeps accepting and serving for GUNICORN_DRAIN_SECONDS. Then Gunicorn's usual
-graceful stop runs: no new connections, in-flight requests finish. The drain counts against
-graceful_timeout, after which the master kills the worker; keep it well below.
+1. **A drain on SIGTERM.** The worker marks itself draining, so /ready answers 503 and load
+   balancers stop sending new work, while it keeps accepting and serving for
+   GUNICORN_DRAIN_SECONDS. Then Gunicorn's usual graceful stop runs: no new connections, in-flight
+   requests finish. The drain counts against graceful_timeout; keep it well below.
+2. **Requests are read before a thread is given.** Stock gthread hands a connection to a thread as
+   soon as its first bytes arrive, and the thread then blocks until the request is complete: thirty
+   clients trickling headers hold every thread, and /health waits. Here the main loop buffers the
+   request head, and a body of known length up to MAX_CONTENT_LENGTH, without blocking, and a
+   thread gets the connection only once they are in. A client that takes longer than
+   GUNICORN_REQUEST_READ_TIMEOUT is answered 408 and closed. (TLS connections are left to stock
+   gthread: their bytes can only be read after the handshake.)
+3. **Gunicorn's own refusals are problem+json**, like every other error.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
+import re
+import selectors
 import socket
 import threading
+import time
+from functools import partial
 from types import FrameType
 
 from gunicorn import util
-from gunicorn.workers.gthread import ThreadWorker
+from gunicorn.http2 import negotiation
+from gunicorn.workers.gthread import TConn, ThreadWorker
 
+from backend.config import SETTINGS_EXTENSION
 from backend.core.errors import STATUS_CODES
 from backend.core.serving import drain_seconds, start_draining
 
 PROBLEM_DETAILS = {
     400: "The request could not be parsed.",
+    408: "The request was not received in time.",
     414: "The request line is too long.",
     431: "The request has too many header fields, or one that is too long.",
 }
+READ_TIMEOUT_VARIABLE = "GUNICORN_REQUEST_READ_TIMEOUT"
+HEAD_LIMIT = 64 * 1024  # past this without an end of head, Gunicorn's parser answers (414/431)
+_END_OF_HEAD = b"\r\n\r\n"
+_CONTENT_LENGTH = re.compile(rb"^content-length:[ \t]*(\d{1,12})[ \t]*\r?$", re.I | re.M)
 
 
-def write_problem(sock: socket.socket, status_int: int, reason: str, _message: str) -> None:
+def write_problem(sock: socket.socket, status_int: int, reason: str, _message: str = "") -> None:
     """Gunicorn's own refusals (a request it cannot parse, over its limits) as problem+json, like
     every other error. The detail is fixed: Gunicorn's message would echo the request line."""
     body = json.dumps(
@@ -47,13 +69,39 @@ def write_problem(sock: socket.socket, status_int: int, reason: str, _message: s
     util.write_nonblock(sock, head.encode("latin-1") + body)
 
 
+def request_is_in(data: bytes, body_limit: int) -> bool:
+    """Whether `data` holds a whole request head, and its body when its length is known and within
+    the limit (a larger one is refused by the app from its Content-Length, unread)."""
+    end = data.find(_END_OF_HEAD)
+    if end < 0:
+        return len(data) > HEAD_LIMIT
+    length = _CONTENT_LENGTH.search(data, 0, end + 2)
+    wanted = int(length.group(1)) if length else 0
+    return wanted > body_limit or len(data) - end - len(_END_OF_HEAD) >= wanted
+
+
+class _Reading:
+    """A connection whose request is being buffered by the main loop."""
+
+    def __init__(self, conn: TConn, deadline: float) -> None:
+        self.conn = conn
+        self.deadline = deadline
+        self.data = bytearray()
+
+
 class DrainingThreadWorker(ThreadWorker):
     _stop_timer: threading.Timer | None = None
 
     def init_process(self) -> None:
         # Gunicorn writes its refusals through this module function; in our workers, as problems.
         util.write_error = write_problem
+        self._reading: dict[int, _Reading] = {}
+        self._read_timeout = float(os.environ.get(READ_TIMEOUT_VARIABLE) or 15)
         super().init_process()
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        self._body_limit: int = self.wsgi.extensions[SETTINGS_EXTENSION].max_content_length
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         start_draining()
@@ -65,3 +113,67 @@ class DrainingThreadWorker(ThreadWorker):
             self._stop_timer = threading.Timer(delay, super().handle_exit, args=(sig, frame))
             self._stop_timer.daemon = True
             self._stop_timer.start()
+
+    # --- reading requests in the main loop ---------------------------------------------------------
+
+    def enqueue_req(self, conn: TConn) -> None:
+        """Hand a connection to a thread, once its request is in (buffered here if need be)."""
+        if (
+            getattr(conn, "buffered", False)
+            or self.cfg.is_ssl
+            or negotiation.prior_knowledge_allowed(self.cfg, conn.client)
+        ):
+            conn.buffered = False
+            super().enqueue_req(conn)
+            return
+        reading = _Reading(conn, time.monotonic() + self._read_timeout)
+        if conn.parser is not None:  # a kept-alive connection may have read ahead into this request
+            reading.data += conn.parser.unreader.buf.getvalue()
+            conn.parser.unreader.buf = io.BytesIO()
+            if request_is_in(bytes(reading.data), self._body_limit):
+                self._dispatch(reading)
+                return
+        self._reading[conn.sock.fileno()] = reading
+        conn.sock.setblocking(False)
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_bytes, reading))
+
+    def _on_bytes(self, reading: _Reading, sock: socket.socket) -> None:
+        try:
+            data = sock.recv(65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:  # the client went away
+            self._stop_reading(reading)
+            self.nr_conns -= 1
+            reading.conn.close()
+            return
+        reading.data += data
+        if request_is_in(bytes(reading.data), self._body_limit):
+            self._stop_reading(reading)
+            self._dispatch(reading)
+
+    def _dispatch(self, reading: _Reading) -> None:
+        conn = reading.conn
+        conn.sock.setblocking(True)
+        conn.init()  # the parser, for a new connection (a kept-alive one has its own)
+        conn.parser.unreader.unread(bytes(reading.data))
+        conn.data_ready = conn.buffered = True
+        super().enqueue_req(conn)
+
+    def _stop_reading(self, reading: _Reading) -> None:
+        self._reading.pop(reading.conn.sock.fileno(), None)
+        self.poller.unregister(reading.conn.sock)
+
+    def murder_keepalived(self, force: bool = False) -> None:
+        """Also answer 408 to clients whose request has not come in within the read timeout."""
+        super().murder_keepalived(force)
+        now = time.monotonic()
+        for reading in [r for r in self._reading.values() if force or r.deadline <= now]:
+            self._stop_reading(reading)
+            self.nr_conns -= 1
+            if not force:
+                with contextlib.suppress(OSError):  # the client may be gone already
+                    write_problem(reading.conn.sock, 408, "Request Timeout")
+            reading.conn.close()

@@ -71,3 +71,23 @@ def test_thread_stacks_name_every_thread() -> None:
     stacks = serving.thread_stacks()
     assert any(name.startswith("MainThread") for name in stacks)
     assert all("File " in text for text in stacks.values())
+
+
+@pytest.mark.parametrize(
+    ("data", "complete"),
+    [
+        (b"GET /health HTTP/1.1\r\nHost: a\r\n", False),  # the head goes on
+        (b"GET /health HTTP/1.1\r\nHost: a\r\n\r\n", True),
+        (b"POST /x HTTP/1.1\r\nContent-Length: 5\r\n\r\nab", False),  # the body goes on
+        (b"POST /x HTTP/1.1\r\ncontent-length:5\r\n\r\nabcde", True),
+        (b"POST /x HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n", True),  # over the limit: the app refuses it
+        (
+            b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 20000,
+            True,
+        ),  # a head past 64 KiB: Gunicorn's parser refuses it
+    ],
+)
+def test_a_request_is_handed_to_a_thread_only_once_it_is_in(data: bytes, complete: bool) -> None:
+    from backend.core.gunicorn_worker import request_is_in
+
+    assert request_is_in(data, body_limit=1024 * 1024) is complete
