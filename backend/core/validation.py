@@ -14,9 +14,12 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    GetJsonSchemaHandler,
     ValidationError,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from backend.core.errors import BadRequest, ValidationFailed
 
@@ -73,6 +76,24 @@ class PatchModel(InputModel):
     """A partial update: at least one field, and a field given is not null unless `NULLABLE` says so."""
 
     NULLABLE: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """The document says what is validated: at least one field, null only where NULLABLE."""
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        schema["minProperties"] = 1
+        for name, prop in schema.get("properties", {}).items():
+            if name in cls.NULLABLE or "anyOf" not in prop:
+                continue
+            options = [option for option in prop.pop("anyOf") if option.get("type") != "null"]
+            prop.pop("default", None)
+            if len(options) == 1:
+                prop.update(options[0])
+            else:
+                prop["anyOf"] = options
+        return schema
 
     @model_validator(mode="after")
     def _something_to_change(self) -> PatchModel:

@@ -93,14 +93,28 @@ def create_student(auth: AuthContext, data: StudentIn) -> Student:
     return student
 
 
+def _match_status_and_left_on(auth: AuthContext, student: Student, *, left_on_given: bool) -> None:
+    """An active student has no leaving date; a withdrawn or graduated one has one (today, unless
+    given). A change that would break that is refused."""
+    if student.status == StudentStatus.ACTIVE:
+        if student.left_on is not None and left_on_given:
+            raise ValidationFailed.on(
+                "body.left_on", "An active student has no leaving date; change status too."
+            )
+        student.left_on = None
+    elif student.left_on is None:
+        if left_on_given:
+            raise ValidationFailed.on("body.left_on", f"A {student.status} student needs a leaving date.")
+        student.left_on = max(auth.today(), student.enrolled_on)
+
+
 def update_student(auth: AuthContext, student_id: uuid.UUID, data: StudentUpdateIn) -> Student:
     student = visible_student(auth, student_id)
     before = audit.snapshot(student, STUDENT_FIELDS)
     for name in data.model_fields_set:
         value = getattr(data, name)
         setattr(student, name, value.value if isinstance(value, StudentStatus) else value)
-    if student.status == StudentStatus.ACTIVE and "left_on" not in data.model_fields_set:
-        student.left_on = None
+    _match_status_and_left_on(auth, student, left_on_given="left_on" in data.model_fields_set)
     _check_dates(student.enrolled_on, student.left_on, student.date_of_birth)
     if changes := audit.diff(before, audit.snapshot(student, STUDENT_FIELDS)):
         audit.record(auth, "student.update", resource=student, resource_type="student", changes=changes)

@@ -187,3 +187,20 @@ def test_unlinking_ends_the_parents_view(world: World) -> None:
         f"/api/students/{alice}/guardians/{world.ids['link']}", headers=world.as_("admin")
     )
     assert again.status_code == 404
+
+
+def test_status_and_leaving_date_always_agree(world: World) -> None:
+    path = f"/api/students/{world.ids['alice']}"
+    admin = world.as_("admin")
+
+    def patch(body: dict[str, object]) -> tuple[int, object]:
+        response = world.client.patch(path, json=body, headers=admin)
+        return response.status_code, response.get_json().get("left_on", response.get_json().get("errors"))
+
+    assert patch({"left_on": str(TODAY)})[0] == 422  # active with a leaving date
+    status, left_on = patch({"status": "withdrawn"})
+    assert (status, left_on) == (200, str(TODAY))  # withdrawn without a date: left today
+    assert patch({"left_on": None})[0] == 422  # withdrawn without a leaving date
+    assert patch({"status": "active", "left_on": str(TODAY)})[0] == 422
+    assert patch({"status": "active"}) == (200, None)
+    assert patch({"status": "graduated", "left_on": str(TODAY)}) == (200, str(TODAY))
