@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import exists, or_, select
 
@@ -119,9 +120,9 @@ def set_password(email: str, password: str) -> User:
     return user
 
 
-def _user_action(changes: dict[str, object]) -> str:
+def _user_action(changes: dict[str, Any]) -> str:
     if "role" in changes:
         return "user.role_change"
     if "is_active" in changes:
-        return "user.reactivate" if changes["is_active"]["after"] else "user.deactivate"  # type: ignore[index]
+        return "user.reactivate" if changes["is_active"]["after"] else "user.deactivate"
     return "user.update"

@@ -249,7 +249,7 @@ def cached(ttl: int) -> Callable[[Callable[P, R]], Callable[P, R]]:
             cache = current_cache()
             hit = cache.get_json(key)
             if hit is not None:
-                return hit["value"]  # type: ignore[no-any-return]
+                return hit["value"]  # type: ignore[no-any-return]  # stored by this wrapper from an R
             value = function(*args, **kwargs)
             cache.set_json(key, {"value": value}, ttl)
             return value

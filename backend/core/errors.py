@@ -10,7 +10,7 @@ from typing import Any
 import structlog
 from flask import Flask, Response, current_app, g, json, request
 from sqlalchemy import exc as sa_exc
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from backend.config import current_settings
 from backend.extensions import db
@@ -208,8 +208,8 @@ def handle_http_exception(error: HTTPException) -> Response:
     _rollback()
     status = error.code or 500
     headers: dict[str, str] = {}
-    if status == 405 and getattr(error, "valid_methods", None):
-        headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        headers["Allow"] = ", ".join(error.valid_methods)
     # Flask-Limiter's own 429 (it carries `.limit`) gets Retry-After from the limiter, which knows
     # when the window resets; every other 429 or 503 says when to retry here.
     if status in (429, 503) and not hasattr(error, "limit"):

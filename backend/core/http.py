@@ -109,7 +109,7 @@ def init_http(app: Flask, settings: Settings) -> None:
     """Install ProxyFix and the before/after hooks. Registration order is the run order."""
     hops = settings.trusted_proxy_hops
     if hops:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]  # Flask's way to wrap the WSGI app
     app.before_request(_start_request)
     app.before_request(_enforce_body_rules)
     # after_request hooks run in reverse: headers first, then the access line sees the final response.

@@ -39,7 +39,7 @@ def redact_sensitive(_logger: Any, _method: str, event_dict: EventDict) -> Event
     return {k: REDACTED if _SENSITIVE_KEY.search(k) else _redact(v) for k, v in event_dict.items()}
 
 
-class StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class StdoutHandler(logging.StreamHandler[TextIO]):
     """Writes to whatever `sys.stdout` is when a record is emitted, so redirection and capture work."""
 
     def __init__(self) -> None:
