@@ -9,10 +9,10 @@ from typing import Annotated, ClassVar
 from pydantic import Field, StringConstraints, model_validator
 
 from backend.core.pagination import PageQuery
-from backend.core.validation import InputModel, OutputModel, PatchModel
+from backend.core.validation import InputModel, Integer, OutputModel, PatchModel
 
 Text100 = Annotated[str, StringConstraints(min_length=1, max_length=100)]
-GradeLevel = Annotated[int, Field(ge=0, le=20)]
+GradeLevel = Annotated[Integer, Field(ge=0, le=20)]
 
 
 class TermIn(InputModel):

@@ -12,7 +12,8 @@ from typing import Any
 
 from flask import Flask
 from pydantic import TypeAdapter
-from pydantic.json_schema import JsonSchemaMode
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaValue
+from pydantic_core import core_schema
 from werkzeug.routing import Rule
 
 from backend.core.markers import ApiDoc, RouteSpec, route_spec
@@ -21,6 +22,10 @@ from backend.version import __version__
 JsonSchemaKey = tuple[Any, str]  # (the declared type, "validation" or "serialization")
 
 REF = "#/components/schemas/{model}"
+TEXT_PATTERN = "^[^\\u0000]*$"
+# At least one character that Python's strip() keeps: not \s, nor the separators \x1c-\x1f and \x85.
+# (Lone surrogates are refused too, but a pattern cannot name them portably: they are not text.)
+NON_BLANK_TEXT_PATTERN = "^[\\s\\u001c-\\u001f\\u0085]*[^\\s\\u001c-\\u001f\\u0085\\u0000][^\\u0000]*$"
 _PATH_PARAMETER = re.compile(r"<(?:(?P<converter>[^:<>]+):)?(?P<name>\w+)>")
 _CONVERTERS = {"uuid": {"type": "string", "format": "uuid"}, "int": {"type": "integer"}}
 
@@ -72,6 +77,18 @@ PROBLEM_TEXT = {
 }
 
 
+class _Generator(GenerateJsonSchema):
+    """Pydantic's schemas, plus what the API refuses in any text: NUL characters (PostgreSQL cannot
+    store them) and, where text is required, text that is only white space (inputs are stripped)."""
+
+    def str_schema(self, schema: core_schema.StringSchema) -> JsonSchemaValue:
+        json_schema = super().str_schema(schema)
+        if "pattern" not in json_schema and "format" not in json_schema:
+            required = json_schema.get("minLength", 0) >= 1
+            json_schema["pattern"] = NON_BLANK_TEXT_PATTERN if required else TEXT_PATTERN
+        return json_schema
+
+
 def _operations(app: Flask) -> list[tuple[Rule, str, RouteSpec, ApiDoc]]:
     found = []
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
@@ -92,6 +109,7 @@ def _components(docs: list[ApiDoc]) -> tuple[dict[JsonSchemaKey, Any], dict[str,
     key_map, top = TypeAdapter.json_schemas(
         [(key, mode, TypeAdapter(key)) for key, mode in pairs],
         ref_template=REF,
+        schema_generator=_Generator,
     )
     return dict(key_map), top.get("$defs", {})
 

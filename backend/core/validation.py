@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, Any, ClassVar, TypeVar
 
 from flask import request
@@ -16,6 +17,7 @@ from pydantic import (
     ConfigDict,
     GetJsonSchemaHandler,
     ValidationError,
+    WithJsonSchema,
     model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
@@ -62,6 +64,55 @@ _ISO_TIMESTAMP = re.compile(
 )
 # A point in time with its offset, that converts to UTC (a naive time is ambiguous: refused).
 Timestamp = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+
+
+def _whole(value: Any) -> Any:
+    """JSON has one number type: 14.0 is the integer 14 (a fraction part is still refused)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _two_places(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+
+
+MAX_HUNDREDTHS = Decimal("999999.99")
+_DECIMAL_TEXT = re.compile(r"\d{1,6}(\.\d{1,2})?")
+
+
+def _decimal_text(value: Any) -> Any:
+    """A JSON number or a decimal string as a Decimal (a number exactly as written in the JSON)."""
+    if isinstance(value, str):
+        if not _DECIMAL_TEXT.fullmatch(value):
+            raise ValueError("write it as digits with at most two decimal places, such as 12.5")
+        return Decimal(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return Decimal(str(value))
+    return value
+
+
+# A decimal as a JSON number (kept to two places, rounded half to even) or a string of up to two.
+DecimalText = BeforeValidator(_decimal_text)
+TwoPlaces = AfterValidator(_two_places)
+
+
+def decimal_schema(minimum: Decimal) -> WithJsonSchema:
+    """What a two-place decimal from `minimum` (0 or 0.01) to MAX_HUNDREDTHS accepts: a JSON number
+    (more places are rounded), or a string of up to two places ("12.5"; not zero when positive)."""
+    not_zero = r"(?!0+(\.0{1,2})?$)" if minimum > 0 else ""
+    return WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": float(minimum), "maximum": float(MAX_HUNDREDTHS)},
+                {"type": "string", "pattern": rf"^{not_zero}\d{{1,6}}(\.\d{{1,2}})?$"},
+            ],
+            "description": f"{minimum} to {MAX_HUNDREDTHS}, kept to two places (rounded half to even).",
+        },
+        mode="validation",
+    )
+
+
+# An integer in a JSON body: 14 or 14.0.
+Integer = Annotated[int, BeforeValidator(_whole)]
 # In query strings: dates as YYYY-MM-DD, timestamps as ISO 8601 with an offset.
 QueryDate = Annotated[date, BeforeValidator(_iso_text(_ISO_DATE, "YYYY-MM-DD"))]
 QueryTimestamp = Annotated[Timestamp, BeforeValidator(_iso_text(_ISO_TIMESTAMP, "YYYY-MM-DDTHH:MM:SS+00:00"))]

@@ -10,11 +10,11 @@ from typing import Annotated
 from pydantic import Field, StringConstraints
 
 from backend.core.pagination import PageQuery
-from backend.core.validation import InputModel, OutputModel, Timestamp
+from backend.core.validation import InputModel, Integer, OutputModel, Timestamp
 from backend.fees.models import InvoiceState, PaymentMethod
 
 Cents = Annotated[
-    int, Field(gt=0, le=100_000_000, description="Integer minor units of the school's currency.")
+    Integer, Field(gt=0, le=100_000_000, description="Integer minor units of the school's currency.")
 ]
 
 

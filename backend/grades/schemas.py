@@ -9,11 +9,26 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from backend.core.validation import InputModel, OutputModel, PatchModel, one_per_student
+from backend.core.validation import (
+    MAX_HUNDREDTHS,
+    DecimalText,
+    InputModel,
+    OutputModel,
+    PatchModel,
+    TwoPlaces,
+    decimal_schema,
+    one_per_student,
+)
 from backend.grades.models import GradeStatus
 
-Score = Annotated[Decimal, Field(ge=0, max_digits=8, decimal_places=2)]
-Positive = Annotated[Decimal, Field(gt=0, max_digits=8, decimal_places=2)]
+Score = Annotated[Decimal, DecimalText, Field(ge=0, le=MAX_HUNDREDTHS), TwoPlaces, decimal_schema(Decimal(0))]
+Positive = Annotated[
+    Decimal,
+    DecimalText,
+    Field(ge=Decimal("0.01"), le=MAX_HUNDREDTHS),
+    TwoPlaces,
+    decimal_schema(Decimal("0.01")),
+]
 Title = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Category = Annotated[str, StringConstraints(min_length=1, max_length=50)]
 

@@ -9,11 +9,13 @@ from typing import Annotated, ClassVar
 from pydantic import Field, StringConstraints, field_validator
 
 from backend.core.pagination import PageQuery
-from backend.core.validation import InputModel, OutputModel, PatchModel
+from backend.core.validation import InputModel, Integer, OutputModel, PatchModel
 from backend.students.models import StudentStatus
 
 Text100 = Annotated[str, StringConstraints(min_length=1, max_length=100)]
-GradeLevel = Annotated[int, Field(ge=0, le=20, description="0 is the first year (reception/kindergarten).")]
+GradeLevel = Annotated[
+    Integer, Field(ge=0, le=20, description="0 is the first year (reception/kindergarten).")
+]
 
 
 def _not_in_future(value: date | None) -> date | None:
