@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Annotated, Any, ClassVar, TypeVar
 
 from flask import request
@@ -71,10 +71,6 @@ def _whole(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-def _two_places(value: Decimal) -> Decimal:
-    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
-
-
 MAX_HUNDREDTHS = Decimal("999999.99")
 _DECIMAL_TEXT = re.compile(r"\d{1,6}(\.\d{1,2})?")
 
@@ -90,22 +86,26 @@ def _decimal_text(value: Any) -> Any:
     return value
 
 
-# A decimal as a JSON number (kept to two places, rounded half to even) or a string of up to two.
+# A decimal of up to two places, as a JSON number (15, 15.5, 15.25) or a string ("15.25").
 DecimalText = BeforeValidator(_decimal_text)
-TwoPlaces = AfterValidator(_two_places)
 
 
 def decimal_schema(minimum: Decimal) -> WithJsonSchema:
     """What a two-place decimal from `minimum` (0 or 0.01) to MAX_HUNDREDTHS accepts: a JSON number
-    (more places are rounded), or a string of up to two places ("12.5"; not zero when positive)."""
+    that is a multiple of 0.01, or a string of up to two places ("12.5"; not zero when positive)."""
     not_zero = r"(?!0+(\.0{1,2})?$)" if minimum > 0 else ""
     return WithJsonSchema(
         {
             "anyOf": [
-                {"type": "number", "minimum": float(minimum), "maximum": float(MAX_HUNDREDTHS)},
+                {
+                    "type": "number",
+                    "minimum": float(minimum),
+                    "maximum": float(MAX_HUNDREDTHS),
+                    "multipleOf": 0.01,
+                },
                 {"type": "string", "pattern": rf"^{not_zero}\d{{1,6}}(\.\d{{1,2}})?$"},
             ],
-            "description": f"{minimum} to {MAX_HUNDREDTHS}, kept to two places (rounded half to even).",
+            "description": f"{minimum} to {MAX_HUNDREDTHS}, at most two decimal places.",
         },
         mode="validation",
     )

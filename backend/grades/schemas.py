@@ -15,18 +15,18 @@ from backend.core.validation import (
     InputModel,
     OutputModel,
     PatchModel,
-    TwoPlaces,
     decimal_schema,
     one_per_student,
 )
 from backend.grades.models import GradeStatus
 
-Score = Annotated[Decimal, DecimalText, Field(ge=0, le=MAX_HUNDREDTHS), TwoPlaces, decimal_schema(Decimal(0))]
+Score = Annotated[
+    Decimal, DecimalText, Field(ge=0, le=MAX_HUNDREDTHS, decimal_places=2), decimal_schema(Decimal(0))
+]
 Positive = Annotated[
     Decimal,
     DecimalText,
-    Field(ge=Decimal("0.01"), le=MAX_HUNDREDTHS),
-    TwoPlaces,
+    Field(ge=Decimal("0.01"), le=MAX_HUNDREDTHS, decimal_places=2),
     decimal_schema(Decimal("0.01")),
 ]
 Title = Annotated[str, StringConstraints(min_length=1, max_length=200)]

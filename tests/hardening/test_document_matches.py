@@ -35,22 +35,23 @@ def test_integral_numbers_are_integers(world: World) -> None:
     assert fraction.get_json()["errors"][0]["field"] == "body.grade_level"
 
 
-def test_decimals_take_numbers_or_two_place_strings(world: World) -> None:
+def test_decimals_take_two_place_numbers_or_strings(world: World) -> None:
     path = f"/api/classes/{world.ids['maths']}/assessments"
 
     def create(max_score: Any) -> Any:
         body = {"title": "Quiz", "category": "quiz", "max_score": max_score}
         return world.client.post(path, json=body, headers=world.as_("admin"))
 
-    assert create(10.255).get_json()["max_score"] == 10.26  # a number: kept to two places
+    assert create(10.25).get_json()["max_score"] == 10.25
+    assert create(15).get_json()["max_score"] == 15
     assert create("12.5").get_json()["max_score"] == 12.5
-    for refused in ("1.234", "abc", "0", "1e3", 0.004, True):
+    for refused in (10.255, "1.234", "abc", "0", "1e3", 0.004, True):
         response = create(refused)
         assert response.status_code == 422, refused
         assert response.get_json()["errors"][0]["field"] == "body.max_score"
     schema = _spec(world)["components"]["schemas"]["AssessmentIn"]["properties"]["max_score"]
     number, text = schema["anyOf"]
-    assert (number["minimum"], number["maximum"]) == (0.01, 999999.99)
+    assert (number["minimum"], number["maximum"], number["multipleOf"]) == (0.01, 999999.99, 0.01)
     pattern = text["pattern"]
     assert re.fullmatch(pattern, "12.5") and not re.fullmatch(pattern, "1.234")
     assert not re.fullmatch(pattern, "0.00")
