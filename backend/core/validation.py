@@ -90,22 +90,24 @@ def _decimal_text(value: Any) -> Any:
 DecimalText = BeforeValidator(_decimal_text)
 
 
-def decimal_schema(minimum: Decimal) -> WithJsonSchema:
-    """What a two-place decimal from `minimum` (0 or 0.01) to MAX_HUNDREDTHS accepts: a JSON number
-    that is a multiple of 0.01, or a string of up to two places ("12.5"; not zero when positive)."""
+def decimal_schema(minimum: Decimal, maximum: Decimal = MAX_HUNDREDTHS) -> WithJsonSchema:
+    """What a two-place decimal from `minimum` (0 or 0.01) to `maximum` (all nines, e.g. 9999.99)
+    accepts: a JSON number that is a multiple of 0.01, or a string of up to two places ("12.5"; not
+    zero when positive)."""
     not_zero = r"(?!0+(\.0{1,2})?$)" if minimum > 0 else ""
+    digits = len(str(int(maximum)))
     return WithJsonSchema(
         {
             "anyOf": [
                 {
                     "type": "number",
                     "minimum": float(minimum),
-                    "maximum": float(MAX_HUNDREDTHS),
+                    "maximum": float(maximum),
                     "multipleOf": 0.01,
                 },
-                {"type": "string", "pattern": rf"^{not_zero}\d{{1,6}}(\.\d{{1,2}})?$"},
+                {"type": "string", "pattern": rf"^{not_zero}\d{{1,{digits}}}(\.\d{{1,2}})?$"},
             ],
-            "description": f"{minimum} to {MAX_HUNDREDTHS}, at most two decimal places.",
+            "description": f"{minimum} to {maximum}, at most two decimal places.",
         },
         mode="validation",
     )

@@ -23,6 +23,13 @@ from backend.grades.models import GradeStatus
 Score = Annotated[
     Decimal, DecimalText, Field(ge=0, le=MAX_HUNDREDTHS, decimal_places=2), decimal_schema(Decimal(0))
 ]
+MAX_WEIGHT = Decimal("9999.99")  # the column's precision (6, 2)
+Weight = Annotated[
+    Decimal,
+    DecimalText,
+    Field(ge=Decimal("0.01"), le=MAX_WEIGHT, decimal_places=2),
+    decimal_schema(Decimal("0.01"), MAX_WEIGHT),
+]
 Positive = Annotated[
     Decimal,
     DecimalText,
@@ -37,7 +44,7 @@ class AssessmentIn(InputModel):
     title: Title
     category: Category = Field(description="e.g. homework, quiz, exam")
     max_score: Positive
-    weight: Positive = Decimal(1)
+    weight: Weight = Decimal(1)
     due_on: date | None = None
     published: bool = False
 
@@ -48,7 +55,7 @@ class AssessmentUpdateIn(PatchModel):
     title: Title | None = None
     category: Category | None = None
     max_score: Positive | None = None
-    weight: Positive | None = None
+    weight: Weight | None = None
     due_on: date | None = None
     published: bool | None = None
 

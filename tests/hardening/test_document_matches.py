@@ -90,3 +90,17 @@ def test_payments_declare_their_idempotency_key(world: World) -> None:
     [header] = [p for p in operation["parameters"] if p["in"] == "header"]
     assert (header["name"], header["required"]) == ("Idempotency-Key", True)
     assert header["schema"]["maxLength"] == 255
+
+
+def test_a_weight_the_column_cannot_hold_is_refused_not_a_500(world: World) -> None:
+    """Found by schemathesis on PostgreSQL: weights are NUMERIC(6, 2), at most 9999.99."""
+    assessment = world.post(
+        "admin",
+        f"/api/classes/{world.ids['maths']}/assessments",
+        {"title": "Quiz", "category": "quiz", "max_score": 10},
+    )["id"]
+    path = f"/api/assessments/{assessment}"
+    too_heavy = world.client.patch(path, json={"weight": 10000}, headers=world.as_("admin"))
+    assert too_heavy.status_code == 422 and too_heavy.get_json()["errors"][0]["field"] == "body.weight"
+    heaviest = world.client.patch(path, json={"weight": 9999.99}, headers=world.as_("admin"))
+    assert heaviest.status_code == 200 and heaviest.get_json()["weight"] == 9999.99
