@@ -133,7 +133,8 @@ def test_no_install_needs_a_venv(checkout: Path) -> None:
 
 
 def test_database_wait_is_bounded(checkout: Path) -> None:
-    started = time.monotonic()
+    # The script gives up after DB_WAIT_TIMEOUT and says so; run()'s own timeout keeps a hang from
+    # passing unnoticed (no wall-clock assertion: a loaded machine is slower).
     result = run(
         checkout,
         "--migrate-only",
@@ -144,7 +145,6 @@ def test_database_wait_is_bounded(checkout: Path) -> None:
     )
     assert result.returncode != 0
     assert "did not answer within 2 s" in result.stderr
-    assert time.monotonic() - started < 30
 
 
 def test_migrate_only_migrates_and_stops(checkout: Path) -> None:
