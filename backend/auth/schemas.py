@@ -15,7 +15,7 @@ from pydantic import (
 
 from backend.auth.permissions import Role
 from backend.core.pagination import PageQuery
-from backend.core.validation import InputModel, OutputModel, PatchModel
+from backend.core.validation import Hidden, InputModel, OutputModel, PatchModel
 
 
 def normalise_email(value: str) -> str:
@@ -23,15 +23,13 @@ def normalise_email(value: str) -> str:
     return value.strip().lower()
 
 
-# Credentials and addresses never show in a repr (a log line, a traceback, a debugger).
-HIDDEN = Field(repr=False)
-Email = Annotated[EmailStr, AfterValidator(normalise_email), HIDDEN]
-Password = Annotated[str, StringConstraints(min_length=1, max_length=1024, strip_whitespace=False), HIDDEN]
+Email = Annotated[EmailStr, AfterValidator(normalise_email), Hidden]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=1024, strip_whitespace=False), Hidden]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
 class LoginIn(InputModel):
-    email: Annotated[str, StringConstraints(min_length=1, max_length=254), HIDDEN]
+    email: Annotated[str, StringConstraints(min_length=1, max_length=254), Hidden]
     password: Password
     return_refresh_token: bool = Field(
         default=False, description="Non-browser clients: also return the refresh token in the body."

@@ -6,13 +6,13 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, ClassVar
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import StringConstraints, model_validator
 
 from backend.core.pagination import PageQuery
-from backend.core.validation import InputModel, Integer, OutputModel, PatchModel
+from backend.core.validation import InputModel, OutputModel, PatchModel
+from backend.students.schemas import GradeLevel
 
 Text100 = Annotated[str, StringConstraints(min_length=1, max_length=100)]
-GradeLevel = Annotated[Integer, Field(ge=0, le=20)]
 
 
 class TermIn(InputModel):

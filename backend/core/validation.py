@@ -15,6 +15,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
     GetJsonSchemaHandler,
     ValidationError,
     WithJsonSchema,
@@ -32,6 +33,11 @@ class InputModel(BaseModel):
     """Base for request bodies and query strings: unknown fields are errors, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# A field whose value never shows in a repr (a log line, a traceback, a debugger): credentials,
+# addresses, health data. `Annotated[str, Hidden]`, or `Field(default=..., repr=False)` when optional.
+Hidden = Field(repr=False)
 
 
 class OutputModel(BaseModel):

@@ -8,17 +8,16 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from backend.core.validation import InputModel, OutputModel
+from backend.core.validation import Hidden, InputModel, OutputModel
 
 Short = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Line = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 BloodType = Literal["A+", "A-", "B+", "B-", "AB+", "AB-", "O+", "O-", "unknown"]
-HIDDEN = Field(repr=False)  # health data never shows in a repr (a log line, a traceback, a debugger)
 
 
 class Allergy(InputModel):
-    allergen: Annotated[Short, HIDDEN]
-    severity: Annotated[Literal["mild", "moderate", "severe", "life_threatening"], HIDDEN]
+    allergen: Annotated[Short, Hidden]
+    severity: Annotated[Literal["mild", "moderate", "severe", "life_threatening"], Hidden]
     reaction: Line | None = Field(default=None, repr=False)
     response: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = Field(
         default=None,
@@ -28,13 +27,13 @@ class Allergy(InputModel):
 
 
 class Medication(InputModel):
-    name: Annotated[Short, HIDDEN]
+    name: Annotated[Short, Hidden]
     dose: Short | None = Field(default=None, repr=False)
     schedule: Short | None = Field(default=None, repr=False)
 
 
 class Physician(InputModel):
-    name: Annotated[Short, HIDDEN]
+    name: Annotated[Short, Hidden]
     phone: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = Field(
         default=None, repr=False
     )

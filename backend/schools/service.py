@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -47,12 +46,6 @@ def create_school(name: str, slug: str, timezone: str, currency: str) -> School:
 def today_in(timezone: str) -> date:
     """Today's date in a time zone: "today", "overdue" and "this term" are judged where the school is."""
     return datetime.now(ZoneInfo(timezone)).date()
-
-
-def school_today(school_id: uuid.UUID) -> date:
-    """Today at a school named by id (commands; a request has it on its `AuthContext`)."""
-    timezone = db.session.scalar(select(School.timezone).where(School.id == school_id))
-    return today_in(timezone or "UTC")
 
 
 def school_by_slug(slug: str) -> School | None:
