@@ -17,7 +17,14 @@ from gunicorn import glogging
 from backend.config import SETTINGS_EXTENSION
 from backend.core.gunicorn_worker import DrainingThreadWorker
 from backend.core.ratelimit import per_process_warning
-from backend.core.serving import after_fork, default_workers, drain_seconds, on_worker_exit, thread_stacks
+from backend.core.serving import (
+    after_fork,
+    default_workers,
+    drain_seconds,
+    freeze_preloaded_heap,
+    on_worker_exit,
+    thread_stacks,
+)
 
 
 def _env(name: str, default: str) -> str:
@@ -73,6 +80,7 @@ logger_class = StructlogLogger
 def when_ready(server: Any) -> None:
     """Once per server start, in the master: what is serving, and what an operator should know."""
     per_process_warning(server.app.wsgi().extensions[SETTINGS_EXTENSION])
+    freeze_preloaded_heap()  # last thing before the first workers fork
     if not issubclass(server.cfg.worker_class, DrainingThreadWorker):
         log.warning(
             "shutdown_drain_disabled",

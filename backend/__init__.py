@@ -113,7 +113,11 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
     db.init_app(app)
     with app.app_context():
         for engine in db.engines.values():
-            configure_engine(engine, wait_timeout=settings.db_client_timeout)
+            configure_engine(
+                engine,
+                wait_timeout=settings.db_client_timeout,
+                ping_after_idle=settings.db_ping_after_idle_seconds,
+            )
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     init_cache(app, settings)
     init_crypto(app, settings)

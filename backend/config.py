@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
     refresh_token_ttl_days: int = Field(default=14, ge=1, le=90)
     auth_state_cache_seconds: int = Field(default=60, ge=0, le=60)
+    # In front of the shared cache, each process keeps a session's state this long (revocation
+    # in another process is seen within it).
+    auth_state_local_seconds: float = Field(default=2.0, ge=0, le=10)
     password_hash_time_cost: int = Field(default=3, ge=1)
     password_hash_memory_kib: int = Field(default=65536, ge=1024)
     password_hash_parallelism: int = Field(default=4, ge=1)
@@ -98,6 +101,8 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=20, ge=0)
     db_pool_timeout: float = Field(default=30.0, gt=0)
     db_pool_recycle: int = Field(default=3600, gt=0)
+    # A pooled connection idle this long is pinged before use; one used more recently is not.
+    db_ping_after_idle_seconds: float = Field(default=5.0, ge=0)
     db_connect_timeout: int = Field(default=5, ge=1)
     db_statement_timeout_ms: int = Field(default=30_000, ge=0)
     # The longest the app waits on a silent server before it gives up on the connection (a 503).

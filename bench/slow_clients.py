@@ -92,7 +92,7 @@ def main() -> None:
                 UserCreateIn(email="b@example.org", full_name="B", role=Role.ADMIN, password=PASSWORD),
             )
         port = free_port()
-        server = subprocess.Popen(  # noqa: S603 - our own Gunicorn
+        server = subprocess.Popen(
             [str(ROOT / ".venv/bin/gunicorn"), "--config", "gunicorn_config.py", "wsgi:application"],
             cwd=ROOT,
             env={**env, "PORT": str(port), "GUNICORN_WORKERS": "2", "GUNICORN_THREADS": "4"},

@@ -13,12 +13,14 @@ users_bp = Blueprint("users", __name__, url_prefix="/api/users")
 def init_app(app: Flask, settings: Settings) -> None:
     """Authentication before every request, the password hasher, /api/auth, /api/users, commands."""
     from backend.auth import routes, user_routes  # noqa: F401  (registers the views)
-    from backend.auth.access import authenticate
+    from backend.auth.access import LOCAL_STATES, authenticate
     from backend.auth.cli import routes_audit, users_cli
     from backend.auth.passwords import Passwords, make_hasher
     from backend.auth.service import PASSWORDS_EXTENSION
+    from backend.core.cache import MemoryStore
 
     app.before_request(authenticate)
+    app.extensions[LOCAL_STATES] = MemoryStore(settings.cache_max_entries)
     app.extensions[PASSWORDS_EXTENSION] = Passwords(make_hasher(settings))
     app.register_blueprint(auth_bp)
     app.register_blueprint(users_bp)

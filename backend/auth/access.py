@@ -3,6 +3,9 @@
 - `authenticate` runs before every request: routes are denied without a valid access token unless
   marked `@public`. The user's and session's state (active, role, revoked) is re-read at most
   AUTH_STATE_CACHE_SECONDS after it changes, so deactivation and revocation cut access quickly.
+  Each process keeps the state AUTH_STATE_LOCAL_SECONDS in memory in front of the shared cache,
+  so most requests make no round trip for it; a revocation is seen at once by the process that
+  made it and within that bound by the others.
 - `@requires("permission")` checks the caller's role against the one permission table.
 - `AuthContext` is the caller every service receives; `auth.scoped(Model)` starts every query on
   school-owned rows, filtered by the caller's school.
@@ -18,14 +21,15 @@ from functools import wraps
 from typing import Any, TypeVar
 
 import structlog
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
+from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, select
 
 from backend.auth.models import AuthSession, User
 from backend.auth.permissions import PERMISSIONS, Role, allowed
 from backend.auth.tokens import INVALID_TOKEN, read_access_token
 from backend.config import current_settings
-from backend.core.cache import current_cache
+from backend.core.cache import MemoryStore, current_cache
 from backend.core.errors import Forbidden, NotFound, Unauthorized
 from backend.core.markers import current_view, is_public, route_spec
 from backend.core.models import Base
@@ -35,6 +39,7 @@ from backend.schools.service import today_in
 
 F = TypeVar("F", bound=Callable[..., Any])
 M = TypeVar("M", bound=Base)
+LOCAL_STATES = "homeroom.auth_local_states"
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,12 @@ class AuthContext:
         """`SELECT model` limited to the caller's school: where every school-owned query starts."""
         return select(model).where(self.owns(model))
 
+    def scoped_columns(self, model: type[Base], shape: type[BaseModel]) -> Select[Any]:
+        """`SELECT` of just the columns `shape` (an output model) names, limited to the caller's
+        school: for lists, whose rows go straight into the response type without ORM objects."""
+        columns = model.__table__.c
+        return select(*(columns[name] for name in shape.model_fields)).where(self.owns(model))
+
     def get_scoped(self, model: type[M], object_id: uuid.UUID, name: str) -> M:
         """One row of the caller's school, or 404 (another school's row is not confirmed to exist)."""
         row = db.session.scalar(self.scoped(model).where(model.__table__.c.id == object_id))
@@ -84,9 +95,29 @@ def _state_key(session_id: uuid.UUID) -> str:
     return f"auth:session:v2:{session_id}"
 
 
+def _local_states() -> MemoryStore:
+    store: MemoryStore = current_app.extensions[LOCAL_STATES]
+    return store
+
+
 def _session_state(user_id: uuid.UUID, session_id: uuid.UUID) -> SessionState:
     """Whether the session and its user are live, with the user's current role and school."""
-    ttl = current_settings().auth_state_cache_seconds
+    settings = current_settings()
+    ttl = settings.auth_state_cache_seconds
+    local_ttl = min(settings.auth_state_local_seconds, ttl)
+    key = _state_key(session_id)
+    if local_ttl:
+        known: SessionState | None = _local_states().get(key)
+        if known is not None:
+            return known
+    state = _shared_session_state(user_id, session_id, ttl)
+    if local_ttl:
+        _local_states().set(key, state, local_ttl)
+    return state
+
+
+def _shared_session_state(user_id: uuid.UUID, session_id: uuid.UUID, ttl: int) -> SessionState:
+    """The state from the shared cache, else from the database (then cached for `ttl` seconds)."""
     cache = current_cache()
     cached = cache.get_json(_state_key(session_id)) if ttl else None
     if isinstance(cached, dict):
@@ -114,10 +145,12 @@ def _session_state(user_id: uuid.UUID, session_id: uuid.UUID) -> SessionState:
 
 
 def forget_sessions(session_ids: Iterable[uuid.UUID]) -> None:
-    """Drop cached session state so a revocation is seen at once (where the cache is shared)."""
-    cache = current_cache()
+    """Drop cached session state so a revocation is seen at once: in this process, and in the
+    others once their local copy (AUTH_STATE_LOCAL_SECONDS) expires."""
+    cache, local = current_cache(), _local_states()
     for session_id in session_ids:
         cache.delete(_state_key(session_id))
+        local.delete(_state_key(session_id))
 
 
 def bearer_token() -> str | None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import select as readiness
 import sqlite3
+import time
 from collections.abc import Callable
 from functools import cache, wraps
 from pathlib import Path
@@ -17,7 +19,7 @@ from flask import Flask
 from psycopg.abc import PQGen
 from sqlalchemy import Connection, Engine, String, column, create_engine, event, inspect, select, table
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.pool import QueuePool
 
 from backend.config import PROJECT_ROOT, SETTINGS_EXTENSION, Settings
@@ -43,7 +45,7 @@ def engine_options(settings: Settings) -> dict[str, Any]:
         "max_overflow": settings.db_max_overflow,
         "pool_timeout": settings.db_pool_timeout,
         "pool_recycle": settings.db_pool_recycle,
-        "pool_pre_ping": True,
+        # No pre-ping on every checkout: `ping_when_idle` pings only connections that sat idle.
         "connect_args": _pg_connect_args(
             settings.db_connect_timeout, settings.db_statement_timeout_ms, settings.db_client_timeout
         ),
@@ -99,11 +101,63 @@ def bound_waits(engine: Engine, wait_timeout: float) -> None:
         return connection
 
 
-def configure_engine(engine: Engine, wait_timeout: float) -> None:
-    """Dialect set-up done once per engine: for PostgreSQL bounded waits; for SQLite the pragmas
-    and its file's folder."""
+_LAST_CHECKIN = "homeroom_last_checkin"
+
+
+def ping_when_idle(engine: Engine, idle_seconds: float) -> None:
+    """Ping a pooled connection before use only when it sat idle `idle_seconds` or more.
+
+    SQLAlchemy's `pool_pre_ping` costs a round trip on every checkout. A connection used a moment
+    ago is checked without one: if the server closed it (a restart, pg_terminate_backend), its
+    socket has turned readable, which a zero-timeout poll sees. Either failing raises
+    DisconnectionError, on which the pool connects afresh (SQLAlchemy's documented custom
+    pessimistic handling). What neither sees (a path that died silently within the last few
+    seconds) fails its query as a 503, bounded by DB_CLIENT_TIMEOUT, and the pool is renewed.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_LAST_CHECKIN] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        last = record.info.get(_LAST_CHECKIN)
+        if last is None:
+            return  # just connected
+        if time.monotonic() - last < idle_seconds:
+            if _closed_by_server(dbapi_connection):
+                raise DisconnectionError("the server closed this pooled connection")
+            return
+        autocommit = dbapi_connection.autocommit
+        try:
+            dbapi_connection.autocommit = True  # no transaction left open by the ping
+            dbapi_connection.execute("SELECT 1")
+        except psycopg.Error as error:
+            raise DisconnectionError(f"idle connection failed its ping: {type(error).__name__}") from error
+        finally:
+            if not dbapi_connection.closed:
+                dbapi_connection.autocommit = autocommit
+
+
+def _closed_by_server(dbapi_connection: Any) -> bool:
+    """An idle connection has nothing to read unless the server said goodbye (an error, then EOF)."""
+    if dbapi_connection.closed:
+        return True
+    fd = dbapi_connection.pgconn.socket
+    if hasattr(readiness, "poll"):
+        poller = readiness.poll()
+        poller.register(fd, readiness.POLLIN)
+        return bool(poller.poll(0))
+    return bool(readiness.select([fd], [], [], 0)[0])  # Windows
+
+
+def configure_engine(engine: Engine, wait_timeout: float, ping_after_idle: float | None = None) -> None:
+    """Dialect set-up done once per engine: for PostgreSQL bounded waits and pings of idle
+    connections (when `ping_after_idle` is given); for SQLite the pragmas and its file's folder."""
     if engine.dialect.name == "postgresql":
         bound_waits(engine, wait_timeout)
+        if ping_after_idle is not None:
+            ping_when_idle(engine, ping_after_idle)
         return
     if engine.dialect.name != "sqlite":
         return

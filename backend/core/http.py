@@ -14,7 +14,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backend.config import Settings, current_settings
 from backend.core.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, too_large_detail
-from backend.core.markers import is_probe_request
+from backend.core.markers import is_probe_request, reads_only_request
+from backend.core.session import READS_ONLY
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
@@ -29,6 +30,7 @@ def _start_request() -> None:
     incoming = request.headers.get(REQUEST_ID_HEADER, "")
     g.request_id = incoming if _VALID_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
     g.started_at = time.perf_counter()
+    setattr(g, READS_ONLY, reads_only_request())
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=g.request_id)
 

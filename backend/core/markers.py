@@ -45,6 +45,7 @@ class RouteSpec:
     probe: bool = False
     permission: str | None = None
     idempotent: bool = False
+    writes: bool = False  # a GET that writes (an audit event, say): it runs in a transaction
     limits: tuple[RouteLimit, ...] = ()
     api: ApiDoc | None = None
 
@@ -74,6 +75,17 @@ def probe(view: F) -> F:
     """A probe: public, never rate limited, and out of the access log unless ACCESS_LOG_PROBES."""
     route_spec(view).probe = True
     return public(view)
+
+
+def writes(view: F) -> F:
+    """A GET or HEAD view that writes to the database (reads otherwise run outside a transaction)."""
+    route_spec(view).writes = True
+    return view
+
+
+def reads_only_request() -> bool:
+    """GET or HEAD to a view that does not write: its queries need no transaction."""
+    return request.method in ("GET", "HEAD") and not route_spec(current_view()).writes
 
 
 def is_public(view: Callable[..., Any] | None) -> bool:

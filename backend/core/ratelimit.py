@@ -3,6 +3,10 @@
 Limits live in Redis when REDIS_URL is set, so every worker and instance shares them; while Redis
 is unreachable Flask-Limiter counts in memory (per process) and returns to Redis by itself.
 
+Probes are exempt before Flask-Limiter looks at any limit (a request filter), so they never touch
+the limiter's storage; a hit and the window for its headers are one Redis round trip
+(`backend.core.limiter_storage`).
+
 Flask-Limiter keeps the first app's storage, strategy and limits on the Limiter object, so a
 module-level instance cannot serve several apps in one process; each app gets its own here, and
 views declare their limits with `backend.core.markers.rate_limit`.
@@ -19,6 +23,7 @@ from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter
 
 from backend.config import Settings
+from backend.core.limiter_storage import storage_uri
 from backend.core.markers import is_probe_request, route_spec
 
 log = structlog.get_logger("homeroom.ratelimit")
@@ -36,7 +41,7 @@ def limiter_config(settings: Settings) -> dict[str, Any]:
     """Flask-Limiter's RATELIMIT_* configuration for these settings."""
     if settings.redis_url:
         storage: dict[str, Any] = {
-            "RATELIMIT_STORAGE_URI": settings.redis_url,
+            "RATELIMIT_STORAGE_URI": storage_uri(settings.redis_url),
             "RATELIMIT_STORAGE_OPTIONS": {
                 "socket_connect_timeout": settings.redis_timeout,
                 "socket_timeout": settings.redis_timeout,
@@ -62,7 +67,8 @@ def limiter_config(settings: Settings) -> dict[str, Any]:
 def init_rate_limits(app: Flask, settings: Settings) -> Limiter:
     """The app's limiter, after authentication (limits are keyed by the user) and the views."""
     app.config.update(limiter_config(settings))
-    limiter = Limiter(key_func=rate_limit_key, default_limits_exempt_when=is_probe_request)
+    limiter = Limiter(key_func=rate_limit_key)
+    limiter.request_filter(is_probe_request)  # probes: no limit, no storage, checked first
     app.extensions[LIMITER_EXTENSION] = limiter
     # after_request hooks run in reverse order: registered before the limiter's, ours runs after it
     # has counted the failures (deduct_when), so X-RateLimit-Remaining is exact.

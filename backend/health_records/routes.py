@@ -6,6 +6,7 @@ import uuid
 
 from backend.auth.access import current_auth, requires
 from backend.core.api import api
+from backend.core.markers import writes
 from backend.health_records import bp, service
 from backend.health_records.schemas import HealthRecordIn, HealthRecordOut
 from backend.health_records.service import HealthRecordView
@@ -13,6 +14,7 @@ from backend.health_records.service import HealthRecordView
 
 @bp.get("/students/<uuid:student_id>/health")
 @requires("health.read")
+@writes  # every read of a health record is audited
 @api(response=HealthRecordOut)
 def read_health(student_id: uuid.UUID) -> HealthRecordView:
     """A health record: whole for admins and permitted parents; allergies and alerts for teachers."""

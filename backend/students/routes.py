@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from flask import url_for
+from sqlalchemy import Row
 
 from backend.auth.access import current_auth, requires
 from backend.core.api import Headers, api
@@ -26,7 +28,7 @@ from backend.students.service import Guardian
 @bp.get("")
 @requires("students.read")
 @api(query=StudentListQuery, response=Page[StudentOut])
-def list_students(query: StudentListQuery) -> Page[Student]:
+def list_students(query: StudentListQuery) -> Page[Row[Any]]:
     """List students: admins see the school, teachers their classes, parents their children."""
     return service.list_students(current_auth(), query)
 

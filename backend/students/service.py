@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import Row, exists, or_, select
 
 from backend.audit import service as audit
 from backend.auth.access import AuthContext
@@ -19,7 +20,7 @@ from backend.core.pagination import Page, keyset, page_of
 from backend.extensions import db
 from backend.students.access import visible_student, visible_students
 from backend.students.models import GuardianLink, Student, StudentStatus
-from backend.students.schemas import GuardianLinkIn, StudentIn, StudentListQuery, StudentUpdateIn
+from backend.students.schemas import GuardianLinkIn, StudentIn, StudentListQuery, StudentOut, StudentUpdateIn
 
 STUDENT_FIELDS = (
     "admission_number",
@@ -34,8 +35,8 @@ STUDENT_FIELDS = (
 LIST_ORDER = (Student.last_name, Student.first_name, Student.id)
 
 
-def list_students(auth: AuthContext, query: StudentListQuery) -> Page[Student]:
-    statement = auth.scoped(Student).where(visible_students(auth))
+def list_students(auth: AuthContext, query: StudentListQuery) -> Page[Row[Any]]:
+    statement = auth.scoped_columns(Student, StudentOut).where(visible_students(auth))
     if query.status is not None:
         statement = statement.where(Student.status == query.status.value)
     if query.grade_level is not None:
@@ -57,7 +58,7 @@ def list_students(auth: AuthContext, query: StudentListQuery) -> Page[Student]:
                 Student.admission_number.ilike(pattern),
             )
         )
-    rows = db.session.scalars(keyset(statement, LIST_ORDER, query)).all()
+    rows = db.session.execute(keyset(statement, LIST_ORDER, query)).all()
     return page_of(rows, query, lambda s: [s.last_name, s.first_name, s.id])
 
 

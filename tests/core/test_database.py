@@ -28,7 +28,7 @@ def test_postgres_pool_settings_follow_configuration() -> None:
     assert options["max_overflow"] == 20
     assert options["pool_timeout"] == 30
     assert options["pool_recycle"] == 3600
-    assert options["pool_pre_ping"] is True
+    assert "pool_pre_ping" not in options  # idle connections only: see ping_when_idle
     assert options["connect_args"]["connect_timeout"] == 5
     assert options["connect_args"]["options"] == "-c statement_timeout=30000"
     tuned = engine_options(
