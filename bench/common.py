@@ -125,6 +125,7 @@ def homeroom_env(database_url: str, redis_url: str | None, port: int, **extra: s
         "LOGIN_RATE_LIMIT": "100000 per minute",
         "REFRESH_RATE_LIMIT": "100000 per minute",
         "GUNICORN_DRAIN_SECONDS": "1",
+        "CORS_ORIGINS": "https://app.bench.example.org",
     }
     env.pop("REDIS_URL", None)
     if redis_url:

@@ -116,7 +116,7 @@ def run_wrk(url: str, scenario: Scenario, token: str, seconds: float, connection
                 "wrk",
                 f"-t{min(2, connections)}",
                 f"-c{connections}",
-                f"-d{seconds}s",
+                f"-d{max(1, round(seconds))}s",
                 "--timeout",
                 "10s",
                 "-s",

@@ -133,26 +133,37 @@ class DrainingThreadWorker(ThreadWorker):
             if request_is_in(bytes(reading.data), self._body_limit):
                 self._dispatch(reading)
                 return
-        self._reading[conn.sock.fileno()] = reading
         conn.sock.setblocking(False)
+        # Usually called because the socket turned readable: the request is often all there.
+        if self._receive(reading):
+            return
+        self._reading[conn.sock.fileno()] = reading
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_bytes, reading))
 
-    def _on_bytes(self, reading: _Reading, sock: socket.socket) -> None:
+    def _on_bytes(self, reading: _Reading, _sock: socket.socket) -> None:
+        self._receive(reading)
+
+    def _receive(self, reading: _Reading) -> bool:
+        """Read what has arrived: hand a complete request to a thread, or close the connection of a
+        client that went away (True); False while more is awaited."""
         try:
-            data = sock.recv(65536)
+            data = reading.conn.sock.recv(65536)
         except BlockingIOError:
-            return
+            return False
         except OSError:
             data = b""
-        if not data:  # the client went away
+        if data:
+            reading.data += data
+            if not request_is_in(bytes(reading.data), self._body_limit):
+                return False
+        if reading.conn.sock.fileno() in self._reading:
             self._stop_reading(reading)
+        if data:
+            self._dispatch(reading)
+        else:  # the client went away
             self.nr_conns -= 1
             reading.conn.close()
-            return
-        reading.data += data
-        if request_is_in(bytes(reading.data), self._body_limit):
-            self._stop_reading(reading)
-            self._dispatch(reading)
+        return True
 
     def _dispatch(self, reading: _Reading) -> None:
         conn = reading.conn

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import structlog
-from flask import Flask, Response, g, request
+from flask import Flask, Request, Response, g, request
+from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -69,19 +71,41 @@ def _enforce_body_rules() -> None:
         raise UnsupportedMediaType("Request bodies must be JSON (Content-Type: application/json).")
 
 
-def _security_headers(response: Response) -> Response:
-    headers = response.headers
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "no-referrer")
-    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
-    headers.setdefault("Cache-Control", "no-store")
-    if current_settings().force_https:
-        headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-    if "request_id" in g:
-        headers[REQUEST_ID_HEADER] = g.request_id
-    return response
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("Cross-Origin-Resource-Policy", "same-origin"),
+    ("Cache-Control", "no-store"),
+)
+HSTS = ("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+
+
+def security_headers(settings: Settings) -> Callable[[Response], Response]:
+    """The after-request hook adding the security headers a view did not set, and the request id."""
+    defaults = (*SECURITY_HEADERS, HSTS) if settings.force_https else SECURITY_HEADERS
+
+    def add(response: Response) -> Response:
+        headers = response.headers
+        present = {name.lower() for name, _ in headers.items()}
+        headers.extend([(name, value) for name, value in defaults if name.lower() not in present])
+        if "request_id" in g:
+            headers[REQUEST_ID_HEADER] = g.request_id
+        return response
+
+    return add
+
+
+class NoSessions(SessionInterface):
+    """The API keeps no cookie session (bearer tokens; the refresh cookie is set by its route):
+    nothing to open, sign or save on each request."""
+
+    def open_session(self, app: Flask, request: Request) -> None:
+        return None  # Flask then uses a null session, which refuses writes
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        return None
 
 
 def _log_access(response: Response) -> Response:
@@ -116,6 +140,7 @@ def init_http(app: Flask, settings: Settings) -> None:
     app.before_request(_enforce_body_rules)
     # after_request hooks run in reverse: headers first, then the access line sees the final response.
     app.after_request(_log_access)
-    app.after_request(_security_headers)
+    app.after_request(security_headers(settings))
+    app.session_interface = NoSessions()
     # Nothing logged after the request (or outside any) may carry its request id or user.
     app.teardown_request(_end_request)

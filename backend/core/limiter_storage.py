@@ -15,7 +15,8 @@ from typing import Any, cast
 from flask import g, has_request_context
 from limits.storage import RedisStorage
 from redis import Redis
-from redis.client import Pipeline
+from redis.commands.core import Script
+from redis.exceptions import NoScriptError
 
 SCHEME_PREFIX = "homeroom+"
 _WINDOWS = "homeroom_limit_windows"
@@ -45,16 +46,33 @@ class PipelinedRedisStorage(RedisStorage):
     def __init__(self, uri: str, **options: Any) -> None:
         super().__init__(uri.removeprefix(SCHEME_PREFIX), **options)
 
-    def _pipeline(self) -> Pipeline:
-        return cast(Redis, self.storage).pipeline(transaction=False)
+    def _pipelined(self, *calls: tuple[Script, list[str], list[Any]], ttl_of: str | None = None) -> list[Any]:
+        """Run the scripts (by their SHA: no SCRIPT EXISTS first, as redis-py's pipelines would
+        send), and optionally a TTL, in one round trip; load the scripts once if Redis lacks them."""
+        client = cast(Redis, self.storage)
+        for attempt in (1, 2):
+            pipe = client.pipeline(transaction=False)
+            for script, keys, args in calls:
+                pipe.evalsha(script.sha, len(keys), *keys, *args)
+            if ttl_of is not None:
+                pipe.ttl(ttl_of)
+            try:
+                results: list[Any] = pipe.execute()
+                return results
+            except NoScriptError:
+                if attempt == 2:
+                    raise
+                for script, _, _ in calls:
+                    client.script_load(script.script)
+        raise AssertionError("unreachable")
 
     # moving window (the default strategy)
     def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
         prefixed, now = self.prefixed_key(key), time.time()
-        pipe = self._pipeline()
-        self.lua_acquire_moving_window([prefixed], [now, limit, expiry, amount], client=pipe)
-        self.lua_moving_window([prefixed], [now - expiry, limit], client=pipe)
-        acquired, window = pipe.execute()
+        acquired, window = self._pipelined(
+            (self.lua_acquire_moving_window, [prefixed], [now, limit, expiry, amount]),
+            (self.lua_moving_window, [prefixed], [now - expiry, limit]),
+        )
         _remember(key, (float(window[0]), window[1]) if window else (now, 0))
         return bool(acquired)
 
@@ -65,10 +83,7 @@ class PipelinedRedisStorage(RedisStorage):
     # fixed window
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         prefixed = self.prefixed_key(key)
-        pipe = self._pipeline()
-        self.lua_incr_expire([prefixed], [expiry, amount], client=pipe)
-        pipe.ttl(prefixed)
-        count, ttl = pipe.execute()
+        count, ttl = self._pipelined((self.lua_incr_expire, [prefixed], [expiry, amount]), ttl_of=prefixed)
         _remember(key, (int(count), max(int(ttl), 0) + time.time()))
         return int(count)
 
@@ -87,10 +102,10 @@ class PipelinedRedisStorage(RedisStorage):
     def acquire_sliding_window_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
         previous = self.prefixed_key(self._previous_window_key(key))
         current = self.prefixed_key(self._current_window_key(key))
-        pipe = self._pipeline()
-        self.lua_acquire_sliding_window([previous, current], [limit, expiry, amount], client=pipe)
-        self.lua_sliding_window([previous, current], [expiry], client=pipe)
-        acquired, window = pipe.execute()
+        acquired, window = self._pipelined(
+            (self.lua_acquire_sliding_window, [previous, current], [limit, expiry, amount]),
+            (self.lua_sliding_window, [previous, current], [expiry]),
+        )
         _remember(
             key,
             (
