@@ -24,6 +24,7 @@ from backend.core.serving import (
     freeze_preloaded_heap,
     on_worker_exit,
     thread_stacks,
+    watch_server_stop,
 )
 
 
@@ -80,6 +81,7 @@ logger_class = StructlogLogger
 def when_ready(server: Any) -> None:
     """Once per server start, in the master: what is serving, and what an operator should know."""
     per_process_warning(server.app.wsgi().extensions[SETTINGS_EXTENSION])
+    watch_server_stop(server)
     freeze_preloaded_heap()  # last thing before the first workers fork
     if not issubclass(server.cfg.worker_class, DrainingThreadWorker):
         log.warning(

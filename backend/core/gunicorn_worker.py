@@ -4,6 +4,10 @@
    balancers stop sending new work, while it keeps accepting and serving for
    GUNICORN_DRAIN_SECONDS. Then Gunicorn's usual graceful stop runs: no new connections, in-flight
    requests finish. The drain counts against graceful_timeout; keep it well below.
+   When the whole server is stopping, the worker first accepts what the kernel has queued and then
+   shuts the listening socket (shared by every worker) for reading: from then on the kernel refuses
+   new connections, where it would otherwise accept them into its queue and reset them when the
+   socket closes after the last worker. A client is refused (and retries elsewhere), never reset.
 2. **Requests are read before a thread is given.** Stock gthread hands a connection to a thread as
    soon as its first bytes arrive, and the thread then blocks until the request is complete: thirty
    clients trickling headers hold every thread, and /health waits. Here the main loop buffers the
@@ -17,6 +21,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
@@ -27,14 +32,16 @@ import threading
 import time
 from functools import partial
 from types import FrameType
+from typing import Any
 
+import structlog
 from gunicorn import util
 from gunicorn.http2 import negotiation
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from backend.config import SETTINGS_EXTENSION
 from backend.core.errors import STATUS_CODES
-from backend.core.serving import drain_seconds, start_draining
+from backend.core.serving import drain_seconds, server_stopping, start_draining
 
 PROBLEM_DETAILS = {
     400: "The request could not be parsed.",
@@ -43,6 +50,8 @@ PROBLEM_DETAILS = {
     431: "The request has too many header fields, or one that is too long.",
 }
 READ_TIMEOUT_VARIABLE = "GUNICORN_REQUEST_READ_TIMEOUT"
+ACCEPT_SWEEP_LIMIT = 4096  # at most a listen backlog's worth
+log = structlog.get_logger("homeroom.gunicorn")
 HEAD_LIMIT = 64 * 1024  # past this without an end of head, Gunicorn's parser answers (414/431)
 _END_OF_HEAD = b"\r\n\r\n"
 _CONTENT_LENGTH = re.compile(rb"^content-length:[ \t]*(\d{1,12})[ \t]*\r?$", re.I | re.M)
@@ -110,9 +119,38 @@ class DrainingThreadWorker(ThreadWorker):
             super().handle_exit(sig, frame)
             return
         if self._stop_timer is None:
-            self._stop_timer = threading.Timer(delay, super().handle_exit, args=(sig, frame))
+            # The main loop ends the drain (it owns the listeners and the poller).
+            end = partial(self.method_queue.defer, partial(self._end_drain, sig, frame))
+            self._stop_timer = threading.Timer(delay, end)
             self._stop_timer.daemon = True
             self._stop_timer.start()
+
+    def _end_drain(self, sig: int, frame: FrameType | None) -> None:
+        if server_stopping():
+            self._close_the_door()
+        super().handle_exit(sig, frame)
+
+    def _close_the_door(self) -> None:
+        """Serve every connection already queued on the listeners, then have the kernel refuse new ones."""
+        for listener in self.sockets:
+            for _ in range(ACCEPT_SWEEP_LIMIT):
+                before = self.nr_conns
+                self.accept(listener)
+                if self.nr_conns == before:
+                    break
+            with contextlib.suppress(OSError):  # another worker may have shut it already
+                listener.sock.shutdown(socket.SHUT_RD)
+        self.set_accept_enabled(False)
+        log.info("listener_closed", pid=os.getpid(), effect="new connections are refused")
+
+    def accept(self, listener: Any) -> None:
+        try:
+            super().accept(listener)
+        except OSError as error:
+            # The listener was shut by a worker ending the server's drain: accept no more.
+            if error.errno != errno.EINVAL or not server_stopping():
+                raise
+            self.set_accept_enabled(False)
 
     # --- reading requests in the main loop ---------------------------------------------------------
 

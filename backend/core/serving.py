@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import gc
 import math
+import multiprocessing
 import os
 import sys
 import threading
 import traceback
 from pathlib import Path
+from typing import Any
 
 import structlog
 from flask import Flask
@@ -23,6 +25,29 @@ DEFAULT_DRAIN_SECONDS = 5.0
 
 # Set in a worker that was told to stop: /ready answers 503 from then on, /health stays 200.
 _draining = threading.Event()
+# Set by the master when the whole server stops (not a reload, not one worker retiring), in memory
+# that the workers it forks share: then the last worker out closes the door on new connections.
+_server_stopping = multiprocessing.RawValue("b", 0)
+
+
+def server_stopping() -> bool:
+    return bool(_server_stopping.value)
+
+
+def watch_server_stop(arbiter: Any) -> None:
+    """In the master: mark the server as stopping when Gunicorn's arbiter begins its final stop.
+
+    A stop of one of a USR2 pair of masters is not final (they share the listening socket), nor
+    is SIGHUP's replacement of workers (it sends them SIGTERM too, without `stop`).
+    """
+    stop = arbiter.stop
+
+    def stopping(graceful: bool = True) -> None:
+        if arbiter.reexec_pid == arbiter.master_pid == 0:
+            _server_stopping.value = 1
+        stop(graceful)
+
+    arbiter.stop = stopping
 
 
 def is_draining() -> bool:

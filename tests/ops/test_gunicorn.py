@@ -81,6 +81,71 @@ def test_ready_is_503_while_draining_and_health_stays_200(gunicorn) -> None:
     assert server.wait_exit(timeout=20) == 0
 
 
+def _knock(port: int) -> str:
+    """One request on a new connection: "ok", "refused" (nobody listening) or "reset"/"cut" (the
+    connection was accepted, then dropped without an answer)."""
+    try:
+        connection = socket.create_connection(("127.0.0.1", port), timeout=5)
+    except ConnectionRefusedError:
+        return "refused"
+    try:
+        connection.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answer = connection.recv(64)
+        return "ok" if answer.startswith(b"HTTP/1.1 200") else "cut"
+    except ConnectionResetError:
+        return "reset"
+    except OSError:
+        return "cut"
+    finally:
+        connection.close()
+
+
+def test_a_stopping_server_refuses_late_clients_instead_of_resetting_them(gunicorn) -> None:
+    """Knockers open new connections through the drain and the stop, while a slow request keeps a
+    worker busy. Once the door closes they are refused at once; before the fix each was accepted by
+    the kernel and reset when the slow request let the socket close (one per knocker). The only
+    reset left possible is a handshake in flight at the instant the door closes (microseconds)."""
+    server = gunicorn(GUNICORN_DRAIN_SECONDS="1")
+    knockers, refusals_each = 3, 10
+
+    def knock_until_refused() -> dict[str, int]:
+        outcomes: dict[str, int] = {}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and outcomes.get("refused", 0) < refusals_each:
+            outcome = _knock(server.port)
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            time.sleep(0.002)
+        return outcomes
+
+    with ThreadPoolExecutor(max_workers=knockers + 1) as pool:
+        slow = pool.submit(server.get, "/api/_test/sleep?seconds=4")
+        time.sleep(0.3)
+        server.process.send_signal(signal.SIGTERM)
+        results = [pool.submit(knock_until_refused) for _ in range(knockers)]
+        outcomes = [future.result(timeout=90) for future in results]
+        assert slow.result(timeout=30)[0] == 200  # in flight when the door closed: answered
+    totals = {kind: sum(o.get(kind, 0) for o in outcomes) for kind in ("ok", "refused", "reset", "cut")}
+    assert totals["ok"] > 0  # served while draining
+    assert totals["refused"] == knockers * refusals_each  # then refused by the kernel
+    assert totals["reset"] + totals["cut"] <= 1, totals
+    assert server.wait_exit(timeout=30) == 0
+    assert any(line["event"] == "listener_closed" for line in server.logs())
+
+
+def test_a_reload_keeps_the_listener_open(gunicorn) -> None:
+    server = gunicorn(GUNICORN_DRAIN_SECONDS="0")
+    before = server.worker_pids()
+    server.process.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(server.worker_pids() - before) < 2:
+        time.sleep(0.2)
+    time.sleep(1)  # the old workers stop after the new ones boot
+    results = _run_all(server, ["/api/_test/pid"] * 40, concurrency=4)
+    assert [status for status, _ in results] == [200] * 40
+    assert not {body["pid"] for _, body in results} & before
+    assert not any(line["event"] == "listener_closed" for line in server.logs())
+
+
 def test_workers_recycle_under_max_requests_without_failures(gunicorn) -> None:
     server = gunicorn(GUNICORN_MAX_REQUESTS="20", GUNICORN_MAX_REQUESTS_JITTER="0")
     results = _run_all(server, ["/api/_test/pid"] * RECYCLE_REQUESTS, concurrency=4)
