@@ -14,8 +14,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -38,24 +36,11 @@ def free_port() -> int:
         return port
 
 
-@contextlib.contextmanager
-def scratch_database(server_url: str) -> Iterator[str]:
+def scratch_database(server_url: str) -> contextlib.AbstractContextManager[str]:
     """A new, empty database next to `server_url`'s, dropped afterwards."""
-    from sqlalchemy import create_engine, text
+    from backend.core.db import scratch_database as scratch
 
-    from backend.config import normalise_database_url
-
-    server = normalise_database_url(server_url)
-    name = f"homeroom_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    return scratch(server_url, "homeroom_bench")
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from backend.auth.permissions import Role
 from backend.auth.schemas import UserCreateIn
 from backend.auth.user_service import create_user
 from backend.config import normalise_database_url, settings_from
-from backend.core.db import dispose_pools
+from backend.core.db import dispose_pools, scratch_database
 from backend.extensions import db as _db
 from backend.schools.service import create_school
 
@@ -80,17 +80,8 @@ def temporary_database(folder: Path) -> Iterator[str]:
     if not ON_POSTGRES:
         yield f"sqlite:///{folder / 'homeroom.db'}"
         return
-    server = normalise_database_url(TEST_DATABASE_URL)
-    name = f"homeroom_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(TEST_DATABASE_URL, "homeroom_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

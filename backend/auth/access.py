@@ -105,14 +105,13 @@ def _session_state(user_id: uuid.UUID, session_id: uuid.UUID) -> SessionState:
     settings = current_settings()
     ttl = settings.auth_state_cache_seconds
     local_ttl = min(settings.auth_state_local_seconds, ttl)
-    key = _state_key(session_id)
-    if local_ttl:
-        known: SessionState | None = _local_states().get(key)
-        if known is not None:
-            return known
-    state = _shared_session_state(user_id, session_id, ttl)
-    if local_ttl:
-        _local_states().set(key, state, local_ttl)
+    if not local_ttl:
+        return _shared_session_state(user_id, session_id, ttl)
+    key, local = _state_key(session_id), _local_states()
+    state: SessionState | None = local.get(key)
+    if state is None:
+        state = _shared_session_state(user_id, session_id, ttl)
+        local.set(key, state, local_ttl)
     return state
 
 

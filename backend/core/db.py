@@ -6,7 +6,9 @@ import math
 import select as readiness
 import sqlite3
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache, wraps
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -17,12 +19,12 @@ from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
 from flask import Flask
 from psycopg.abc import PQGen
-from sqlalchemy import Connection, Engine, String, column, create_engine, event, inspect, select, table
+from sqlalchemy import Connection, Engine, String, column, create_engine, event, inspect, select, table, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.pool import QueuePool
 
-from backend.config import PROJECT_ROOT, SETTINGS_EXTENSION, Settings
+from backend.config import PROJECT_ROOT, SETTINGS_EXTENSION, Settings, normalise_database_url
 from backend.core.errors import Conflict, is_unique_violation
 from backend.extensions import db
 
@@ -283,6 +285,23 @@ def code_heads() -> frozenset[str]:
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return frozenset(ScriptDirectory.from_config(config).get_heads())
+
+
+@contextmanager
+def scratch_database(server_url: str, prefix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database on `server_url`'s server for the block, dropped after it
+    (connections still open are ended): for tests, benchmarks and checks that need a clean one."""
+    server = normalise_database_url(server_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def dispose_pools(app: Flask, *, close: bool = True) -> None:

@@ -10,8 +10,8 @@ by statement.
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import flask_sqlalchemy.session
 from flask import g, has_request_context, request
@@ -34,10 +34,16 @@ class ReadOnlyRequestWrites(RuntimeError):
         )
 
 
-@cache
+_AUTOCOMMIT: WeakKeyDictionary[Engine, Engine] = WeakKeyDictionary()
+
+
 def _autocommit(engine: Engine) -> Engine:
-    """The engine's autocommit twin: the same pool, connections switched per checkout."""
-    return engine.execution_options(isolation_level="AUTOCOMMIT")
+    """The engine's autocommit twin: the same pool, connections switched per checkout (kept while
+    the engine lives)."""
+    twin = _AUTOCOMMIT.get(engine)
+    if twin is None:
+        twin = _AUTOCOMMIT[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return twin
 
 
 class RequestSession(flask_sqlalchemy.session.Session):
