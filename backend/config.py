@@ -110,6 +110,16 @@ class Settings(BaseSettings):
     db_busy_timeout_ms: int = Field(default=5_000, ge=0)
     health_check_timeout: float = Field(default=2.0, gt=0, le=30)
 
+    # Backups (`flask backup ...`): configured by BACKUP_DIR; off-site copies by BACKUP_S3_BUCKET,
+    # with the endpoint, region and credentials read by boto3 from the usual AWS_* variables.
+    backup_dir: Path | None = None
+    backup_retention_days: int = Field(default=7, ge=1, le=3650)
+    backup_max_age_hours: float = Field(default=26.0, gt=0)
+    backup_s3_bucket: str | None = None
+    backup_s3_prefix: str = "homeroom/"
+    # Where pg_dump, pg_restore and psql live; by default the ones matching the server's version.
+    backup_pg_bin_dir: Path | None = None
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: Any) -> Any:
@@ -208,6 +218,19 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError("is not a rate limit such as '300 per minute' or '10/second;1000/day'") from None
         return value
+
+    @field_validator("backup_dir", "backup_pg_bin_dir")
+    @classmethod
+    def _anchor_path(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        return value if value.is_absolute() else PROJECT_ROOT / value
+
+    @field_validator("backup_s3_prefix")
+    @classmethod
+    def _check_prefix(cls, value: str) -> str:
+        value = value.strip("/")
+        return f"{value}/" if value else ""
 
     @field_validator("db_client_timeout")
     @classmethod

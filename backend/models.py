@@ -16,6 +16,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "backend.fees.models",
     "backend.core.idempotency",
     "backend.health_records.models",
+    "backend.backups.models",
 )
 
 

@@ -18,6 +18,16 @@ else
   info "redis-server found"
 fi
 
+# The backup tests dump and restore with PostgreSQL's own client tools.
+if ! command -v pg_dump >/dev/null 2>&1; then
+  command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ] \
+    || die "pg_dump is required for the tests; install it (Debian/Ubuntu: apt-get install postgresql-client)."
+  info "installing postgresql-client"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-client
+else
+  info "pg_dump found"
+fi
+
 step "Python environment"
 ensure_venv requirements-dev.txt
 

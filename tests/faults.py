@@ -29,6 +29,9 @@ class FaultProxy:
         self.target = ("127.0.0.1", target_port)
         self.delay = delay
         self.mode = Mode.PASS
+        # When set, every connection is reset once it has carried this many bytes towards the
+        # server: a transfer cut midway.
+        self.cut_after_bytes: int | None = None
         self._closed = threading.Event()
         self._lock = threading.Lock()
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
@@ -100,11 +103,12 @@ class FaultProxy:
                 continue
             with self._lock:
                 self._pairs.append((client, upstream))
-            for source, sink in ((client, upstream), (upstream, client)):
-                thread = threading.Thread(target=self._pump, args=(source, sink), daemon=True)
+            for source, sink, outbound in ((client, upstream, True), (upstream, client, False)):
+                thread = threading.Thread(target=self._pump, args=(source, sink, outbound), daemon=True)
                 thread.start()
 
-    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket, outbound: bool) -> None:
+        carried = 0
         try:
             while not self._closed.is_set():
                 if self.mode is Mode.FREEZE:  # leave the bytes unread: the sender's window fills
@@ -118,6 +122,13 @@ class FaultProxy:
                     break
                 if self.mode is Mode.SLOW:
                     time.sleep(self.delay)
+                limit = self.cut_after_bytes
+                if outbound and limit is not None and carried + len(data) >= limit:
+                    sink.sendall(data[: max(limit - carried, 0)])
+                    _reset(source)
+                    _reset(sink)
+                    break
+                carried += len(data)
                 sink.sendall(data)
         except (OSError, ValueError):
             pass

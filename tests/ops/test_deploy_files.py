@@ -27,9 +27,28 @@ SECRET_NAMES = {
 }
 
 
+def all_manifests() -> list[dict[str, Any]]:
+    return [doc for path in sorted(K8S.glob("*.yaml")) for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
 def manifests() -> dict[str, dict[str, Any]]:
-    docs = [doc for path in sorted(K8S.glob("*.yaml")) for doc in yaml.safe_load_all(path.read_text()) if doc]
-    return {doc["kind"]: doc for doc in docs}
+    """One document per kind (for the kinds there is one of)."""
+    return {doc["kind"]: doc for doc in all_manifests()}
+
+
+def cronjobs() -> dict[str, dict[str, Any]]:
+    return {doc["metadata"]["name"]: doc for doc in all_manifests() if doc["kind"] == "CronJob"}
+
+
+def pod_specs() -> dict[str, dict[str, Any]]:
+    """Every pod the manifests run, by the name of what runs it."""
+    pods = {}
+    for doc in all_manifests():
+        if doc["kind"] in ("Deployment", "Job"):
+            pods[doc["metadata"]["name"]] = doc["spec"]["template"]["spec"]
+        elif doc["kind"] == "CronJob":
+            pods[doc["metadata"]["name"]] = doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    return pods
 
 
 def env_example() -> dict[str, str]:
@@ -114,9 +133,9 @@ def test_probes_and_drain_timing() -> None:
     assert pod["terminationGracePeriodSeconds"] > sleep + graceful
 
 
-@pytest.mark.parametrize("kind", ["Deployment", "Job"])
-def test_pods_run_locked_down(kind: str) -> None:
-    pod = manifests()[kind]["spec"]["template"]["spec"]
+@pytest.mark.parametrize("name", sorted(pod_specs()))
+def test_pods_run_locked_down(name: str) -> None:
+    pod = pod_specs()[name]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["runAsUser"] != 0
     for container in pod["containers"]:
@@ -140,6 +159,25 @@ def test_no_secret_values_in_the_manifests() -> None:
 def test_migration_job_waits_then_upgrades() -> None:
     command = " ".join(manifests()["Job"]["spec"]["template"]["spec"]["containers"][0]["command"])
     assert command.index("wait-for-db") < command.index("db upgrade")
+
+
+def test_backups_run_daily_and_are_verified_weekly() -> None:
+    jobs = cronjobs()
+    assert set(jobs) == {"homeroom-backup", "homeroom-backup-verify"}
+    create, verify = jobs["homeroom-backup"]["spec"], jobs["homeroom-backup-verify"]["spec"]
+    assert create["schedule"].split()[2:] == ["*", "*", "*"]  # every day
+    assert verify["schedule"].split()[2:4] == ["*", "*"] and verify["schedule"].split()[4] != "*"  # weekly
+    backup_dir = manifests()["ConfigMap"]["data"]["BACKUP_DIR"]
+    claims = {doc["metadata"]["name"] for doc in all_manifests() if doc["kind"] == "PersistentVolumeClaim"}
+    for spec, command in ((create, ["backup", "create"]), (verify, ["backup", "verify"])):
+        assert spec["concurrencyPolicy"] == "Forbid"
+        assert spec["timeZone"] == "Etc/UTC"
+        pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+        container = pod["containers"][0]
+        assert container["command"][-2:] == command
+        volumes = {volume["name"]: volume for volume in pod["volumes"]}
+        [mount] = [m for m in container["volumeMounts"] if m["mountPath"] == backup_dir]
+        assert volumes[mount["name"]]["persistentVolumeClaim"]["claimName"] in claims
 
 
 # --- .env.example -------------------------------------------------------------------------------

@@ -57,7 +57,14 @@ def env_file(root: Path) -> dict[str, str]:
 
 
 def test_scripts_are_shellcheck_clean() -> None:
-    scripts = ["start_production.sh", "scripts/test.sh", "scripts/lib.sh", ".ci/run"]
+    scripts = [
+        "start_production.sh",
+        "scripts/test.sh",
+        "scripts/lib.sh",
+        "scripts/backup_database.sh",
+        "scripts/restore_database.sh",
+        ".ci/run",
+    ]
     result = subprocess.run([SHELLCHECK, "-x", *scripts], cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
 

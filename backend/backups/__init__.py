@@ -1,0 +1,17 @@
+"""Backups: compressed dumps, their log, retention, off-site copies, restores and restore drills."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from backend.config import Settings
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    from backend.backups.cli import backup_cli
+    from backend.backups.service import check_backups
+    from backend.probes.checks import register_check
+
+    app.cli.add_command(backup_cli)
+    if settings.backup_dir is not None:  # only where backups are configured
+        register_check(app, "backup", check_backups, critical=False)
