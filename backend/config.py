@@ -120,6 +120,11 @@ class Settings(BaseSettings):
     # Where pg_dump, pg_restore and psql live; by default the ones matching the server's version.
     backup_pg_bin_dir: Path | None = None
 
+    # The schema doctor (`flask db doctor`): false stops every fix it would make, on every instance.
+    db_doctor_autofix: bool = True
+    # Where it writes draft migrations for what it will not fix itself.
+    db_doctor_drafts_dir: Path = Field(default=Path("instance/doctor-drafts"), validate_default=True)
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: Any) -> Any:
@@ -219,7 +224,7 @@ class Settings(BaseSettings):
             raise ValueError("is not a rate limit such as '300 per minute' or '10/second;1000/day'") from None
         return value
 
-    @field_validator("backup_dir", "backup_pg_bin_dir")
+    @field_validator("backup_dir", "backup_pg_bin_dir", "db_doctor_drafts_dir")
     @classmethod
     def _anchor_path(cls, value: Path | None) -> Path | None:
         if value is None:

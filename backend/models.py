@@ -17,6 +17,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "backend.core.idempotency",
     "backend.health_records.models",
     "backend.backups.models",
+    "backend.doctor.models",
 )
 
 

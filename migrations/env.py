@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from alembic import context
-from alembic.autogenerate.api import AutogenContext
-from sqlalchemy import TypeDecorator
 
+from backend.core.db import render_plain_types
 from backend.extensions import db
 from backend.models import import_all_models
 
@@ -15,17 +12,9 @@ import_all_models()
 target_metadata = db.metadata
 
 
-def _render_item(kind: str, item: Any, autogen_context: AutogenContext) -> str | bool:
-    """Write the app's own column types (UTC timestamps, encrypted text) as the plain types they
-    store, so migrations import no application code."""
-    if kind == "type" and isinstance(item, TypeDecorator) and type(item).__module__.startswith("backend."):
-        return f"sa.{item.impl_instance!r}"
-    return False
-
-
 def _options(dialect_name: str) -> dict[str, object]:
     return {
-        "render_item": _render_item,
+        "render_item": render_plain_types,
         "target_metadata": target_metadata,
         "compare_type": True,
         "compare_server_default": True,
@@ -43,9 +32,26 @@ def run_migrations_offline() -> None:
 
 def run_migrations_online() -> None:
     with db.engine.connect() as connection:
-        context.configure(connection=connection, **_options(connection.dialect.name))
-        with context.begin_transaction():
-            context.run_migrations()
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode rebuilds a table by copying it, dropping it and renaming the copy: with
+            # foreign keys enforced, dropping `users` would be refused (or cascade). They are off
+            # for the migration and checked after it.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            context.configure(connection=connection, **_options(connection.dialect.name))
+            with context.begin_transaction():
+                context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"the migration left rows pointing at nothing: {broken[:5]}")
+        finally:
+            if sqlite:
+                connection.rollback()
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
 
 if context.is_offline_mode():

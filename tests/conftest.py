@@ -35,8 +35,8 @@ from sqlalchemy.exc import OperationalError
 
 from backend import create_app
 from backend.auth.permissions import Role
-from backend.auth.schemas import UserCreateIn
-from backend.auth.user_service import create_user
+from backend.auth.schemas import OperatorCreateIn, UserCreateIn
+from backend.auth.user_service import create_operator, create_user
 from backend.config import normalise_database_url, settings_from
 from backend.core.db import dispose_pools, scratch_database
 from backend.extensions import db as _db
@@ -294,6 +294,15 @@ def make_user(
     with app.app_context():
         user = create_user(school_id, data)
         return Account(user.id, school_id, user.email, user.role, password)
+
+
+def make_operator(app: Flask, *, email: str | None = None, password: str = PASSWORD) -> Account:
+    """A platform operator (no school: `school_id` is the nil UUID in the returned account)."""
+    email = email or f"operator{next(_serial)}@example.org"
+    data = OperatorCreateIn(email=email, full_name="Test Operator", password=password)
+    with app.app_context():
+        user = create_operator(data)
+        return Account(user.id, uuid.UUID(int=0), user.email, user.role, password)
 
 
 def login(client: FlaskClient, account: Account, **extra: Any) -> dict[str, Any]:

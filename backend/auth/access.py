@@ -81,6 +81,19 @@ class AuthContext:
 
 
 @dataclass(frozen=True)
+class OperatorContext:
+    """A signed-in platform operator: no school, so no school-scoped query can be built for them."""
+
+    user_id: uuid.UUID
+    session_id: uuid.UUID
+    role: Role = Role.OPERATOR
+    school_id: None = None
+
+
+Caller = AuthContext | OperatorContext
+
+
+@dataclass(frozen=True)
 class SessionState:
     """What a request needs to know about its session beyond the token; cached briefly."""
 
@@ -131,11 +144,13 @@ def _shared_session_state(user_id: uuid.UUID, session_id: uuid.UUID, ttl: int) -
             School.currency,
         )
         .join(AuthSession, AuthSession.user_id == User.id)
-        .join(School, School.id == User.school_id)
+        .outerjoin(School, School.id == User.school_id)  # operators have no school
         .where(AuthSession.id == session_id, User.id == user_id)
     ).one_or_none()
     if row is None or not row.is_active or row.revoked_at is not None:
         state = SessionState(live=False)
+    elif row.school_id is None:
+        state = SessionState(True, row.role)
     else:
         state = SessionState(True, row.role, str(row.school_id), row.timezone, row.currency)
     if ttl:
@@ -168,22 +183,50 @@ def authenticate() -> None:
         raise Unauthorized("An access token is required.")
     claims = read_access_token(current_settings(), token)
     state = _session_state(claims.user_id, claims.session_id)
-    if not state.live or state.role is None or state.school_id != str(claims.school_id):
+    school = str(claims.school_id) if claims.school_id else None
+    if not state.live or state.role is None or state.school_id != school:
         raise Unauthorized(
             "The session has ended; sign in again.", headers={"WWW-Authenticate": INVALID_TOKEN}
         )
-    g.auth = AuthContext(
-        claims.user_id, claims.session_id, claims.school_id, Role(state.role), state.timezone, state.currency
-    )
+    caller: Caller
+    if claims.school_id is None:
+        caller = OperatorContext(claims.user_id, claims.session_id)
+    else:
+        caller = AuthContext(
+            claims.user_id,
+            claims.session_id,
+            claims.school_id,
+            Role(state.role),
+            state.timezone,
+            state.currency,
+        )
+    g.caller = caller
     g.user_id, g.school_id = claims.user_id, claims.school_id
-    structlog.contextvars.bind_contextvars(user_id=str(claims.user_id), school_id=str(claims.school_id))
+    structlog.contextvars.bind_contextvars(user_id=str(claims.user_id), school_id=school)
+
+
+def current_caller() -> Caller:
+    """Whoever signed in: a school user (`AuthContext`) or an operator (`OperatorContext`)."""
+    caller: Caller | None = g.get("caller")
+    if caller is None:
+        raise Unauthorized("An access token is required.")
+    return caller
 
 
 def current_auth() -> AuthContext:
-    auth: AuthContext | None = g.get("auth")
-    if auth is None:
-        raise Unauthorized("An access token is required.")
-    return auth
+    """The signed-in school user. Routes of school data reach this only after `@requires`, which
+    no operator permission passes; an operator here is refused all the same."""
+    caller = current_caller()
+    if not isinstance(caller, AuthContext):
+        raise Forbidden("Operators have no access to school records.")
+    return caller
+
+
+def current_operator() -> OperatorContext:
+    caller = current_caller()
+    if not isinstance(caller, OperatorContext):
+        raise Forbidden("Only platform operators may do this.")
+    return caller
 
 
 def requires(permission: str) -> Callable[[F], F]:
@@ -194,7 +237,7 @@ def requires(permission: str) -> Callable[[F], F]:
     def decorate(view: F) -> F:
         @wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            if not allowed(current_auth().role, permission):
+            if not allowed(current_caller().role, permission):
                 raise Forbidden("Your role does not allow this.")
             return view(*args, **kwargs)
 

@@ -9,8 +9,8 @@ from pydantic import ValidationError
 
 from backend.auth import user_service
 from backend.auth.access import unprotected_routes
-from backend.auth.permissions import Role
-from backend.auth.schemas import UserCreateIn
+from backend.auth.permissions import SCHOOL_ROLES
+from backend.auth.schemas import OperatorCreateIn, UserCreateIn
 from backend.core.cli import command_error, read_password
 from backend.core.errors import ApiError
 from backend.schools.service import school_by_slug
@@ -25,7 +25,7 @@ PASSWORD_STDIN = click.option(
 @click.option("--school", "school_slug", required=True, help="The school's slug.")
 @click.option("--email", required=True)
 @click.option("--full-name", required=True)
-@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--role", type=click.Choice(sorted(role.value for role in SCHOOL_ROLES)), required=True)
 @PASSWORD_STDIN
 def create_user(school_slug: str, email: str, full_name: str, role: str, password_stdin: bool) -> None:
     """Create a user. The password is prompted for (or read from stdin), never taken as an argument."""
@@ -34,11 +34,29 @@ def create_user(school_slug: str, email: str, full_name: str, role: str, passwor
         raise click.ClickException(f"No school with slug {school_slug!r}.")
     password = read_password(password_stdin)
     try:
-        data = UserCreateIn(email=email, full_name=full_name, role=Role(role), password=password)
+        data = UserCreateIn.model_validate(
+            {"email": email, "full_name": full_name, "role": role, "password": password}
+        )
         user = user_service.create_user(school.id, data)
     except (ApiError, ValidationError) as error:
         raise command_error(error) from None
     click.echo(f"Created {user.role} {user.email} ({user.id}) in {school_slug}.")
+
+
+@users_cli.command("create-operator")
+@click.option("--email", required=True)
+@click.option("--full-name", required=True)
+@PASSWORD_STDIN
+def create_operator(email: str, full_name: str, password_stdin: bool) -> None:
+    """Create a platform operator: no school, only the ops console and API. Password as for users."""
+    password = read_password(password_stdin)
+    try:
+        user = user_service.create_operator(
+            OperatorCreateIn(email=email, full_name=full_name, password=password)
+        )
+    except (ApiError, ValidationError) as error:
+        raise command_error(error) from None
+    click.echo(f"Created operator {user.email} ({user.id}).")
 
 
 @users_cli.command("set-password")

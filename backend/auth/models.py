@@ -9,18 +9,23 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.auth.permissions import Role
-from backend.core.models import Base, TenantOwned, Timestamps, UUIDPrimaryKey, enum_check
+from backend.core.models import Base, Timestamps, UUIDPrimaryKey, enum_check
 from backend.schools.models import School
 
 
-class User(UUIDPrimaryKey, Timestamps, TenantOwned, Base):
-    """A person who signs in. `email` is stored normalised (trimmed, lower-case) and unique."""
+class User(UUIDPrimaryKey, Timestamps, Base):
+    """A person who signs in. `email` is stored normalised (trimmed, lower-case) and unique.
+
+    School users belong to one school; operators (role `operator`) to none."""
 
     __tablename__ = "users"
     __table_args__ = (
         CheckConstraint(enum_check("role", Role), name="role"),
+        CheckConstraint("(role = 'operator') = (school_id IS NULL)", name="operator_has_no_school"),
         Index("ix_users_school_id_email", "school_id", "email"),
     )
+
+    school_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("schools.id", ondelete="RESTRICT"))
 
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
@@ -32,7 +37,7 @@ class User(UUIDPrimaryKey, Timestamps, TenantOwned, Base):
     last_failed_login_at: Mapped[datetime | None] = mapped_column(default=None)
     password_changed_at: Mapped[datetime | None] = mapped_column(default=None)
 
-    school: Mapped[School] = relationship(lazy="raise")
+    school: Mapped[School | None] = relationship(lazy="raise")
 
 
 class AuthSession(UUIDPrimaryKey, Timestamps, Base):

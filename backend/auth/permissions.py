@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 
 class Role(StrEnum):
     ADMIN = "admin"
     TEACHER = "teacher"
     PARENT = "parent"
+    # Runs the platform: belongs to no school and reaches only ops.* (and its own account).
+    OPERATOR = "operator"
 
 
-EVERYONE = frozenset(Role)
+# The roles a school's users have, and the only ones an admin can give.
+SchoolRole = Literal["admin", "teacher", "parent"]
+SCHOOL_ROLES = frozenset({Role.ADMIN, Role.TEACHER, Role.PARENT})
+
+EVERYONE = SCHOOL_ROLES  # everyone in a school; operators are in none
 ADMIN = frozenset({Role.ADMIN})
 STAFF = frozenset({Role.ADMIN, Role.TEACHER})
+OPERATOR = frozenset({Role.OPERATOR})
 
 # permission -> roles allowed. Object-level rules (a parent sees only linked children, a teacher
 # only students in their classes) live in the services, next to the query.
 PERMISSIONS: dict[str, frozenset[Role]] = {
-    "auth.self": EVERYONE,  # own profile, own sessions, own password
+    "auth.self": SCHOOL_ROLES | OPERATOR,  # own profile, own sessions, own password
     "users.read": ADMIN,
     "users.manage": ADMIN,
     "students.read": EVERYONE,  # admins: the school; teachers: their classes; parents: their children
@@ -40,6 +48,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "fees.manage": ADMIN,
     "health.read": EVERYONE,  # teachers: allergies and alerts; parents: only with can_view_health
     "health.manage": ADMIN,
+    "ops.read": OPERATOR,  # database health, backups, audit chains of every school
+    "ops.manage": OPERATOR,  # scans, fixes, the fix switch, backups on demand
 }
 
 

@@ -10,7 +10,7 @@ from flask import Response, after_this_request, request
 
 from backend.auth import auth_bp as bp
 from backend.auth import service
-from backend.auth.access import bearer_token, current_auth, requires
+from backend.auth.access import bearer_token, current_caller, requires
 from backend.auth.models import User
 from backend.auth.schemas import (
     LoginIn,
@@ -172,7 +172,7 @@ def logout(body: RefreshIn) -> None:
 @api(status=204)
 def logout_all() -> None:
     """End every session of the signed-in user."""
-    service.logout_all(current_auth())
+    service.logout_all(current_caller())
     _clear_refresh_cookie()
 
 
@@ -181,7 +181,7 @@ def logout_all() -> None:
 @api(response=MeOut)
 def me() -> service.Profile:
     """The signed-in user, their school and role (and a parent's children)."""
-    return service.profile(current_auth())
+    return service.profile(current_caller())
 
 
 @bp.post("/password")
@@ -190,4 +190,4 @@ def me() -> service.Profile:
 @api(body=PasswordChangeIn, status=204)
 def change_password(body: PasswordChangeIn) -> None:
     """Change the password; every other session ends."""
-    service.change_password(current_auth(), body.current_password, body.new_password)
+    service.change_password(current_caller(), body.current_password, body.new_password)

@@ -13,7 +13,7 @@ from pydantic import (
     StringConstraints,
 )
 
-from backend.auth.permissions import Role
+from backend.auth.permissions import Role, SchoolRole
 from backend.core.pagination import PageQuery
 from backend.core.validation import Hidden, InputModel, OutputModel, PatchModel
 
@@ -50,18 +50,24 @@ class PasswordChangeIn(InputModel):
 class UserCreateIn(InputModel):
     email: Email
     full_name: Name
-    role: Role
+    role: SchoolRole
+    password: Password
+
+
+class OperatorCreateIn(InputModel):
+    email: Email
+    full_name: Name
     password: Password
 
 
 class UserUpdateIn(PatchModel):
     full_name: Name | None = None
-    role: Role | None = None
+    role: SchoolRole | None = None
     is_active: bool | None = None
 
 
 class UserListQuery(PageQuery):
-    role: Role | None = None
+    role: SchoolRole | None = None
     is_active: bool | None = None
     q: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
 
@@ -116,6 +122,6 @@ class ChildOut(OutputModel):
 
 class MeOut(OutputModel):
     user: UserOut
-    school: SchoolOut
+    school: SchoolOut | None = Field(description="None for platform operators, who belong to no school.")
     role: Role
     children: list[ChildOut] | None = Field(default=None, description="Parents only: their linked children.")

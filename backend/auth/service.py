@@ -13,7 +13,7 @@ from flask import current_app
 from sqlalchemy import CursorResult, select, update
 
 from backend.audit import service as audit
-from backend.auth.access import AuthContext, forget_sessions
+from backend.auth.access import AuthContext, Caller, forget_sessions
 from backend.auth.models import AuthSession, RefreshToken, User
 from backend.auth.passwords import Passwords, policy_problem
 from backend.auth.permissions import Role
@@ -216,7 +216,7 @@ def revoke_user_sessions(
     return [session.id for session in sessions]
 
 
-def logout_all(auth: AuthContext) -> int:
+def logout_all(auth: Caller) -> int:
     revoked = revoke_user_sessions(auth.user_id, "logout_all")
     audit.record(
         auth,
@@ -230,7 +230,7 @@ def logout_all(auth: AuthContext) -> int:
     return len(revoked)
 
 
-def change_password(auth: AuthContext, current: str, new: str) -> None:
+def change_password(auth: Caller, current: str, new: str) -> None:
     """Replace the password; every other session of the user ends, this one goes on."""
     user = db.session.get_one(User, auth.user_id)
     hasher = passwords()
@@ -273,21 +273,23 @@ class LinkedChild:
 @dataclass(frozen=True)
 class Profile:
     user: User
-    school: School
+    school: School | None  # operators belong to no school
     role: Role
     children: list[LinkedChild] | None  # parents only
 
 
-def profile(auth: AuthContext) -> Profile:
+def profile(caller: Caller) -> Profile:
     """The caller, their school and role; for a parent, the children linked to them."""
     row = db.session.execute(
-        select(User, School).join(School, School.id == User.school_id).where(User.id == auth.user_id)
+        select(User, School).outerjoin(School, School.id == User.school_id).where(User.id == caller.user_id)
     ).one_or_none()
     if row is None:
         raise NotFound("User not found.")
     user, school = row
-    children = _linked_children(auth) if auth.role == Role.PARENT else None
-    return Profile(user, school, auth.role, children)
+    children = (
+        _linked_children(caller) if isinstance(caller, AuthContext) and caller.role == Role.PARENT else None
+    )
+    return Profile(user, school, caller.role, children)
 
 
 def _linked_children(auth: AuthContext) -> list[LinkedChild]:

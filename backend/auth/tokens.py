@@ -25,7 +25,7 @@ INVALID_TOKEN = 'Bearer error="invalid_token"'  # noqa: S105 - a header value, n
 class AccessClaims:
     user_id: uuid.UUID
     session_id: uuid.UUID
-    school_id: uuid.UUID
+    school_id: uuid.UUID | None  # None for operators
     role: Role
     issued_at: datetime
 
@@ -40,14 +40,14 @@ def issue_access_token(
     *,
     user_id: uuid.UUID,
     session_id: uuid.UUID,
-    school_id: uuid.UUID,
+    school_id: uuid.UUID | None,
     role: str,
     now: datetime,
 ) -> str:
     claims = {
         "sub": str(user_id),
         "sid": str(session_id),
-        "school": str(school_id),
+        "school": str(school_id) if school_id else "",  # "" for an operator: no school
         "role": role,
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(seconds=settings.access_token_ttl_seconds)).timestamp()),
@@ -72,7 +72,7 @@ def read_access_token(settings: Settings, token: str) -> AccessClaims:
         return AccessClaims(
             user_id=uuid.UUID(claims["sub"]),
             session_id=uuid.UUID(claims["sid"]),
-            school_id=uuid.UUID(claims["school"]),
+            school_id=uuid.UUID(claims["school"]) if claims["school"] else None,
             role=Role(claims["role"]),
             issued_at=datetime.fromtimestamp(claims["iat"], UTC),
         )

@@ -12,7 +12,7 @@ from backend.auth.access import AuthContext, forget_sessions
 from backend.auth.models import AuthSession, User
 from backend.auth.passwords import policy_problem
 from backend.auth.permissions import Role
-from backend.auth.schemas import UserCreateIn, UserListQuery, UserUpdateIn, normalise_email
+from backend.auth.schemas import OperatorCreateIn, UserCreateIn, UserListQuery, UserUpdateIn, normalise_email
 from backend.auth.service import passwords, revoke_user_sessions
 from backend.core.errors import Conflict, NotFound, ValidationFailed
 from backend.core.models import utcnow
@@ -26,17 +26,33 @@ def create_user(school_id: uuid.UUID, data: UserCreateIn, *, actor: audit.Actor 
     """A new user of `school_id`; the email must be free in every school (sign-in is by email).
 
     `actor` is the admin who creates it (None from a command)."""
-    problem = policy_problem(data.password)
+    return _new_user(school_id, data.email, data.full_name, Role(data.role), data.password, actor)
+
+
+def create_operator(data: OperatorCreateIn) -> User:
+    """A platform operator: in no school, reaching only the ops permissions (from a command)."""
+    return _new_user(None, data.email, data.full_name, Role.OPERATOR, data.password, None)
+
+
+def _new_user(
+    school_id: uuid.UUID | None,
+    email: str,
+    full_name: str,
+    role: Role,
+    password: str,
+    actor: audit.Actor | None,
+) -> User:
+    problem = policy_problem(password)
     if problem:
         raise ValidationFailed.on("body.password", problem, "password_policy")
-    if db.session.scalar(select(exists().where(User.email == data.email))):
+    if db.session.scalar(select(exists().where(User.email == email))):
         raise Conflict("A user with this email already exists.")
     user = User(
         school_id=school_id,
-        email=data.email,
-        full_name=data.full_name.strip(),
-        role=data.role.value,
-        password_hash=passwords().hash(data.password),
+        email=email,
+        full_name=full_name.strip(),
+        role=role.value,
+        password_hash=passwords().hash(password),
         is_active=True,
     )
     db.session.add(user)
@@ -45,7 +61,7 @@ def create_user(school_id: uuid.UUID, data: UserCreateIn, *, actor: audit.Actor 
         "user.create",
         resource=user,
         resource_type="user",
-        school_id=school_id,
+        school_id=school_id,  # an operator's creation goes on the platform chain
         changes=audit.snapshot(user, USER_FIELDS),
     )
     db.session.commit()
@@ -55,7 +71,7 @@ def create_user(school_id: uuid.UUID, data: UserCreateIn, *, actor: audit.Actor 
 def list_users(auth: AuthContext, query: UserListQuery) -> Page[User]:
     statement = auth.scoped(User)
     if query.role is not None:
-        statement = statement.where(User.role == query.role.value)
+        statement = statement.where(User.role == query.role)
     if query.is_active is not None:
         statement = statement.where(User.is_active.is_(query.is_active))
     if query.q:
@@ -78,8 +94,8 @@ def update_user(auth: AuthContext, user_id: uuid.UUID, data: UserUpdateIn) -> Us
     before = audit.snapshot(user, USER_FIELDS)
     if data.full_name is not None:
         user.full_name = data.full_name.strip()
-    if data.role is not None and data.role.value != user.role:
-        user.role = data.role.value
+    if data.role is not None and data.role != user.role:
+        user.role = data.role
         # Cached session state carries the role: drop it so the new role applies at once.
         stale += db.session.scalars(select(AuthSession.id).where(AuthSession.user_id == user.id))
     if data.is_active is not None and data.is_active != user.is_active:

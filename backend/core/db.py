@@ -11,15 +11,28 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache, wraps
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Literal, ParamSpec, TypeVar
 
 import psycopg
 import structlog
+from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
 from flask import Flask
 from psycopg.abc import PQGen
-from sqlalchemy import Connection, Engine, String, column, create_engine, event, inspect, select, table, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    String,
+    TypeDecorator,
+    column,
+    create_engine,
+    event,
+    inspect,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.pool import QueuePool
@@ -285,6 +298,14 @@ def code_heads() -> frozenset[str]:
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return frozenset(ScriptDirectory.from_config(config).get_heads())
+
+
+def render_plain_types(kind: str, item: Any, _context: AutogenContext) -> str | Literal[False]:
+    """Alembic's renderer hook: write the app's own column types (UTC timestamps, encrypted text)
+    as the plain types they store, so revision files import no application code."""
+    if kind == "type" and isinstance(item, TypeDecorator) and type(item).__module__.startswith("backend."):
+        return f"sa.{item.impl_instance!r}"
+    return False
 
 
 @contextmanager

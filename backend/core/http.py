@@ -125,7 +125,7 @@ def _log_access(response: Response) -> Response:
         "user_agent": (request.user_agent.string or "")[:_USER_AGENT_MAX],
     }
     for key in ("user_id", "school_id"):
-        if key in g:
+        if g.get(key) is not None:  # an operator has no school
             fields[key] = str(g.get(key))
     getattr(access_log, level)("request", **fields)
     return response

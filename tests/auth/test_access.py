@@ -24,6 +24,8 @@ PUBLIC_ROUTES = {
     "/api/openapi.json",
     "/api/docs",
     "/api/docs/assets/<path:filename>",
+    "/ops",  # the ops console's page and files: static, its data needs an operator's token
+    "/ops/assets/<filename>",
 }
 
 

@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import Account, auth_headers, make_school, make_user
+from tests.conftest import Account, auth_headers, make_operator, make_school, make_user
 
 TODAY = date.today()
 # Terms around today, so that "this term" exists whatever day the suite runs.
@@ -66,6 +66,7 @@ def world(app: Flask) -> World:
         "other_school_admin": make_user(app, other, "admin"),
     }
     headers = {name: auth_headers(client, account) for name, account in accounts.items()}
+    headers["operator"] = auth_headers(client, make_operator(app))
     headers["anonymous"] = {}
     w = World(app, client, accounts, {}, headers)
     term = w.post("admin", "/api/terms", TERM)["id"]

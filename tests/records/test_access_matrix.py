@@ -1,7 +1,8 @@
 """Every role, and a user of another school, against every school-records route.
 
 Expected statuses are listed per route for: admin, the student's teacher, another teacher, the
-student's parent, another parent, another school's admin, and no token at all.
+student's parent, another parent, another school's admin, and no token at all. A platform
+operator gets 403 on every one of them: operators reach no school record, not even by id.
 """
 
 from __future__ import annotations
@@ -12,11 +13,20 @@ import pytest
 
 from tests.records.conftest import TODAY, World
 
-CALLERS = ("admin", "teacher", "other_teacher", "parent", "other_parent", "other_school_admin", "anonymous")
+SCHOOL_CALLERS = (
+    "admin",
+    "teacher",
+    "other_teacher",
+    "parent",
+    "other_parent",
+    "other_school_admin",
+    "anonymous",
+)
+CALLERS = (*SCHOOL_CALLERS, "operator")
 
 
 def row(*statuses: int) -> dict[str, int]:
-    return dict(zip(CALLERS, statuses, strict=True))
+    return {**dict(zip(SCHOOL_CALLERS, statuses, strict=True)), "operator": 403}
 
 
 STUDENT_READ = row(200, 200, 404, 200, 404, 404, 401)

@@ -1,0 +1,15 @@
+"""The schema doctor: `flask db doctor` scans the live database against the models, fixes what is
+safe to fix (after a backup), drafts migrations for the rest, and can keep watching."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_migrate.cli import db as migrate_commands
+
+from backend.config import Settings
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    from backend.doctor.cli import doctor_command
+
+    migrate_commands.add_command(doctor_command)  # `flask db doctor`, beside Flask-Migrate's own

@@ -1,0 +1,89 @@
+"""/api/ops/...: the platform operators' API (database health, fixes, backups, audit chains)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+
+from backend.auth.access import current_operator, requires
+from backend.config import current_settings
+from backend.core.api import api
+from backend.doctor.models import DoctorScan
+from backend.doctor.service import SwitchState
+from backend.ops import bp, service
+from backend.ops.schemas import (
+    AuditVerifyOut,
+    BackupCreatedOut,
+    BackupsOut,
+    DbHealthOut,
+    FixesIn,
+    FixesOut,
+    ScanOut,
+    SwitchIn,
+    SwitchOut,
+)
+
+
+@bp.get("/db-health")
+@requires("ops.read")
+@api(response=DbHealthOut)
+def db_health() -> service.DbHealth:
+    """The last schema scan, the fix switch and the history of fixes."""
+    return service.db_health(current_settings())
+
+
+@bp.post("/db-health/scan")
+@requires("ops.manage")
+@api(response=ScanOut, problems=(409,))
+def scan() -> DoctorScan:
+    """Scan the schema now (409 while another scan runs)."""
+    return service.scan_now(current_settings())
+
+
+@bp.post("/db-health/fixes")
+@requires("ops.manage")
+@api(body=FixesIn, response=FixesOut, problems=(409,))
+def fixes(body: FixesIn) -> service.FixesDone:
+    """Apply the named safe fixes, after a backup; 409 when fixing is switched off."""
+    return service.fix(current_settings(), current_operator(), body.issue_ids)
+
+
+@bp.post("/db-health/autofix")
+@requires("ops.manage")
+@api(body=SwitchIn, response=SwitchOut)
+def autofix(body: SwitchIn) -> SwitchState:
+    """Switch fixing on or off for every instance at once."""
+    return service.set_switch(current_settings(), current_operator(), body.enabled)
+
+
+@bp.get("/db-health/drafts/<name>")
+@requires("ops.read")
+@api(media_type="text/x-python", problems=(404,))
+def draft(name: str) -> Response:
+    """A draft migration the doctor wrote for issues it will not fix itself."""
+    return Response(service.draft_text(current_settings(), name), mimetype="text/x-python")
+
+
+@bp.get("/backups")
+@requires("ops.read")
+@api(response=BackupsOut)
+def list_backups() -> service.Backups:
+    """Backup files, the last good backup's age and the latest runs."""
+    return service.backups_overview(current_settings())
+
+
+@bp.post("/backups")
+@requires("ops.manage")
+@api(response=BackupCreatedOut, status=201, problems=(409,))
+def create_backup() -> service.BackupCreated:
+    """Back up the database now (409 when backups are not configured or it fails)."""
+    return service.start_backup(current_settings(), current_operator())
+
+
+@bp.get("/audit/verify")
+@requires("ops.read")
+@api(response=AuditVerifyOut)
+def verify_audit() -> dict[str, Any]:
+    """Every audit chain (each school's and the platform's) walked and verified."""
+    return service.audit_chains()
