@@ -224,6 +224,11 @@ class Settings(BaseSettings):
             raise ValueError("is not a rate limit such as '300 per minute' or '10/second;1000/day'") from None
         return value
 
+    @field_validator("backup_dir", "backup_pg_bin_dir", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
     @field_validator("backup_dir", "backup_pg_bin_dir", "db_doctor_drafts_dir")
     @classmethod
     def _anchor_path(cls, value: Path | None) -> Path | None:

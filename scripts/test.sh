@@ -28,6 +28,16 @@ else
   info "pg_dump found"
 fi
 
+# The ops console is tested in Debian's Chromium (Playwright drives it; no browser is downloaded).
+if [ ! -x /usr/bin/chromium ]; then
+  command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ] \
+    || die "chromium is required for the console tests; install it (Debian/Ubuntu: apt-get install chromium)."
+  info "installing chromium"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+else
+  info "chromium found"
+fi
+
 step "Python environment"
 ensure_venv requirements-dev.txt
 

@@ -105,7 +105,7 @@ def scan(connection: Connection, metadata: MetaData) -> list[Issue]:
     with quiet_alembic():
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         diffs = compare_metadata(context, metadata)
-    issues += _from_diffs(connection, dialect, _flatten(diffs))
+    issues += _from_diffs(connection, dialect, _flatten(diffs), metadata)
     issues += _check_constraints(connection, dialect, metadata)
     issues += _triggers(connection, dialect)
     issues += _unindexed_foreign_keys(connection, metadata)
@@ -175,14 +175,25 @@ def _create_index_sql(index: Index, dialect: Dialect, connection: Connection) ->
 
 
 def _from_diffs(
-    connection: Connection, dialect: Dialect, diffs: Iterable[tuple[Any, ...]]
+    connection: Connection, dialect: Dialect, diffs: Iterable[tuple[Any, ...]], metadata: MetaData
 ) -> Iterator[Issue]:
+    diffs = list(diffs)
+    # A missing table's indexes are reported by Alembic too: they belong to the table's one fix.
+    new_tables = {diff[1].name for diff in diffs if diff[0] == "add_table"}
+    diffs = [
+        diff
+        for diff in diffs
+        if not (diff[0] == "add_index" and diff[1].table is not None and diff[1].table.name in new_tables)
+    ]
     for diff in diffs:
         kind = diff[0]
         if kind == "add_table":
-            table: Table = diff[1]
+            table: Table = metadata.tables.get(diff[1].name, diff[1])  # Alembic's copy has no indexes
             statements = [str(CreateTable(table, if_not_exists=True).compile(dialect=connection.dialect))]
-            statements += [str(CreateIndex(i).compile(dialect=connection.dialect)) for i in table.indexes]
+            statements += [
+                str(CreateIndex(index, if_not_exists=True).compile(dialect=connection.dialect))
+                for index in sorted(table.indexes, key=lambda index: index.name or "")
+            ]
             yield Issue(
                 f"missing_table:{table.name}",
                 "missing_table",

@@ -13,7 +13,7 @@ from backend.core.markers import public
 from backend.ops import console_bp
 
 ASSETS = Path(__file__).with_name("static")
-ASSET_NAMES = frozenset({"console.js", "console.css"})
+ASSET_NAMES = frozenset({"console.js", "console.css", "favicon.svg"})
 CONSOLE_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
@@ -39,7 +39,7 @@ def console_page() -> Response:
 @public
 @api(media_type="*/*", problems=(404,))
 def console_asset(filename: str) -> Response:
-    """The console's script and style sheet."""
+    """The console's script, style sheet and icon."""
     if filename not in ASSET_NAMES:
         raise NotFound("No such file.")
     return _served(filename, "no-cache")

@@ -9,6 +9,7 @@ from flask import Response
 from backend.auth.access import current_operator, requires
 from backend.config import current_settings
 from backend.core.api import api
+from backend.core.markers import in_transaction
 from backend.doctor.models import DoctorScan
 from backend.doctor.service import SwitchState
 from backend.ops import bp, service
@@ -82,6 +83,7 @@ def create_backup() -> service.BackupCreated:
 
 
 @bp.get("/audit/verify")
+@in_transaction  # chains are walked with a server-side cursor
 @requires("ops.read")
 @api(response=AuditVerifyOut)
 def verify_audit() -> dict[str, Any]:

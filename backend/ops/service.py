@@ -172,7 +172,7 @@ class ChainStatus:
 
 
 def audit_chains() -> dict[str, Any]:
-    names = dict(db.session.execute(select(School.id, School.name)).tuples().all())
+    names: dict[uuid.UUID, str] = dict(db.session.execute(select(School.id, School.name)).all())
     chains = []
     for chain_id in audit.chain_ids():
         checked, problem = audit.verify_chain(chain_id)

@@ -68,7 +68,8 @@ def new_database(engine: str, folder: Path) -> Iterator[str]:
         yield url
 
 
-def backup_app(database_url: str, backup_dir: Path, **overrides: Any) -> Flask:
+def backup_app(database_url: str, backup_dir: Path | str, **overrides: Any) -> Flask:
+    """An app on the database with BACKUP_DIR set ("" leaves backups unconfigured)."""
     config = base_config(database_url, REDIS_URL="", BACKUP_DIR=str(backup_dir), **overrides)
     return create_app(settings_from(**config))
 

@@ -41,9 +41,8 @@ class Drifted:
     apps: list[Flask]
 
     def app(self, **overrides: Any) -> Flask:
-        made = backup_app(
-            self.url, self.folder / "backups", DB_DOCTOR_DRAFTS_DIR=str(self.folder / "drafts"), **overrides
-        )
+        backup_dir = overrides.pop("BACKUP_DIR", self.folder / "backups")
+        made = backup_app(self.url, backup_dir, DB_DOCTOR_DRAFTS_DIR=str(self.folder / "drafts"), **overrides)
         self.apps.append(made)
         return made
 

@@ -238,3 +238,40 @@ def test_the_migrations_create_exactly_the_triggers_the_doctor_expects(clean: Dr
     )
     present = {name for (name,) in clean.sql(query)}
     assert present == {spec.name for spec in TRIGGERS[clean.engine]}  # type: ignore[index]
+
+
+def test_no_fix_without_a_backup(drifted: Drifted) -> None:
+    result = drifted.doctor("--fix", app=drifted.app(BACKUP_DIR=""))
+    assert result.exit_code == 2
+    assert "No fix without a fresh backup" in result.output and "BACKUP_DIR is not set" in result.output
+    assert DROPPED_INDEX in ids(drifted.doctor("--json").stdout)
+
+
+def test_a_missing_table_is_created_with_its_indexes(clean: Drifted) -> None:
+    clean.sql("DROP TABLE backup_runs")
+    found = ids(clean.doctor("--json").stdout)
+    assert found["missing_table:backup_runs"]["severity"] == "critical"
+    assert found["missing_table:backup_runs"]["fixable"] is True
+    result = clean.doctor("--fix", "missing_table:backup_runs")
+    assert "ok       missing_table:backup_runs" in result.output, result.output
+    after = json.loads(clean.doctor("--json").stdout)
+    assert after["status"] == "clean", after["issues"]
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="runs in the PostgreSQL pass")
+def test_an_invalid_index_is_rebuilt_concurrently(clean: Drifted) -> None:
+    if clean.engine != "postgresql":
+        pytest.skip("invalid indexes are a PostgreSQL state")
+    # What a failed CREATE INDEX CONCURRENTLY leaves behind (set directly; the test role is a superuser).
+    clean.sql(
+        "UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'ix_students_school_id_names'::regclass"
+    )
+    found = ids(clean.doctor("--json").stdout)
+    issue = found["invalid_index:students.ix_students_school_id_names"]
+    assert issue["fixable"] is True and "REINDEX INDEX CONCURRENTLY" in str(issue["fix_sql"])
+    result = clean.doctor("--fix")
+    assert "ok       invalid_index:students.ix_students_school_id_names" in result.output, result.output
+    [(valid,)] = clean.sql(
+        "SELECT indisvalid FROM pg_index WHERE indexrelid = 'ix_students_school_id_names'::regclass"
+    )
+    assert valid is True

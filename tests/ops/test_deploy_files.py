@@ -163,7 +163,7 @@ def test_migration_job_waits_then_upgrades() -> None:
 
 def test_backups_run_daily_and_are_verified_weekly() -> None:
     jobs = cronjobs()
-    assert set(jobs) == {"homeroom-backup", "homeroom-backup-verify"}
+    assert {"homeroom-backup", "homeroom-backup-verify"} <= set(jobs)
     create, verify = jobs["homeroom-backup"]["spec"], jobs["homeroom-backup-verify"]["spec"]
     assert create["schedule"].split()[2:] == ["*", "*", "*"]  # every day
     assert verify["schedule"].split()[2:4] == ["*", "*"] and verify["schedule"].split()[4] != "*"  # weekly
@@ -178,6 +178,15 @@ def test_backups_run_daily_and_are_verified_weekly() -> None:
         volumes = {volume["name"]: volume for volume in pod["volumes"]}
         [mount] = [m for m in container["volumeMounts"] if m["mountPath"] == backup_dir]
         assert volumes[mount["name"]]["persistentVolumeClaim"]["claimName"] in claims
+
+
+def test_the_doctor_scans_on_a_schedule_without_fixing() -> None:
+    spec = cronjobs()["homeroom-doctor"]["spec"]
+    assert spec["concurrencyPolicy"] == "Forbid"
+    command = spec["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert (
+        command[-3:] == ["db", "doctor", "--json"] and "--fix" not in command and "--autofix" not in command
+    )
 
 
 # --- .env.example -------------------------------------------------------------------------------

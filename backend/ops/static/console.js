@@ -20,7 +20,7 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-const badge = (text) => el("span", { class: `badge ${text}` }, text);
+const badge = (text, kind = text) => el("span", { class: `badge ${kind}` }, text);
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
 const size = (bytes) => (bytes >= 1048576 ? `${(bytes / 1048576).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`);
 
@@ -118,7 +118,7 @@ async function loadSchema() {
         await call("POST", "/api/ops/db-health/autofix", { enabled: !sw.by_switch });
         await loadSchema();
       }) }, sw.by_switch ? "Switch fixing off" : "Switch fixing on");
-    show("switch", el("p", {}, "Fixing: ", badge(sw.fixes_enabled ? "ok" : "failed"),
+    show("switch", el("p", {}, "Fixing: ", sw.fixes_enabled ? badge("on", "ok") : badge("off", "failed"),
       sw.fixes_enabled ? " allowed " : " switched off ",
       sw.by_setting ? "" : "(DB_DOCTOR_AUTOFIX=false) ", toggle));
     const scan = health.last_scan;
@@ -235,7 +235,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("backup-now").addEventListener("click", (event) => busy(event.currentTarget, async () => {
     const made = await call("POST", "/api/ops/backups");
     banner("");
-    await loadBackups();
+    await Promise.all([loadBackups(), loadDependencies()]);
     $("backups").prepend(el("p", { class: "muted", id: "backup-made" }, `Backup written: ${made.name} (${size(made.bytes)})`));
   }));
 });

@@ -1,0 +1,142 @@
+"""The ops console end to end: a real HTTP server on 127.0.0.1 and Debian's Chromium driven by
+Playwright (never a downloaded browser). Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from playwright.sync_api import Page, expect, sync_playwright
+from werkzeug.serving import make_server
+
+from backend.backups.files import local_backups
+from backend.config import PROJECT_ROOT
+from tests.conftest import PASSWORD, make_operator, make_school, make_user
+from tests.doctor.conftest import DROPPED_INDEX, Drifted
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def served(drifted: Drifted) -> Iterator[tuple[str, Flask]]:
+    app = drifted.app()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", app
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    assert Path(CHROMIUM).exists(), "Debian's chromium is required (scripts/test.sh installs it)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        yield page
+        browser.close()
+
+
+def sign_in(page: Page, base: str, email: str, password: str = PASSWORD) -> None:
+    page.goto(f"{base}/ops")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("#sign-in-form button[type=submit]")
+
+
+def test_an_operator_fixes_drift_and_takes_a_backup(
+    served: tuple[str, Flask], page: Page, drifted: Drifted
+) -> None:
+    base, app = served
+    problems: list[str] = []  # script errors and CSP violations (refused requests are expected: a 401)
+    page.on(
+        "console",
+        lambda m: (
+            problems.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None
+        ),
+    )
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    missing: list[str] = []
+    page.on("response", lambda r: missing.append(r.url) if r.status == 404 else None)
+    operator = make_operator(app)
+
+    sign_in(page, base, operator.email, "wrong-password-123")
+    expect(page.locator("#sign-in-error")).to_have_text("Wrong email or password.")
+
+    sign_in(page, base, operator.email)
+    expect(page.locator("#who-email")).to_have_text(operator.email)
+    expect(page.locator("#deps")).to_contain_text("database")
+    expect(page.locator("#schema")).to_contain_text("No scan yet")
+    expect(page.locator("#backups")).to_contain_text("No backup files yet")
+    expect(page.locator("#audit")).to_contain_text("(platform)")
+
+    page.click("#scan")
+    fix = page.locator(f'button[data-issue="{DROPPED_INDEX}"]')
+    expect(fix).to_be_visible()
+    expect(page.locator("#schema")).to_contain_text("View draft")
+    fix.click()
+    expect(fix).to_have_count(0)  # the index is back: the issue is gone from the re-scan
+    expect(page.locator("#fixes")).to_contain_text(DROPPED_INDEX)
+    expect(page.locator("#fixes")).to_contain_text("ok")
+
+    page.get_by_role("button", name="View draft").first.click()
+    expect(page.locator("#draft")).to_contain_text("DRAFT by `flask db doctor`")
+
+    page.click("#backup-now")
+    expect(page.locator("#backup-made")).to_contain_text("Backup written:")
+    names = [backup.name for backup in local_backups(drifted.folder / "backups")]
+    assert len(names) == 2  # one before the fix, one on demand
+    for name in names:
+        expect(page.locator("#backups")).to_contain_text(name)
+
+    page.click("#switch-toggle")
+    expect(page.locator("#switch")).to_contain_text("switched off")
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"ops-console-{drifted.engine}.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    page.screenshot(path=str(ARTIFACTS / f"ops-console-{drifted.engine}-phone.png"), full_page=True)
+
+    page.click("#sign-out")
+    expect(page.locator("#sign-in-error")).to_have_text("Signed out.")
+    assert problems == [] and missing == [], (problems, missing)
+
+
+def test_school_users_are_turned_away(served: tuple[str, Flask], page: Page) -> None:
+    base, app = served
+    admin = make_user(app, make_school(app), "admin")
+    sign_in(page, base, admin.email)
+    expect(page.locator("#sign-in-error")).to_have_text("This console is for platform operators only.")
+    expect(page.locator("#console")).to_be_hidden()
+
+
+def test_the_page_allows_only_its_own_scripts(served: tuple[str, Flask]) -> None:
+    _base, app = served
+    client = app.test_client()
+    page_response = client.get("/ops")
+    csp = page_response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "default-src 'none'" in csp
+    html = page_response.get_data(as_text=True)
+    assert "<script>" not in html and "http" not in html.replace("http-equiv", "")  # no inline script, no CDN
+    assert client.get("/ops/assets/console.js").status_code == 200
+    assert client.get("/ops/assets/secrets.py").status_code == 404
