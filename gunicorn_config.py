@@ -8,16 +8,35 @@ the app's structlog pipeline.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
-import structlog
-from gunicorn import glogging
+# Metrics from every worker go to files in one directory, fresh for each server start; this must
+# happen before anything imports prometheus_client (the app is preloaded below). A reload (SIGHUP)
+# re-reads this file in the same master and keeps the directory: counters survive it.
+_METRICS_OWNER = "HOMEROOM_METRICS_DIR_OWNER"
+if os.environ.get(_METRICS_OWNER) != str(os.getpid()):
+    _shm = Path("/dev/shm")  # noqa: S108 - a tmpfs, not a shared temp folder
+    _metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(
+        prefix="homeroom-metrics-", dir=_shm if _shm.is_dir() else None
+    )
+    shutil.rmtree(_metrics_dir, ignore_errors=True)
+    Path(_metrics_dir).mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
+    os.environ[_METRICS_OWNER] = str(os.getpid())
+    os.environ["HOMEROOM_STARTED_AT"] = str(time.time())
 
-from backend.config import SETTINGS_EXTENSION
-from backend.core.gunicorn_worker import DrainingThreadWorker
-from backend.core.ratelimit import per_process_warning
-from backend.core.serving import (
+import structlog  # noqa: E402 - after the metrics directory is set
+from gunicorn import glogging  # noqa: E402
+from prometheus_client import multiprocess  # noqa: E402
+
+from backend.config import SETTINGS_EXTENSION  # noqa: E402
+from backend.core.gunicorn_worker import DrainingThreadWorker  # noqa: E402
+from backend.core.ratelimit import per_process_warning  # noqa: E402
+from backend.core.serving import (  # noqa: E402
     after_fork,
     default_workers,
     drain_seconds,
@@ -26,6 +45,7 @@ from backend.core.serving import (
     thread_stacks,
     watch_server_stop,
 )
+from backend.probes.checks import report_dependencies  # noqa: E402
 
 
 def _env(name: str, default: str) -> str:
@@ -81,6 +101,7 @@ logger_class = StructlogLogger
 def when_ready(server: Any) -> None:
     """Once per server start, in the master: what is serving, and what an operator should know."""
     per_process_warning(server.app.wsgi().extensions[SETTINGS_EXTENSION])
+    report_dependencies(server.app.wsgi())
     watch_server_stop(server)
     freeze_preloaded_heap()  # last thing before the first workers fork
     if not issubclass(server.cfg.worker_class, DrainingThreadWorker):
@@ -113,3 +134,15 @@ def worker_abort(worker: Any) -> None:
 
 def worker_exit(server: Any, worker: Any) -> None:
     on_worker_exit(server.app.wsgi())
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """In the master, for each worker gone (recycled, killed): its live gauges stop counting; its
+    counters stay in the files, so totals do not drop."""
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def on_exit(server: Any) -> None:
+    """The server stops: remove the metrics directory this master made."""
+    if os.environ.get(_METRICS_OWNER) == str(os.getpid()):
+        shutil.rmtree(os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""), ignore_errors=True)

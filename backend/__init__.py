@@ -30,9 +30,11 @@ from backend.config import PROJECT_ROOT, SETTINGS_EXTENSION, Settings, load_sett
 from backend.core.cache import init_cache
 from backend.core.crypto import init_crypto
 from backend.core.db import MIGRATIONS_DIR, configure_engine, engine_options
+from backend.core.error_tracking import init_error_tracking
 from backend.core.errors import register_error_handlers
 from backend.core.http import init_http
 from backend.core.logging import configure_logging
+from backend.core.metrics import count_sql, init_metrics
 from backend.core.ratelimit import init_rate_limits
 from backend.extensions import cors, db, migrate
 from backend.version import __version__
@@ -67,10 +69,11 @@ FEATURES: tuple[Feature, ...] = (
 
 __all__ = ["__version__", "create_app"]
 
-CORS_ALLOW_HEADERS = ("Content-Type", "Authorization", "X-Request-ID", "Idempotency-Key")
+CORS_ALLOW_HEADERS = ("Content-Type", "Authorization", "X-Request-ID", "Idempotency-Key", "traceparent")
 # What a browser's script may read: exactly the headers the API sends.
 CORS_EXPOSE_HEADERS = (
     "X-Request-ID",
+    "traceparent",
     "Retry-After",
     "Location",
     "Idempotent-Replayed",
@@ -105,6 +108,8 @@ def create_app(overrides: Mapping[str, Any] | Settings | None = None) -> Flask:
     )
     _init_extensions(app, settings)
     init_http(app, settings)
+    init_metrics(app, settings, __version__)
+    init_error_tracking(app, settings)
     for feature in FEATURES:
         feature.init_app(app, settings)
     # After authentication (limits are keyed by the user) and the views (they declare their limits).
@@ -124,6 +129,7 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
                 wait_timeout=settings.db_client_timeout,
                 ping_after_idle=settings.db_ping_after_idle_seconds,
             )
+            count_sql(engine)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     init_cache(app, settings)
     init_crypto(app, settings)

@@ -28,7 +28,9 @@ DEFAULT_SQLITE_URL = "sqlite:///instance/homeroom.db"
 ENV_FILE_VARIABLE = "HOMEROOM_ENV_FILE"
 PLACEHOLDER_MARKERS = ("change-me", "changeme", "replace-me", "placeholder", "your-secret", "xxxx")
 # Shown masked by `config check`; URLs with credentials are shown with the password hidden.
-SECRET_FIELDS = frozenset({"secret_key", "jwt_secret_key", "encryption_key", "encryption_keys"})
+SECRET_FIELDS = frozenset(
+    {"secret_key", "jwt_secret_key", "encryption_key", "encryption_keys", "metrics_token", "sentry_dsn"}
+)
 
 Environment = Literal["development", "testing", "production"]
 
@@ -119,6 +121,13 @@ class Settings(BaseSettings):
     backup_s3_prefix: str = "homeroom/"
     # Where pg_dump, pg_restore and psql live; by default the ones matching the server's version.
     backup_pg_bin_dir: Path | None = None
+
+    # GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; production serves no
+    # metrics without one.
+    metrics_token: SecretStr | None = None
+    # Errors to Sentry (optional): nothing is imported or sent without a DSN.
+    sentry_dsn: SecretStr | None = None
+    sentry_traces_sample_rate: float = Field(default=0.0, ge=0, le=1)
 
     # The schema doctor (`flask db doctor`): false stops every fix it would make, on every instance.
     db_doctor_autofix: bool = True
@@ -222,6 +231,13 @@ class Settings(BaseSettings):
             parse_many(value)
         except ValueError:
             raise ValueError("is not a rate limit such as '300 per minute' or '10/second;1000/day'") from None
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _check_metrics_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters long")
         return value
 
     @field_validator("backup_dir", "backup_pg_bin_dir", mode="before")

@@ -38,6 +38,16 @@ else
   info "chromium found"
 fi
 
+# promtool checks the alert rules; a real Prometheus server scrapes a real Gunicorn in one test.
+if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+  command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ] \
+    || die "prometheus and promtool are required for the tests (Debian/Ubuntu: apt-get install prometheus)."
+  info "installing prometheus"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus
+else
+  info "prometheus found"
+fi
+
 step "Python environment"
 ensure_venv requirements-dev.txt
 

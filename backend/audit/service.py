@@ -23,6 +23,7 @@ from sqlalchemy import CursorResult, delete, func, insert, select, update
 
 from backend.audit.models import PLATFORM_CHAIN, AuditChainHead, AuditEvent, AuditPolicy
 from backend.audit.schemas import AuditQuery
+from backend.core import metrics
 from backend.core.models import utcnow
 from backend.core.pagination import Page, keyset, page_of
 from backend.extensions import db
@@ -197,6 +198,7 @@ def _append(
     }
     event = AuditEvent(**event_fields, prev_hash=prev_hash, hash=compute_hash(event_fields, prev_hash))
     db.session.add(event)
+    metrics.AUDIT_EVENTS.inc()
     db.session.execute(
         update(AuditChainHead).where(AuditChainHead.chain_id == chain_id).values(last_hash=event.hash)
     )

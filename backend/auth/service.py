@@ -20,6 +20,7 @@ from backend.auth.permissions import Role
 from backend.auth.schemas import normalise_email
 from backend.auth.tokens import INVALID_TOKEN, hash_refresh_token, issue_access_token, new_refresh_token
 from backend.config import current_settings
+from backend.core import metrics
 from backend.core.errors import NotFound, Unauthorized, ValidationFailed
 from backend.core.models import utcnow
 from backend.extensions import db
@@ -93,6 +94,7 @@ def login(email: str, password: str, client: Client) -> IssuedTokens:
         else:
             audit.record(None, "auth.login_failed", changes={"account": _account_digest(email)})
         db.session.commit()
+        metrics.LOGIN_FAILURES.inc()
         log.info("login_failed", user_id=str(user.id) if user else None)
         raise Unauthorized(BAD_CREDENTIALS)
     if hasher.needs_rehash(user.password_hash):
@@ -169,6 +171,7 @@ def refresh(token: str) -> IssuedTokens:
         )
         db.session.commit()
         forget_sessions([session.id])
+        metrics.REFRESH_REUSE.inc()
         log.warning("refresh_token_reuse", user_id=str(user.id), session_id=str(session.id))
         raise Unauthorized(BAD_REFRESH, headers={"WWW-Authenticate": INVALID_TOKEN})
     session.last_used_at = now

@@ -9,9 +9,11 @@ from backend.config import Settings
 
 def init_app(app: Flask, settings: Settings) -> None:
     from backend.backups.cli import backup_cli
-    from backend.backups.service import check_backups
+    from backend.backups.service import check_backups, check_object_storage
     from backend.probes.checks import register_check
 
     app.cli.add_command(backup_cli)
     if settings.backup_dir is not None:  # only where backups are configured
         register_check(app, "backup", check_backups, critical=False)
+    if settings.backup_s3_bucket:
+        register_check(app, "object_storage", check_object_storage, critical=False)

@@ -82,6 +82,12 @@ class RemoteBackup:
         return {f"{self.name}{suffix}" for suffix in ("", *SIDECARS)} <= self.keys
 
 
+def reachable(bucket: Bucket, timeout: float) -> None:
+    """Raise unless the bucket answers within `timeout` (one attempt)."""
+    quick = Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1})
+    boto3.client("s3", config=quick).head_bucket(Bucket=bucket.name)
+
+
 def upload(bucket: Bucket, backup: LocalBackup, stage: Stage) -> int:
     """Put the backup's three files in the bucket; the bytes sent. Raises BackupError on failure,
     having removed what it put up (so no partial upload is left looking finished)."""

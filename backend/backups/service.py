@@ -52,7 +52,7 @@ from backend.backups.files import (
     write_small,
 )
 from backend.backups.models import BackupRun, RunKind, RunStatus
-from backend.backups.offsite import Bucket, fetch, prune_remote, upload
+from backend.backups.offsite import Bucket, fetch, prune_remote, reachable, upload
 from backend.config import SETTINGS_EXTENSION, Settings, normalise_database_url
 from backend.core.db import code_heads, database_revisions, scratch_database
 from backend.core.models import utcnow
@@ -162,6 +162,16 @@ def check_backups(app: Flask) -> dict[str, Any]:
         "age_hours": round(age_hours, 2),
         "max_age_hours": limit,
     }
+
+
+def check_object_storage(app: Flask) -> dict[str, Any]:
+    """The backup bucket answers (a HEAD of the bucket, bounded by HEALTH_CHECK_TIMEOUT)."""
+    settings: Settings = app.extensions[SETTINGS_EXTENSION]
+    bucket = bucket_of(settings)
+    if bucket is None:
+        return {"status": "not_configured"}
+    reachable(bucket, settings.health_check_timeout)
+    return {"bucket": bucket.name}
 
 
 # --- create and upload ----------------------------------------------------------------------------

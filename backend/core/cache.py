@@ -24,6 +24,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from backend.config import Settings
+from backend.core import metrics
 
 log = structlog.get_logger("homeroom.cache")
 CACHE_EXTENSION = "homeroom.cache"
@@ -118,6 +119,7 @@ class CircuitBreaker:
             self._open_until = self._clock() + cooldown
             if self._failures == 1:
                 self._down_since = self._clock()
+                metrics.redis_state(up=False, switched_to_fallback=True)
                 log.warning(
                     "redis_unavailable",
                     error_type=type(error).__name__,
@@ -132,6 +134,7 @@ class CircuitBreaker:
             if self._failures:
                 down_for = self._clock() - (self._down_since or self._clock())
                 self._failures, self._open_until, self._down_since = 0, 0.0, None
+                metrics.redis_state(up=True)
                 log.info("redis_recovered", down_seconds=round(down_for, 1))
 
 

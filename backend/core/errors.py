@@ -13,6 +13,7 @@ from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from backend.config import current_settings
+from backend.core.error_tracking import capture
 from backend.extensions import db
 
 PROBLEM_JSON = "application/problem+json"
@@ -259,6 +260,7 @@ def handle_out_of_range(error: OverflowError) -> Response:
 def handle_unexpected(error: Exception) -> Response:
     _rollback()
     log.error("unhandled_exception", exc_info=error)
+    capture(error)
     extra: dict[str, Any] = {}
     if current_settings().app_env == "development":
         extra["exception"] = {"type": type(error).__name__, "message": str(error)}

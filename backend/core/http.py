@@ -21,6 +21,9 @@ from backend.core.session import READS_ONLY
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+# W3C Trace Context: version 00, a 32-hex trace id and a 16-hex parent id (neither all zeros), flags.
+TRACEPARENT = "traceparent"
+_TRACEPARENT = re.compile(r"00-(?!0{32})([0-9a-f]{32})-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _USER_AGENT_MAX = 200
 CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
@@ -35,6 +38,10 @@ def _start_request() -> None:
     setattr(g, READS_ONLY, reads_only_request())
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=g.request_id)
+    trace = _TRACEPARENT.fullmatch(request.headers.get(TRACEPARENT, "").strip().lower())
+    if trace is not None:  # a caller's trace (a SPA, a proxy) joins these log lines
+        g.traceparent = trace.group(0)
+        structlog.contextvars.bind_contextvars(trace_id=trace.group(1))
 
 
 def _end_request(_error: BaseException | None) -> None:
@@ -92,6 +99,8 @@ def security_headers(settings: Settings) -> Callable[[Response], Response]:
         headers.extend([(name, value) for name, value in defaults if name.lower() not in present])
         if "request_id" in g:
             headers[REQUEST_ID_HEADER] = g.request_id
+        if "traceparent" in g:
+            headers[TRACEPARENT] = g.traceparent
         return response
 
     return add

@@ -22,6 +22,7 @@ from sqlalchemy import JSON, Integer, String, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from backend.core import metrics
 from backend.core.errors import BadRequest, Conflict, ValidationFailed
 from backend.core.markers import route_spec
 from backend.core.models import Base, TenantOwned, utcnow
@@ -79,6 +80,7 @@ def _replay(school_id: uuid.UUID, key: str, fingerprint: str) -> Response | None
         raise ValidationFailed.on(
             f"header.{HEADER}", "This key was used for a different request.", "idempotency_key_reused"
         )
+    metrics.IDEMPOTENT_REPLAYS.inc()
     return _stored_response(stored)
 
 

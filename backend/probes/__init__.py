@@ -12,6 +12,7 @@ bp = Blueprint("probes", __name__)
 
 
 def init_app(app: Flask, settings: Settings) -> None:
+    from backend.probes import metrics  # noqa: F401  (registers GET /metrics)
     from backend.probes.checks import check_database, check_redis, register_check
     from backend.probes.routes import STARTED_AT
 

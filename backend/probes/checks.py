@@ -100,3 +100,22 @@ def check_redis(app: Flask) -> dict[str, Any]:
     if cache.redis is None:
         return {"status": "not_configured"}
     return {"status": "ok" if cache.ping() else "degraded"}
+
+
+def report_dependencies(app: Flask) -> None:
+    """When the server is ready: one log line per dependency (status, latency), critical ones
+    first; a critical one down is an error line, an optional one a warning."""
+    with app.app_context():
+        results = run_checks(app)
+    ordered = sorted(results.items(), key=lambda item: (not item[1]["critical"], item[0]))
+    for name, result in ordered:
+        healthy = result["status"] in HEALTHY
+        emit = log.info if healthy else log.error if result["critical"] else log.warning
+        emit(
+            "dependency",
+            dependency=name,
+            status=result["status"],
+            critical=result["critical"],
+            latency_ms=result["latency_ms"],
+            **({"error": result["error"]} if "error" in result else {}),
+        )

@@ -24,6 +24,8 @@ SECRET_NAMES = {
     "ENCRYPTION_KEY",
     "ENCRYPTION_KEYS",
     "REDIS_URL",
+    "METRICS_TOKEN",
+    "SENTRY_DSN",
 }
 
 

@@ -1,0 +1,71 @@
+"""GET /metrics: Prometheus figures, for a scraper holding METRICS_TOKEN; and the figures read
+from the database at scrape time (the last good backup, open schema issues)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from flask import Flask, Response, current_app
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from backend.backups.models import BackupRun, RunKind, RunStatus
+from backend.config import current_settings
+from backend.core.api import api
+from backend.core.markers import probe
+from backend.core.metrics import check_metrics_token, metrics_response
+from backend.doctor.models import DoctorScan
+from backend.extensions import db
+from backend.probes import bp
+
+
+class StateCollector(Collector):
+    """The last successful backup's time and the doctor's open issues by severity."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        backup = GaugeMetricFamily(
+            "homeroom_backup_last_success_timestamp_seconds",
+            "When the last successful backup finished (Unix time; 0 when there is none).",
+        )
+        schema = GaugeMetricFamily(
+            "homeroom_schema_issues_open",
+            "Issues in the schema doctor's last scan, by severity.",
+            labels=["severity"],
+        )
+        counts = {"critical": 0, "warning": 0, "info": 0}
+        last = None
+        with self.app.app_context():
+            try:
+                last = db.session.scalar(
+                    select(func.max(BackupRun.finished_at)).where(
+                        BackupRun.kind == RunKind.CREATE.value, BackupRun.status == RunStatus.OK.value
+                    )
+                )
+                scan = db.session.scalars(
+                    select(DoctorScan).order_by(DoctorScan.started_at.desc()).limit(1)
+                ).first()
+                for issue in scan.issues if scan else []:
+                    counts[issue["severity"]] = counts.get(issue["severity"], 0) + 1
+            except SQLAlchemyError:  # the database is down: the request metrics still answer
+                db.session.rollback()
+            finally:
+                db.session.remove()
+        backup.add_metric([], last.timestamp() if last else 0.0)
+        yield backup
+        for severity, count in sorted(counts.items()):
+            schema.add_metric([severity], count)
+        yield schema
+
+
+@bp.get("/metrics")
+@probe  # no rate limit, no access-log line; the token is checked below
+@api(media_type="text/plain", problems=(401, 404))
+def metrics() -> Response:
+    """Prometheus metrics (Authorization: Bearer METRICS_TOKEN)."""
+    check_metrics_token(current_settings())
+    return metrics_response(StateCollector(current_app._get_current_object()))  # type: ignore[attr-defined]
