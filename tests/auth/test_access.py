@@ -24,6 +24,7 @@ PUBLIC_ROUTES = {
     "/api/openapi.json",
     "/api/docs",
     "/api/docs/assets/<path:filename>",
+    "/metrics",  # a probe: its own bearer token (METRICS_TOKEN), not a user's
     "/ops",  # the ops console's page and files: static, its data needs an operator's token
     "/ops/assets/<filename>",
 }

@@ -164,10 +164,12 @@ def test_a_route_without_a_body_must_say_204() -> None:
 def test_cors_exposes_exactly_the_headers_the_api_sends(make_app: AppFactory) -> None:
     origin = "https://app.example.org"
     client = make_app(CORS_ORIGINS=origin, RATE_LIMIT_DEFAULT="50 per minute").test_client()
-    response = client.get("/api/health", headers={"Origin": origin})
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    response = client.get("/api/health", headers={"Origin": origin, "traceparent": traceparent})
     exposed = {name.strip() for name in response.headers["Access-Control-Expose-Headers"].split(",")}
     assert exposed == {
         "X-Request-ID",
+        "traceparent",
         "Retry-After",
         "Location",
         "Idempotent-Replayed",
@@ -176,5 +178,11 @@ def test_cors_exposes_exactly_the_headers_the_api_sends(make_app: AppFactory) ->
         "X-RateLimit-Reset",
     }
     sent = set(response.headers.keys())
-    assert {"X-Request-ID", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"} <= sent
+    assert {
+        "X-Request-ID",
+        "traceparent",
+        "X-RateLimit-Limit",
+        "X-RateLimit-Remaining",
+        "X-RateLimit-Reset",
+    } <= sent
     assert not {name for name in sent if name.startswith("RateLimit-")}  # the draft names are never sent
