@@ -8,44 +8,24 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib.sh
 
 step "System packages"
-# The Redis tests start redis-server processes of their own.
-if ! command -v redis-server >/dev/null 2>&1; then
+# What the tests run outside Python (command:Debian package):
+#   redis-server           the Redis outage tests start servers of their own
+#   pg_dump                backups dump and restore with PostgreSQL's own client tools
+#   chromium               the ops console is tested in Debian's Chromium (Playwright; nothing downloaded)
+#   prometheus, promtool   the alert rules are checked; a real Prometheus scrapes a real Gunicorn
+missing=()
+for pair in redis-server:redis-server pg_dump:postgresql-client chromium:chromium \
+  prometheus:prometheus promtool:prometheus; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
   command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ] \
-    || die "redis-server is required for the tests; install it (Debian/Ubuntu: apt-get install redis-server)."
-  info "installing redis-server"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server
+    || die "the tests need ${missing[*]}; install them (Debian/Ubuntu: apt-get install ${missing[*]})."
+  info "installing ${missing[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
-  info "redis-server found"
-fi
-
-# The backup tests dump and restore with PostgreSQL's own client tools.
-if ! command -v pg_dump >/dev/null 2>&1; then
-  command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ] \
-    || die "pg_dump is required for the tests; install it (Debian/Ubuntu: apt-get install postgresql-client)."
-  info "installing postgresql-client"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-client
-else
-  info "pg_dump found"
-fi
-
-# The ops console is tested in Debian's Chromium (Playwright drives it; no browser is downloaded).
-if [ ! -x /usr/bin/chromium ]; then
-  command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ] \
-    || die "chromium is required for the console tests; install it (Debian/Ubuntu: apt-get install chromium)."
-  info "installing chromium"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
-else
-  info "chromium found"
-fi
-
-# promtool checks the alert rules; a real Prometheus server scrapes a real Gunicorn in one test.
-if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
-  command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ] \
-    || die "prometheus and promtool are required for the tests (Debian/Ubuntu: apt-get install prometheus)."
-  info "installing prometheus"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus
-else
-  info "prometheus found"
+  info "redis-server, postgresql-client, chromium and prometheus found"
 fi
 
 step "Python environment"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -43,12 +44,10 @@ def failing_cleanly(command: Callable[P, R]) -> Callable[P, R]:
 
 
 def _size(count: int) -> str:
-    value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError  # pragma: no cover - the loop always returns
+    if count < 1024:
+        return f"{count} B"
+    exponent = min(int(math.log(count, 1024)), 3)
+    return f"{count / 1024**exponent:.1f} {('KiB', 'MiB', 'GiB')[exponent - 1]}"
 
 
 @backup_cli.command("create")

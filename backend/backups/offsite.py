@@ -74,10 +74,6 @@ class RemoteBackup:
         return self.info.name
 
     @property
-    def created_at(self) -> datetime:
-        return self.info.created_at
-
-    @property
     def complete(self) -> bool:
         return {f"{self.name}{suffix}" for suffix in ("", *SIDECARS)} <= self.keys
 

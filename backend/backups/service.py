@@ -142,16 +142,21 @@ def recent_runs(limit: int = 10) -> list[BackupRun]:
         return []
 
 
-def check_backups(app: Flask) -> dict[str, Any]:
-    """For /api/health where BACKUP_DIR is set: the last successful backup's age, `degraded` once
-    it is older than BACKUP_MAX_AGE_HOURS (or when there is none)."""
-    settings: Settings = app.extensions[SETTINGS_EXTENSION]
-    newest = db.session.scalar(
+def last_good_backup_at() -> datetime | None:
+    """When the newest successful `create` finished, from the backup log."""
+    return db.session.scalar(
         select(BackupRun.finished_at)
         .where(BackupRun.kind == RunKind.CREATE.value, BackupRun.status == RunStatus.OK.value)
         .order_by(BackupRun.finished_at.desc())
         .limit(1)
     )
+
+
+def check_backups(app: Flask) -> dict[str, Any]:
+    """For /api/health where BACKUP_DIR is set: the last successful backup's age, `degraded` once
+    it is older than BACKUP_MAX_AGE_HOURS (or when there is none)."""
+    settings: Settings = app.extensions[SETTINGS_EXTENSION]
+    newest = last_good_backup_at()
     limit = settings.backup_max_age_hours
     if newest is None:
         return {"status": "degraded", "reason": "no_backup_yet", "max_age_hours": limit}

@@ -293,11 +293,23 @@ def database_revisions(connection: Connection) -> frozenset[str]:
 
 
 @cache
-def code_heads() -> frozenset[str]:
-    """The head revisions of `migrations/` (read from disk once per process)."""
+def _scripts() -> ScriptDirectory:
+    """The revisions in `migrations/` (read from disk once per process)."""
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    return frozenset(ScriptDirectory.from_config(config).get_heads())
+    return ScriptDirectory.from_config(config)
+
+
+@cache
+def code_heads() -> frozenset[str]:
+    """The head revisions of `migrations/`."""
+    return frozenset(_scripts().get_heads())
+
+
+@cache
+def known_revisions() -> frozenset[str]:
+    """Every revision in `migrations/`: a database at another one was migrated by other code."""
+    return frozenset(revision.revision for revision in _scripts().walk_revisions())
 
 
 def render_plain_types(kind: str, item: Any, _context: AutogenContext) -> str | Literal[False]:

@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from backend.audit.triggers import TRIGGERS
-from backend.core.db import code_heads, database_revisions
+from backend.core.db import code_heads, database_revisions, known_revisions
 
 
 class Severity(StrEnum):
@@ -130,14 +130,8 @@ def _migrations(connection: Connection) -> Iterator[Issue]:
     current, heads = database_revisions(connection), code_heads()
     if current == heads:
         return
-    from alembic.script import ScriptDirectory
-
-    from backend.core.db import MIGRATIONS_DIR
-
     config_heads = ", ".join(sorted(heads))
-    script = ScriptDirectory(str(MIGRATIONS_DIR))
-    known = {revision.revision for revision in script.walk_revisions()}
-    unknown = sorted(current - known)
+    unknown = sorted(current - known_revisions())
     if unknown:
         yield Issue(
             "migrations:unknown_revision",
@@ -203,13 +197,7 @@ def _from_diffs(
                 fix=SafeFix(tuple(statements)),
             )
         elif kind == "remove_table":
-            yield Issue(
-                f"extra_table:{diff[1].name}",
-                "extra_table",
-                Severity.INFO,
-                diff[1].name,
-                f"Table {diff[1].name} is not in the models (reported, never dropped).",
-            )
+            yield _extra("table", diff[1].name, None, "Table")
         elif kind == "add_column":
             _schema, table_name, column = diff[1], diff[2], diff[3]
             yield Issue(
@@ -221,14 +209,7 @@ def _from_diffs(
                 needs_review=True,
             )
         elif kind == "remove_column":
-            _schema, table_name, column = diff[1], diff[2], diff[3]
-            yield Issue(
-                f"extra_column:{table_name}.{column.name}",
-                "extra_column",
-                Severity.INFO,
-                table_name,
-                f"Column {table_name}.{column.name} is not in the models (reported, never dropped).",
-            )
+            yield _extra("column", diff[2], diff[3].name, "Column")
         elif kind == "add_index":
             index: Index = diff[1]
             table_name = index.table.name if index.table is not None else None
@@ -242,36 +223,15 @@ def _from_diffs(
             )
         elif kind == "remove_index":
             index = diff[1]
-            table_name = index.table.name if index.table is not None else None
-            yield Issue(
-                f"extra_index:{table_name}.{index.name}",
-                "extra_index",
-                Severity.INFO,
-                table_name,
-                f"Index {index.name} on {table_name} is not in the models (reported, never dropped).",
-            )
+            yield _extra("index", index.table.name if index.table is not None else None, index.name, "Index")
         elif kind == "add_constraint" and isinstance(diff[1], UniqueConstraint):
             yield from _missing_unique(connection, dialect, diff[1])
         elif kind == "remove_constraint":
-            constraint = diff[1]
-            yield Issue(
-                f"extra_constraint:{constraint.table.name}.{constraint.name}",
-                "extra_constraint",
-                Severity.INFO,
-                constraint.table.name,
-                f"Constraint {constraint.name} on {constraint.table.name} is not in the models.",
-            )
+            yield _extra("constraint", diff[1].table.name, diff[1].name, "Constraint")
         elif kind == "add_fk":
             yield from _missing_foreign_key(connection, dialect, diff[1])
         elif kind == "remove_fk":
-            constraint = diff[1]
-            yield Issue(
-                f"extra_foreign_key:{constraint.table.name}.{constraint.name}",
-                "extra_foreign_key",
-                Severity.INFO,
-                constraint.table.name,
-                f"Foreign key {constraint.name} on {constraint.table.name} is not in the models.",
-            )
+            yield _extra("foreign_key", diff[1].table.name, diff[1].name, "Foreign key")
         elif kind in ("modify_type", "modify_nullable"):
             _schema, table_name, column_name = diff[1], diff[2], diff[3]
             existing, wanted = diff[-2], diff[-1]
@@ -291,6 +251,18 @@ def _from_diffs(
                 needs_review=True,
                 details={"database": str(shown[0]), "models": str(shown[1])},
             )
+
+
+def _extra(what: str, table: str | None, name: str | None, noun: str) -> Issue:
+    """An object the database has and the models do not: reported, never dropped."""
+    where = f"{table}.{name}" if name is not None else str(table)
+    return Issue(
+        f"extra_{what}:{where}",
+        f"extra_{what}",
+        Severity.INFO,
+        table,
+        f"{noun} {where} is not in the models (reported, never dropped).",
+    )
 
 
 def _violations(connection: Connection, query: str) -> int:

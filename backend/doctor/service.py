@@ -9,13 +9,13 @@ recorded in `doctor_fixes` and the audit trail. A fix that failed is not retried
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import sys
+import tempfile
 import textwrap
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -97,7 +97,7 @@ def exclusive(engine: Engine) -> Iterator[None]:
 def _lock_path(engine: Engine) -> Path:
     database = engine.url.database or ""
     if not database or database == ":memory:":
-        return Path(os.environ.get("TMPDIR", "/tmp")) / "homeroom-doctor.lock"  # noqa: S108 - a lock, no data
+        return Path(tempfile.gettempdir()) / "homeroom-doctor.lock"
     return Path(f"{database}.doctor.lock")
 
 
@@ -189,8 +189,7 @@ class ScanResult:
 
     @property
     def problems(self) -> list[Issue]:
-        """Issues that need attention (info ones do not)."""
-        return [issue for issue in self.issues if issue.severity != Severity.INFO]
+        return _problems(self.issues)
 
 
 def _scan_now(connection: Connection) -> list[Issue]:
@@ -214,13 +213,16 @@ def run_scan(settings: Settings, trigger: str) -> ScanResult:
         raise DoctorError(
             f"Could not scan the database: {type(error).__name__}: {getattr(error, 'orig', None) or error}"
         ) from None
-    status = "issues" if _problems(issues) else "clean"
-    scan_id = _record_scan(started, trigger, status, issues, draft.name if draft else None, None)
-    log.info("doctor_scan", trigger=trigger, issues=len(issues), problems=len(_problems(issues)))
+    problems = len(_problems(issues))
+    scan_id = _record_scan(
+        started, trigger, "issues" if problems else "clean", issues, draft.name if draft else None, None
+    )
+    log.info("doctor_scan", trigger=trigger, issues=len(issues), problems=problems)
     return ScanResult(scan_id, issues, draft)
 
 
 def _problems(issues: list[Issue]) -> list[Issue]:
+    """Issues that need attention (info ones do not)."""
     return [issue for issue in issues if issue.severity != Severity.INFO]
 
 
@@ -264,10 +266,7 @@ def write_draft(settings: Settings, connection: Connection, issues: list[Issue])
     review = [issue for issue in issues if issue.needs_review]
     if not review:
         return None
-    from backend.models import import_all_models
-
-    import_all_models()
-    with quiet_alembic():
+    with quiet_alembic():  # after a scan: every model is loaded
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         script = produce_migrations(context, db.metadata)
     kept: list[ops.MigrateOperation] = []
@@ -399,8 +398,10 @@ def apply_fixes(
             backup = backups.create(settings).name
         except BackupError as error:
             raise DoctorError(f"No fix without a fresh backup, and the backup failed: {error}") from None
-        for issue in ready:
-            outcomes.append(_fix_one(issue, trigger, actor, backup))
+        ran = [_run_fix(issue) for issue in ready]
+        with db.engine.connect() as connection:  # one fresh scan judges every fix
+            remaining = {issue.id for issue in _scan_now(connection)}
+        outcomes += [_record_fix(fix, remaining, trigger, actor, backup) for fix in ran]
     return outcomes
 
 
@@ -428,15 +429,31 @@ def _execute(fix_statements: tuple[str, ...], transactional: bool) -> None:
             connection.exec_driver_sql(statement)
 
 
-def _fix_one(issue: Issue, trigger: str, actor: audit.Actor | None, backup: str) -> FixOutcome:
+@dataclass(frozen=True)
+class _Ran:
+    issue: Issue
+    statements: list[str]
+    started_at: datetime
+    finished_at: datetime
+    error: str | None
+
+
+def _run_fix(issue: Issue) -> _Ran:
     assert issue.fix is not None
     started, error = utcnow(), None
     try:
         _execute(issue.fix.statements, issue.fix.transactional)
     except SQLAlchemyError as failure:
         error = f"{type(failure).__name__}: {getattr(failure, 'orig', None) or failure}"
-    with db.engine.connect() as connection:
-        resolved = error is None and issue.id not in {i.id for i in _scan_now(connection)}
+    return _Ran(issue, list(issue.fix.statements), started, utcnow(), error)
+
+
+def _record_fix(
+    ran: _Ran, remaining: set[str], trigger: str, actor: audit.Actor | None, backup: str
+) -> FixOutcome:
+    """Record a fix that ran: resolved when it succeeded and the fresh scan no longer has the issue."""
+    issue, error = ran.issue, ran.error
+    resolved = error is None and issue.id not in remaining
     status = "ok" if resolved else "failed"
     if error is None and not resolved:
         error = "The fix ran but a fresh scan still reports the issue."
@@ -446,13 +463,13 @@ def _fix_one(issue: Issue, trigger: str, actor: audit.Actor | None, backup: str)
             issue_id=issue.id,
             trigger=trigger,
             actor_id=actor.user_id if actor else None,
-            statements=list(issue.fix.statements),
+            statements=ran.statements,
             status=status,
             error=error,
             backup_file=backup,
             resolved=resolved,
-            started_at=started,
-            finished_at=utcnow(),
+            started_at=ran.started_at,
+            finished_at=ran.finished_at,
         )
     )
     audit.record(
@@ -460,7 +477,7 @@ def _fix_one(issue: Issue, trigger: str, actor: audit.Actor | None, backup: str)
         "db.fix",
         resource_type="schema",
         resource_id=issue.id[:64],
-        changes={"issue": issue.id, "sql": list(issue.fix.statements), "status": status, "backup": backup},
+        changes={"issue": issue.id, "sql": ran.statements, "status": status, "backup": backup},
     )
     db.session.commit()
     (log.info if resolved else log.error)("doctor_fix", issue=issue.id, status=status, trigger=trigger)
@@ -514,11 +531,22 @@ def watch(
     return made
 
 
-def issues_by_severity(issues: list[Issue]) -> dict[str, int]:
-    counts: dict[str, int] = {severity.value: 0 for severity in Severity}
-    for issue in issues:
-        counts[issue.severity.value] += 1
+def severity_counts(severities: Iterable[str]) -> dict[str, int]:
+    """How many issues of each severity (every severity present, 0 when none)."""
+    counts = {severity.value: 0 for severity in Severity}
+    for severity in severities:
+        counts[severity] += 1
     return counts
+
+
+def issues_by_severity(issues: list[Issue]) -> dict[str, int]:
+    return severity_counts(issue.severity.value for issue in issues)
+
+
+def open_issue_counts() -> dict[str, int]:
+    """The last recorded scan's issues by severity (none before the first scan)."""
+    scan = last_scan()
+    return severity_counts(issue["severity"] for issue in (scan.issues if scan else []))
 
 
 DRAFT_NAME = re.compile(r"^doctor_draft_[0-9a-f]{12}\.py$")

@@ -14,7 +14,7 @@ from backend.audit.models import PLATFORM_CHAIN
 from backend.auth.access import OperatorContext
 from backend.backups import service as backups
 from backend.backups.files import BackupError, local_backups
-from backend.backups.models import BackupRun, RunKind, RunStatus
+from backend.backups.models import BackupRun
 from backend.config import Settings
 from backend.core.errors import Conflict, NotFound
 from backend.core.models import utcnow
@@ -101,12 +101,7 @@ class Backups:
 
 
 def backups_overview(settings: Settings) -> Backups:
-    newest = db.session.scalar(
-        select(BackupRun.finished_at)
-        .where(BackupRun.kind == RunKind.CREATE.value, BackupRun.status == RunStatus.OK.value)
-        .order_by(BackupRun.finished_at.desc())
-        .limit(1)
-    )
+    newest = backups.last_good_backup_at()
     files: list[BackupFile] = []
     if settings.backup_dir is not None:
         found = local_backups(settings.backup_dir)

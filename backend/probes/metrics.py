@@ -8,15 +8,14 @@ from collections.abc import Iterator
 from flask import Flask, Response, current_app
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from backend.backups.models import BackupRun, RunKind, RunStatus
+from backend.backups.service import last_good_backup_at
 from backend.config import current_settings
 from backend.core.api import api
 from backend.core.markers import probe
 from backend.core.metrics import check_metrics_token, metrics_response
-from backend.doctor.models import DoctorScan
+from backend.doctor.service import open_issue_counts, severity_counts
 from backend.extensions import db
 from backend.probes import bp
 
@@ -37,20 +36,12 @@ class StateCollector(Collector):
             "Issues in the schema doctor's last scan, by severity.",
             labels=["severity"],
         )
-        counts = {"critical": 0, "warning": 0, "info": 0}
+        counts = severity_counts(())
         last = None
         with self.app.app_context():
             try:
-                last = db.session.scalar(
-                    select(func.max(BackupRun.finished_at)).where(
-                        BackupRun.kind == RunKind.CREATE.value, BackupRun.status == RunStatus.OK.value
-                    )
-                )
-                scan = db.session.scalars(
-                    select(DoctorScan).order_by(DoctorScan.started_at.desc()).limit(1)
-                ).first()
-                for issue in scan.issues if scan else []:
-                    counts[issue["severity"]] = counts.get(issue["severity"], 0) + 1
+                last = last_good_backup_at()
+                counts = open_issue_counts()
             except SQLAlchemyError:  # the database is down: the request metrics still answer
                 db.session.rollback()
             finally:

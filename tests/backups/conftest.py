@@ -33,7 +33,16 @@ from backend.core.models import utcnow
 from backend.extensions import db
 from backend.schools.models import School
 from backend.students.models import Student
-from tests.conftest import ON_POSTGRES, TEST_DATABASE_URL, auth_headers, base_config, free_port, make_user
+from tests.conftest import (
+    ON_POSTGRES,
+    RUN_ENCRYPTION_KEY,
+    TEST_DATABASE_URL,
+    auth_headers,
+    base_config,
+    free_port,
+    make_school,
+    make_user,
+)
 
 ENGINES = [
     pytest.param("sqlite", id="sqlite"),
@@ -79,6 +88,29 @@ def migrate(database_url: str) -> None:
     with app.app_context():
         upgrade()
     dispose_pools(app)
+
+
+def small_sqlite(folder: Path, name: str = "app.sqlite3", events: int = 2) -> tuple[str, Flask]:
+    """A migrated SQLite database with one school and `events` audit events, and a backup app on it
+    (BACKUP_DIR is folder/backups); dispose the app's pools when done."""
+    url = f"sqlite:///{folder / name}"
+    migrate(url)
+    app = backup_app(url, folder / "backups")
+    make_school(app)
+    add_audit_events(app, events)
+    return url, app
+
+
+def command_environment(database_url: str, backup_dir: Path) -> dict[str, str]:
+    """The environment of a `flask` command or script started as a subprocess."""
+    return {
+        **os.environ,
+        "HOMEROOM_ENV_FILE": "",
+        "DATABASE_URL": database_url,
+        "BACKUP_DIR": str(backup_dir),
+        "ENCRYPTION_KEYS": RUN_ENCRYPTION_KEY,
+        "LOG_LEVEL": "WARNING",
+    }
 
 
 def cli(app: Flask, *args: str, input: str | None = None) -> Result:

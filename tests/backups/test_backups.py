@@ -268,16 +268,10 @@ def test_a_broken_audit_chain_in_a_backup_fails_the_drill(tmp_path: Path) -> Non
     """The drill is not a formality: a backup whose audit trail was tampered with fails it."""
     from sqlalchemy import text
 
-    from tests.backups.conftest import add_audit_events, migrate
+    from tests.backups.conftest import small_sqlite
 
-    url = f"sqlite:///{tmp_path / 'tampered.sqlite3'}"
-    migrate(url)
-    app = backup_app(url, tmp_path / "backups")
+    _url, app = small_sqlite(tmp_path, "tampered.sqlite3", events=3)
     try:
-        from tests.conftest import make_school
-
-        make_school(app)
-        add_audit_events(app, 3)
         with app.app_context():  # an attacker with file access edits an event behind the triggers' back
             db.session.execute(text("DROP TRIGGER audit_events_no_update"))
             db.session.execute(text("UPDATE audit_events SET action = 'nothing.happened' WHERE seq = 2"))

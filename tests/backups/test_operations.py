@@ -27,7 +27,16 @@ from backend.backups.models import BackupRun
 from backend.config import PROJECT_ROOT, normalise_database_url
 from backend.core.db import dispose_pools
 from backend.extensions import db
-from tests.backups.conftest import Source, add_audit_events, backup_app, cli, migrate, new_database
+from tests.backups.conftest import (
+    Source,
+    add_audit_events,
+    backup_app,
+    cli,
+    command_environment,
+    migrate,
+    new_database,
+    small_sqlite,
+)
 from tests.conftest import RUN_ENCRYPTION_KEY, RUN_JWT_KEY, make_school, postgres_only
 
 FLASK = str(Path(sys.executable).with_name("flask"))
@@ -76,16 +85,9 @@ def test_a_backup_taken_while_the_app_writes_is_consistent(source: Source, targe
 
 
 def test_progress_shows_on_a_terminal(tmp_path: Path) -> None:
-    database = tmp_path / "app.sqlite3"
-    migrate(f"sqlite:///{database}")
-    environment = {
-        **os.environ,
-        "HOMEROOM_ENV_FILE": "",
-        "DATABASE_URL": f"sqlite:///{database}",
-        "BACKUP_DIR": str(tmp_path / "backups"),
-        "ENCRYPTION_KEYS": RUN_ENCRYPTION_KEY,
-        "LOG_LEVEL": "WARNING",
-    }
+    database = f"sqlite:///{tmp_path / 'app.sqlite3'}"
+    migrate(database)
+    environment = command_environment(database, tmp_path / "backups")
     controller, terminal = pty.openpty()
     process = subprocess.Popen(
         [FLASK, "--app", "wsgi", "backup", "create"],
@@ -239,20 +241,9 @@ def test_a_client_older_than_the_server_is_refused_by_name(pg_source: str, tmp_p
 
 
 def test_the_operator_scripts_back_up_and_restore(tmp_path: Path) -> None:
-    database = tmp_path / "app.sqlite3"
-    migrate(f"sqlite:///{database}")
-    app = backup_app(f"sqlite:///{database}", tmp_path / "backups")
-    make_school(app)
-    add_audit_events(app, 2)
+    database, app = small_sqlite(tmp_path)
     dispose_pools(app)
-    environment = {
-        **os.environ,
-        "HOMEROOM_ENV_FILE": "",
-        "DATABASE_URL": f"sqlite:///{database}",
-        "BACKUP_DIR": str(tmp_path / "backups"),
-        "ENCRYPTION_KEYS": RUN_ENCRYPTION_KEY,
-        "LOG_LEVEL": "WARNING",
-    }
+    environment = command_environment(database, tmp_path / "backups")
 
     def script(name: str, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -305,12 +296,8 @@ def test_sqlite_backups_never_copy_a_live_wal_file(tmp_path: Path) -> None:
 def test_a_backup_from_an_older_release_is_migrated_to_head_by_the_drill(tmp_path: Path) -> None:
     from flask_migrate import downgrade
 
-    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
-    migrate(url)
-    app = backup_app(url, tmp_path / "backups")
+    _url, app = small_sqlite(tmp_path, "old.sqlite3")
     try:
-        make_school(app)
-        add_audit_events(app, 2)
         with app.app_context():  # the database as the previous release left it: no backup log yet
             downgrade(revision="0007_audit_wipes")
         created = cli(app, "backup", "create")

@@ -74,6 +74,11 @@ async function busy(button, action) {
 
 // --- sections -------------------------------------------------------------------------------------
 
+// A section that failed to load says so (a 401 has already signed the operator out).
+function failed(target, error) {
+  if (error.status !== 401) show(target, el("p", { class: "error" }, `Could not load: ${error.message}`));
+}
+
 async function loadDependencies() {
   try {
     const health = await call("GET", "/api/health");
@@ -86,7 +91,7 @@ async function loadDependencies() {
       table(["Component", "Status", "Latency", "Note"], rows),
       el("p", { class: "muted" }, `Database pool: ${pool.checked_out} of ${pool.size} in use, ${pool.overflow} overflow`));
   } catch (error) {
-    show("deps", el("p", { class: "error" }, `Could not load: ${error.message}`));
+    failed("deps", error);
   }
 }
 
@@ -138,7 +143,7 @@ async function loadSchema() {
         badge(f.status), f.backup_file || ""]))
       : el("p", { class: "muted" }, "No fixes yet."));
   } catch (error) {
-    if (error.status !== 401) show("schema", el("p", { class: "error" }, `Could not load: ${error.message}`));
+    failed("schema", error);
   }
 }
 
@@ -158,7 +163,7 @@ async function loadBackups() {
           when(f.created_at), f.last_verified_at ? when(f.last_verified_at) : "never"]))
         : el("p", { class: "muted" }, "No backup files yet."));
   } catch (error) {
-    if (error.status !== 401) show("backups", el("p", { class: "error" }, `Could not load: ${error.message}`));
+    failed("backups", error);
   }
 }
 
@@ -171,7 +176,7 @@ async function loadAudit() {
           badge(c.status), c.problem || ""]))
         : el("p", { class: "muted" }, "No audit chains yet."));
   } catch (error) {
-    if (error.status !== 401) show("audit", el("p", { class: "error" }, `Could not load: ${error.message}`));
+    failed("audit", error);
   }
 }
 
