@@ -9,6 +9,7 @@ from flask import Flask
 
 from backend import (
     apidocs,
+    assistant,
     attendance,
     audit,
     auth,
@@ -58,6 +59,7 @@ FEATURES: tuple[Feature, ...] = (
     fees,
     health_records,
     dashboard,
+    assistant,
     audit,
     backups,
     doctor,

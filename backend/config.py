@@ -29,7 +29,15 @@ ENV_FILE_VARIABLE = "HOMEROOM_ENV_FILE"
 PLACEHOLDER_MARKERS = ("change-me", "changeme", "replace-me", "placeholder", "your-secret", "xxxx")
 # Shown masked by `config check`; URLs with credentials are shown with the password hidden.
 SECRET_FIELDS = frozenset(
-    {"secret_key", "jwt_secret_key", "encryption_key", "encryption_keys", "metrics_token", "sentry_dsn"}
+    {
+        "secret_key",
+        "jwt_secret_key",
+        "encryption_key",
+        "encryption_keys",
+        "metrics_token",
+        "sentry_dsn",
+        "assistant_api_key",
+    }
 )
 
 Environment = Literal["development", "testing", "production"]
@@ -129,6 +137,20 @@ class Settings(BaseSettings):
     sentry_dsn: SecretStr | None = None
     sentry_traces_sample_rate: float = Field(default=0.0, ge=0, le=1)
 
+    # The assistant's language model (optional): any OpenAI-compatible chat-completions API. Without
+    # ASSISTANT_API_URL, or while it fails, answers are composed offline from the same facts.
+    assistant_api_url: str | None = None
+    assistant_api_key: SecretStr | None = None
+    assistant_model: str | None = Field(default=None, validate_default=True)
+    assistant_connect_timeout: float = Field(default=2.0, gt=0, le=30)
+    assistant_read_timeout: float = Field(default=8.0, gt=0, le=120)
+    # The whole exchange with the model, however the server trickles its answer.
+    assistant_total_timeout: float = Field(default=12.0, gt=0, le=180)
+    assistant_max_tokens: int = Field(default=400, ge=16, le=4000)
+    assistant_max_answer_chars: int = Field(default=2000, ge=100, le=20_000)
+    assistant_breaker_cooldown_max: float = Field(default=60.0, ge=1)
+    assistant_rate_limit: str = "20 per minute;300 per day"  # questions per user
+
     # The schema doctor (`flask db doctor`): false stops every fix it would make, on every instance.
     db_doctor_autofix: bool = True
     # Where it writes draft migrations for what it will not fix itself.
@@ -224,6 +246,7 @@ class Settings(BaseSettings):
         "login_account_failure_limit",
         "refresh_rate_limit",
         "password_change_failure_limit",
+        "assistant_rate_limit",
     )
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
@@ -239,6 +262,20 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < 16:
             raise ValueError("must be at least 16 characters long")
         return value
+
+    @field_validator("assistant_api_url")
+    @classmethod
+    def _check_assistant_url(cls, value: str | None) -> str | None:
+        if value and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc):
+            raise ValueError("must be an http:// or https:// URL (the API's base, such as https://host/v1)")
+        return value or None
+
+    @field_validator("assistant_model")
+    @classmethod
+    def _model_with_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("assistant_api_url") and not value:
+            raise ValueError("is required when ASSISTANT_API_URL is set")
+        return value or None
 
     @field_validator("backup_dir", "backup_pg_bin_dir", mode="before")
     @classmethod

@@ -18,6 +18,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "backend.health_records.models",
     "backend.backups.models",
     "backend.doctor.models",
+    "backend.assistant.models",
 )
 
 

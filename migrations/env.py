@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from backend.core.db import render_plain_types
+from backend.core.db import compare_options, render_plain_types
 from backend.extensions import db
 from backend.models import import_all_models
 
@@ -16,7 +16,7 @@ def _options(dialect_name: str) -> dict[str, object]:
     return {
         "render_item": render_plain_types,
         "target_metadata": target_metadata,
-        "compare_type": True,
+        **compare_options(target_metadata),
         "compare_server_default": True,
         # SQLite cannot ALTER most things in place; batch mode rebuilds the table instead.
         "render_as_batch": dialect_name == "sqlite",

@@ -48,6 +48,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "fees.manage": ADMIN,
     "health.read": EVERYONE,  # teachers: allergies and alerts; parents: only with can_view_health
     "health.manage": ADMIN,
+    "assistant.use": EVERYONE,  # answers only from what the caller may see through the rules above
+    "knowledge.read": EVERYONE,  # the school's FAQ and policies; staff-only entries for staff
+    "knowledge.manage": ADMIN,
     "ops.read": OPERATOR,  # database health, backups, audit chains of every school
     "ops.manage": OPERATOR,  # scans, fixes, the fix switch, backups on demand
 }

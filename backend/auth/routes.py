@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Response, after_this_request, request
@@ -25,19 +24,10 @@ from backend.config import current_settings
 from backend.core.api import api
 from backend.core.errors import Forbidden, Unauthorized
 from backend.core.markers import public, rate_limit
+from backend.core.ratelimit import setting_limit
 
 REFRESH_COOKIE = "homeroom_refresh"
 COOKIE_PATH = "/api/auth"
-
-
-def _limit(name: str) -> Callable[[], str]:
-    """A limit read from the settings on each request (the app's, not the first one built)."""
-
-    def read() -> str:
-        value: str = getattr(current_settings(), name)
-        return value
-
-    return read
 
 
 def _named_account() -> str:
@@ -132,9 +122,9 @@ def _cookie_token() -> str | None:
 
 @bp.post("/login")
 @public
-@rate_limit(_limit("login_rate_limit"), key=client_ip_key, deduct_when=_failed)
-@rate_limit(_limit("login_failure_limit"), key=login_account_client_key, deduct_when=_failed)
-@rate_limit(_limit("login_account_failure_limit"), key=login_account_key, deduct_when=_failed)
+@rate_limit(setting_limit("login_rate_limit"), key=client_ip_key, deduct_when=_failed)
+@rate_limit(setting_limit("login_failure_limit"), key=login_account_client_key, deduct_when=_failed)
+@rate_limit(setting_limit("login_account_failure_limit"), key=login_account_key, deduct_when=_failed)
 @api(body=LoginIn, response=TokenOut, problems=(401,))
 def login(body: LoginIn) -> TokenGrant:
     """Sign in: an access token, and the refresh token as a cookie (or in the body if asked)."""
@@ -144,7 +134,7 @@ def login(body: LoginIn) -> TokenGrant:
 
 @bp.post("/refresh")
 @public
-@rate_limit(_limit("refresh_rate_limit"), key=client_ip_key)
+@rate_limit(setting_limit("refresh_rate_limit"), key=client_ip_key)
 @api(body=RefreshIn, optional_body=True, response=TokenOut, problems=(401, 403))
 def refresh(body: RefreshIn) -> TokenGrant:
     """Swap the refresh token (cookie, or body for other clients) for new tokens; each works once."""
@@ -186,7 +176,7 @@ def me() -> service.Profile:
 
 @bp.post("/password")
 @requires("auth.self")
-@rate_limit(_limit("password_change_failure_limit"), deduct_when=_wrong_current_password)
+@rate_limit(setting_limit("password_change_failure_limit"), deduct_when=_wrong_current_password)
 @api(body=PasswordChangeIn, status=204)
 def change_password(body: PasswordChangeIn) -> None:
     """Change the password; every other session ends."""

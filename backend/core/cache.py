@@ -91,12 +91,29 @@ class MemoryStore:
             self._data.clear()
 
 
-class CircuitBreaker:
-    """Closed while calls succeed; open (calls refused) for a growing cool-down after failures."""
+OnDown = Callable[[Exception, float], None]
+OnUp = Callable[[float], None]
 
-    def __init__(self, base: float = 1.0, cap: float = 30.0, clock: Clock = time.monotonic) -> None:
+
+class CircuitBreaker:
+    """Closed while calls succeed; open (calls refused) for a growing cool-down after failures.
+
+    `on_down(error, cooldown)` runs once when the first failure opens it and `on_up(down_seconds)`
+    once when a success closes it again: the owner logs and counts the switch (Redis, the
+    assistant's language model)."""
+
+    def __init__(
+        self,
+        base: float = 1.0,
+        cap: float = 30.0,
+        clock: Clock = time.monotonic,
+        *,
+        on_down: OnDown | None = None,
+        on_up: OnUp | None = None,
+    ) -> None:
         self.base, self.cap = base, cap
         self._clock = clock
+        self._on_down, self._on_up = on_down, on_up
         self._failures = 0
         self._open_until = 0.0
         self._down_since: float | None = None
@@ -119,13 +136,8 @@ class CircuitBreaker:
             self._open_until = self._clock() + cooldown
             if self._failures == 1:
                 self._down_since = self._clock()
-                metrics.redis_state(up=False, switched_to_fallback=True)
-                log.warning(
-                    "redis_unavailable",
-                    error_type=type(error).__name__,
-                    fallback="in_process",
-                    retry_in_seconds=cooldown,
-                )
+                if self._on_down is not None:
+                    self._on_down(error, cooldown)
 
     def record_success(self) -> None:
         if not self._failures:
@@ -134,8 +146,20 @@ class CircuitBreaker:
             if self._failures:
                 down_for = self._clock() - (self._down_since or self._clock())
                 self._failures, self._open_until, self._down_since = 0, 0.0, None
-                metrics.redis_state(up=True)
-                log.info("redis_recovered", down_seconds=round(down_for, 1))
+                if self._on_up is not None:
+                    self._on_up(down_for)
+
+
+def _redis_down(error: Exception, cooldown: float) -> None:
+    metrics.redis_state(up=False, switched_to_fallback=True)
+    log.warning(
+        "redis_unavailable", error_type=type(error).__name__, fallback="in_process", retry_in_seconds=cooldown
+    )
+
+
+def _redis_up(down_for: float) -> None:
+    metrics.redis_state(up=True)
+    log.info("redis_recovered", down_seconds=round(down_for, 1))
 
 
 class Cache:
@@ -151,7 +175,7 @@ class Cache:
         clock: Clock = time.monotonic,
     ) -> None:
         self.memory = MemoryStore(max_entries, clock)
-        self.breaker = CircuitBreaker(cap=cooldown_max, clock=clock)
+        self.breaker = CircuitBreaker(cap=cooldown_max, clock=clock, on_down=_redis_down, on_up=_redis_up)
         self.redis: redis.Redis | None = None
         if url:
             # No client-side retries: the breaker decides when Redis is tried again.

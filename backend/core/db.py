@@ -23,6 +23,7 @@ from psycopg.abc import PQGen
 from sqlalchemy import (
     Connection,
     Engine,
+    MetaData,
     String,
     TypeDecorator,
     column,
@@ -318,6 +319,35 @@ def render_plain_types(kind: str, item: Any, _context: AutogenContext) -> str | 
     if kind == "type" and isinstance(item, TypeDecorator) and type(item).__module__.startswith("backend."):
         return f"sa.{item.impl_instance!r}"
     return False
+
+
+# Database objects a feature keeps outside the models (full-text search indexes, SQLite's FTS5
+# tables and their triggers): its migration creates them, schema comparisons leave them alone.
+OUTSIDE_MODELS = "homeroom.outside_models"
+
+
+def keep_outside_models(metadata: MetaData, *names: str) -> None:
+    """Declare objects the models do not describe (a table's FTS5 shadow tables, `name_*`, too)."""
+    metadata.info.setdefault(OUTSIDE_MODELS, set()).update(names)
+
+
+def outside_models(metadata: MetaData) -> frozenset[str]:
+    return frozenset(metadata.info.get(OUTSIDE_MODELS, ()))
+
+
+def compare_options(metadata: MetaData) -> dict[str, Any]:
+    """Options for Alembic's comparison of the database with `metadata` (autogenerate, the drift
+    test, the schema doctor): types compared, objects kept outside the models skipped."""
+    kept = outside_models(metadata)
+
+    def include_name(name: str | None, type_: str, _parents: Any) -> bool:
+        if name is None:
+            return True
+        if type_ == "table":
+            return not any(name == kept_name or name.startswith(f"{kept_name}_") for kept_name in kept)
+        return name not in kept
+
+    return {"compare_type": True, "include_name": include_name}
 
 
 @contextmanager

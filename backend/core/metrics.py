@@ -77,6 +77,18 @@ AUDIT_EVENTS = Counter(
     "homeroom_audit_events_written", "Audit events written (counted when committed or not)."
 )
 IDEMPOTENT_REPLAYS = Counter("homeroom_idempotent_replays", "Requests answered from a stored response.")
+ASSISTANT_ANSWERS = Counter(
+    "homeroom_assistant_answers",
+    "Assistant answers by mode (model, offline) and outcome: answered (by the model), not_configured, "
+    "breaker_open, timeout, error, malformed (the model failed), no_facts (a refusal or a question "
+    "about nobody the caller can see), unplaced.",
+    ["mode", "outcome"],
+)
+ASSISTANT_MODEL_SECONDS = Histogram(
+    "homeroom_assistant_model_seconds",
+    "Time the language model took to answer (successful calls).",
+    buckets=(0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 60.0),
+)
 APP_INFO = Gauge("homeroom_app_info", "The running version (value 1).", ["version"], multiprocess_mode="max")
 STARTED = Gauge(
     "homeroom_app_start_time_seconds", "When the server started (Unix time).", multiprocess_mode="min"

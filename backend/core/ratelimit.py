@@ -22,13 +22,24 @@ import structlog
 from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter
 
-from backend.config import Settings
+from backend.config import Settings, current_settings
 from backend.core.limiter_storage import storage_uri
 from backend.core.markers import is_probe_request, route_spec
 
 log = structlog.get_logger("homeroom.ratelimit")
 LIMITER_EXTENSION = "homeroom.limiter"
 LIMITED_ENDPOINTS = "homeroom.limited_endpoints"
+
+
+def setting_limit(name: str) -> Callable[[], str]:
+    """A limit read from the settings on each request (the app's, not the first one built), for
+    `@rate_limit(setting_limit("login_rate_limit"))`."""
+
+    def read() -> str:
+        value: str = getattr(current_settings(), name)
+        return value
+
+    return read
 
 
 def rate_limit_key() -> str:

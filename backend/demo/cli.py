@@ -12,7 +12,8 @@ demo_cli = AppGroup("demo", help="Demo data.")
 
 @demo_cli.command("seed")
 def seed_command() -> None:
-    """Create the demo school (two classes, 60 students, guardians, a term of attendance and grades).
+    """Create the demo school (two classes, 60 students, guardians, a term of attendance and grades,
+    fees, health records and a knowledge base).
 
     Running it again changes nothing.
     """

@@ -18,6 +18,7 @@ from backend.auth.models import User
 from backend.auth.permissions import Role
 from backend.auth.service import passwords
 from backend.classes.models import Enrollment, SchoolClass, Term
+from backend.demo.records import fees_for, health_for, knowledge_for
 from backend.extensions import db
 from backend.grades.models import Assessment, Grade, GradeStatus
 from backend.schools.models import School
@@ -141,7 +142,7 @@ def seed(progress: Progress) -> DemoLogins:
         db.session.add(account)
         return account
 
-    user("admin@demo-school.example.org", "Demo Admin", Role.ADMIN)
+    admin = user("admin@demo-school.example.org", "Demo Admin", Role.ADMIN)
     teachers = [user(f"teacher{i}@demo-school.example.org", f"Teacher {i}", Role.TEACHER) for i in (1, 2)]
     term = Term(
         school_id=school.id,
@@ -185,6 +186,7 @@ def seed(progress: Progress) -> DemoLogins:
     }
     db.session.add_all([a for group in assessments.values() for a in group])
     db.session.flush()
+    students: list[Student] = []
     for number in range(STUDENTS):
         school_class = classes[number % 2]
         first, last = rng.choice(FIRST), rng.choice(LAST)
@@ -202,6 +204,7 @@ def seed(progress: Progress) -> DemoLogins:
         )
         db.session.add(student)
         db.session.flush()
+        students.append(student)
         db.session.add_all(
             [
                 Enrollment(school_id=school.id, class_id=school_class.id, student_id=student.id),
@@ -239,6 +242,13 @@ def seed(progress: Progress) -> DemoLogins:
             ]
         )
         progress(1)
+    db.session.add_all(
+        [
+            *fees_for(school.id, students, admin.id, today),
+            *health_for(school.id, students, admin.id),
+            *knowledge_for(school.id, admin.id),
+        ]
+    )
     audit.record(
         None,
         "demo.seed",

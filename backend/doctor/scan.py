@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from backend.audit.triggers import TRIGGERS
-from backend.core.db import code_heads, database_revisions, known_revisions
+from backend.core.db import code_heads, compare_options, database_revisions, known_revisions
 
 
 class Severity(StrEnum):
@@ -103,7 +103,7 @@ def scan(connection: Connection, metadata: MetaData) -> list[Issue]:
     dialect: Dialect = "postgresql" if connection.dialect.name == "postgresql" else "sqlite"
     issues = list(_migrations(connection))
     with quiet_alembic():
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(connection, opts=compare_options(metadata))
         diffs = compare_metadata(context, metadata)
     issues += _from_diffs(connection, dialect, _flatten(diffs), metadata)
     issues += _check_constraints(connection, dialect, metadata)

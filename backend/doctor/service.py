@@ -33,7 +33,7 @@ from backend.audit import service as audit
 from backend.backups import service as backups
 from backend.backups.files import BackupError
 from backend.config import Settings
-from backend.core.db import code_heads, render_plain_types
+from backend.core.db import code_heads, compare_options, render_plain_types
 from backend.core.models import utcnow
 from backend.doctor.models import DoctorFix, DoctorScan, DoctorSwitch
 from backend.doctor.scan import Issue, Severity, quiet_alembic, scan
@@ -267,7 +267,7 @@ def write_draft(settings: Settings, connection: Connection, issues: list[Issue])
     if not review:
         return None
     with quiet_alembic():  # after a scan: every model is loaded
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(connection, opts=compare_options(db.metadata))
         script = produce_migrations(context, db.metadata)
     kept: list[ops.MigrateOperation] = []
     for operation in script.upgrade_ops.ops if script.upgrade_ops else []:

@@ -31,6 +31,7 @@ from backend.config import normalise_database_url, settings_from
 from backend.core.db import dispose_pools, scratch_database
 from backend.core.models import utcnow
 from backend.extensions import db
+from backend.health_records.models import HealthRecord
 from backend.schools.models import School
 from backend.students.models import Student
 from tests.conftest import (
@@ -126,13 +127,17 @@ def add_audit_events(app: Flask, count: int) -> None:
 
 
 def seed(database_url: str, folder: Path) -> None:
-    """Migrate, build the demo school, add a health record and audit events on several chains."""
+    """Migrate, build the demo school (20 health records), add a 21st health record and audit
+    events on several chains."""
     migrate(database_url)
     app = backup_app(database_url, folder / "unused")
     result = cli(app, "demo", "seed")
     assert result.exit_code == 0, result.output
     with app.app_context():
-        school_id, student_id = db.session.execute(select(Student.school_id, Student.id).limit(1)).one()
+        without_record = Student.id.not_in(select(HealthRecord.student_id))
+        school_id, student_id = db.session.execute(
+            select(Student.school_id, Student.id).where(without_record).limit(1)
+        ).one()
     admin = make_user(app, school_id, "admin")
     client = app.test_client()
     response = client.put(

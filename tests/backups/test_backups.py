@@ -62,7 +62,7 @@ def test_create_writes_the_dump_its_manifest_and_checksum(source: Source) -> Non
 
     manifest = backup.manifest()
     assert manifest.row_counts == before  # taken in the dump's own snapshot
-    assert manifest.row_counts["students"] == 60 and manifest.row_counts["health_records"] == 1
+    assert manifest.row_counts["students"] == 60 and manifest.row_counts["health_records"] == 21
     assert manifest.engine == source.engine and manifest.bytes == backup.path.stat().st_size
 
     [run] = source.runs(kind="create", file=backup.name)
@@ -152,8 +152,8 @@ def test_restore_into_a_new_database_gives_the_same_rows_and_a_green_audit_chain
         with restored.app_context():
             assert {"ok"} == {"ok" if verify_chain(chain)[1] is None else "broken" for chain in chain_ids()}
             # Health data comes back readable with the same ENCRYPTION_KEYS.
-            record = db.session.scalars(select(HealthRecord)).one()
-            assert record.allergies[0]["allergen"] == ALLERGEN
+            records = db.session.scalars(select(HealthRecord)).all()
+            assert ALLERGEN in {record.allergies[0]["allergen"] for record in records if record.allergies}
         from backend.backups.databases import counts_at
 
         assert counts_at(normalise_database_url(target)) == manifest.row_counts
@@ -190,7 +190,7 @@ def test_restore_refuses_a_non_empty_database_unless_forced(source: Source, targ
 
     forced = source.run("restore", backup.name, "--target-url", target, "--force")
     assert forced.exit_code == 0, forced.output
-    assert re.search(r"Replacing everything in \S+: 2\d tables, \d+ rows: .*health_records 0", forced.output)
+    assert re.search(r"Replacing everything in \S+: \d+ tables, \d+ rows: .*health_records 0", forced.output)
     assert counts_at(normalise_database_url(target)) == backup.manifest().row_counts
     [refusal, replaced] = source.runs(kind="restore", file=backup.name)[-2:]
     assert refusal.status == "failed" and "not empty" in (refusal.error or "")

@@ -14,7 +14,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from backend import create_app
 from backend.config import settings_from
-from backend.core.db import code_heads, database_revisions, dispose_pools, engine_options, pool_stats
+from backend.core.db import (
+    code_heads,
+    compare_options,
+    database_revisions,
+    dispose_pools,
+    engine_options,
+    pool_stats,
+)
 from backend.core.markers import public
 from backend.core.models import Base, Timestamps, UUIDPrimaryKey, isoformat_z
 from backend.extensions import db as _db
@@ -167,7 +174,7 @@ def test_constraint_names_follow_the_convention() -> None:
 def _differences(app) -> list[object]:  # type: ignore[no-untyped-def]
     import_all_models()
     with app.app_context(), _db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(connection, opts=compare_options(_db.metadata))
         return compare_metadata(context, _db.metadata)
 
 

@@ -87,6 +87,9 @@ def known_ids(world: World) -> dict[str, str]:
         "link_id": str(world.ids["link"]),
         "record_id": record,
         "assessment_id": assessment,
+        "entry_id": world.post(
+            "admin", "/api/assistant/knowledge", {"kind": "faq", "title": "Hours", "body": "8:45 to 15:15."}
+        )["id"],
     }
 
 
@@ -104,6 +107,7 @@ BUSINESS_RULES: dict[str, str] = {
     "GET /api/classes": "the cursor must be one the API issued",
     "GET /api/invoices": "the cursor must be one the API issued",
     "GET /api/audit-events": "the cursor must be one the API issued; from before to",
+    "GET /api/assistant/knowledge": "the cursor must be one the API issued",
     "GET /api/students/{student_id}/attendance": "the cursor must be one the API issued; from before to",
     "POST /api/students": "born in the past, enrolled after birth",
     "PATCH /api/students/{student_id}": "dates in order (born, enrolled, left); status and left_on agree",
