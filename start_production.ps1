@@ -10,7 +10,8 @@
        variables already set in the environment win over .env
     3. validates the configuration and lists every problem
     4. waits for the database (DB_WAIT_TIMEOUT seconds, default 60), runs the migrations
-    5. serves with waitress on 0.0.0.0:$PORT (default 8000) with GUNICORN_THREADS threads (default 4)
+    5. serves with waitress on 0.0.0.0:$PORT (default 8000) with GUNICORN_THREADS threads (default 4);
+       with SMTP_URL set, the mail sender (flask outbox run) runs beside it and stops with it
 
 .PARAMETER Check
   Validate the configuration, then exit (same as --check).
@@ -133,5 +134,17 @@ if ($MigrateOnly) { exit 0 }
 $port = if ($env:PORT) { $env:PORT } else { '8000' }
 $threads = if ($env:GUNICORN_THREADS) { $env:GUNICORN_THREADS } else { '4' }
 Write-Step "Starting waitress on port $port of every interface (0.0.0.0): http://127.0.0.1:$port from this machine"
-& $VenvPython -m waitress "--listen=0.0.0.0:$port" "--threads=$threads" "--ident=homeroom" wsgi:application
-exit $LASTEXITCODE
+$sender = $null
+if ($env:SMTP_URL) {
+    Write-Info 'starting the mail sender (flask outbox run) beside waitress'
+    $sender = Start-Process -FilePath $VenvPython -ArgumentList '-m', 'flask', '--app', 'wsgi', 'outbox', 'run' -NoNewWindow -PassThru
+} else {
+    Write-Info 'SMTP_URL is not set: email stays queued in the outbox (see it with: flask --app wsgi outbox status)'
+}
+try {
+    & $VenvPython -m waitress "--listen=0.0.0.0:$port" "--threads=$threads" "--ident=homeroom" wsgi:application
+    $code = $LASTEXITCODE
+} finally {
+    if ($sender -and -not $sender.HasExited) { Stop-Process -Id $sender.Id }
+}
+exit $code

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start Homeroom behind Gunicorn: Python environment, .env, configuration check, database wait,
-# migrations, then exec Gunicorn so that signals reach it directly.
+# migrations, then exec Gunicorn so that signals reach it directly (with SMTP_URL set, Gunicorn and
+# the mail sender run side by side and this script passes signals to both).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 # shellcheck source=scripts/lib.sh
@@ -16,7 +17,8 @@ Prepares and starts Homeroom with Gunicorn (gunicorn_config.py).
      variables already set in the environment win over .env
   3. validates the configuration and lists every problem
   4. waits for the database (DB_WAIT_TIMEOUT seconds, default 60), runs the migrations
-  5. execs Gunicorn
+  5. execs Gunicorn; with SMTP_URL set, runs the mail sender (flask outbox run) beside it,
+     and a signal to this script stops both
 
 Options:
   --check         validate the configuration, then exit
@@ -88,4 +90,26 @@ ok "migrations are at head"
 scheme=http
 [ -n "${SSL_CERTFILE:-}" ] && scheme=https
 step "Starting Gunicorn on port ${PORT:-8000} of every interface (0.0.0.0): ${scheme}://127.0.0.1:${PORT:-8000} from this machine"
-exec .venv/bin/gunicorn --config gunicorn_config.py wsgi:application
+if [ -z "${SMTP_URL:-}" ]; then
+  info "SMTP_URL is not set: email stays queued in the outbox (see it with: flask --app wsgi outbox status)"
+  exec .venv/bin/gunicorn --config gunicorn_config.py wsgi:application
+fi
+
+# With SMTP_URL the mail sender runs beside Gunicorn: a signal to this script reaches both, and
+# when either stops the other is stopped too (the sender finishes the message in hand).
+info "starting the mail sender (flask outbox run) beside Gunicorn"
+.venv/bin/gunicorn --config gunicorn_config.py wsgi:application &
+server=$!
+"${flask[@]}" outbox run &
+sender=$!
+stop_both() { kill -TERM "$server" "$sender" 2>/dev/null || true; }
+trap stop_both TERM INT
+set +e
+wait -n "$server" "$sender"  # one of them stopped, or a signal arrived (and stop_both ran)
+stop_both
+wait "$server"
+server_status=$?
+wait "$sender"
+sender_status=$?
+[ "$server_status" -ne 0 ] && exit "$server_status"
+exit "$sender_status"

@@ -37,6 +37,7 @@ SECRET_FIELDS = frozenset(
         "metrics_token",
         "sentry_dsn",
         "assistant_api_key",
+        "smtp_url",
     }
 )
 
@@ -151,6 +152,27 @@ class Settings(BaseSettings):
     assistant_breaker_cooldown_max: float = Field(default=60.0, ge=1)
     assistant_rate_limit: str = "20 per minute;300 per day"  # questions per user
 
+    # Mail: written to the outbox with the change that causes it, delivered by `flask outbox run`.
+    # smtp://user:password@host:587 (STARTTLS as SMTP_STARTTLS says) or smtps://...:465 (TLS from
+    # the start). Without SMTP_URL messages stay queued (`flask outbox status` shows them).
+    smtp_url: SecretStr | None = None
+    smtp_starttls: Literal["auto", "require", "off"] = "auto"
+    smtp_timeout: float = Field(default=10.0, gt=0, le=120)
+    # Certificates to trust for the SMTP server (a private CA); default: the system's.
+    smtp_ca_file: Path | None = None
+    mail_from: str | None = Field(default=None, validate_default=True)
+    # Where links in emails point: the web app (invitations, password resets, unsubscribing).
+    app_base_url: str = "http://localhost:8000"
+    outbox_max_attempts: int = Field(default=8, ge=1, le=50)
+    outbox_backoff_seconds: float = Field(default=30.0, gt=0)
+    outbox_backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    outbox_poll_seconds: float = Field(default=2.0, gt=0, le=60)
+    outbox_batch_size: int = Field(default=20, ge=1, le=500)
+    invitation_ttl_hours: int = Field(default=72, ge=1, le=720)
+    password_reset_ttl_minutes: int = Field(default=30, ge=5, le=1440)
+    password_reset_rate_limit: str = "5 per hour;20 per day"  # noqa: S105 - a limit: per IP, and per address
+    fee_reminder_days: int = Field(default=7, ge=1, le=60)  # "due in N days" reminders
+
     # The schema doctor (`flask db doctor`): false stops every fix it would make, on every instance.
     db_doctor_autofix: bool = True
     # Where it writes draft migrations for what it will not fix itself.
@@ -247,6 +269,7 @@ class Settings(BaseSettings):
         "refresh_rate_limit",
         "password_change_failure_limit",
         "assistant_rate_limit",
+        "password_reset_rate_limit",
     )
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
@@ -276,6 +299,35 @@ class Settings(BaseSettings):
         if info.data.get("assistant_api_url") and not value:
             raise ValueError("is required when ASSISTANT_API_URL is set")
         return value or None
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _check_smtp_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        parts = urlsplit(value.get_secret_value())
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError("must be an smtp:// or smtps:// URL with a host")
+        return value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_from_with_smtp(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("smtp_url") and not value:
+            raise ValueError("is required when SMTP_URL is set (the sender's address)")
+        if value and "@" not in value:
+            raise ValueError(
+                "must be an email address, optionally with a name: Homeroom <noreply@school.org>"
+            )
+        return value or None
+
+    @field_validator("app_base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
 
     @field_validator("backup_dir", "backup_pg_bin_dir", mode="before")
     @classmethod

@@ -19,6 +19,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "backend.backups.models",
     "backend.doctor.models",
     "backend.assistant.models",
+    "backend.mail.models",
 )
 
 

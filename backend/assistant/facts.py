@@ -25,6 +25,7 @@ from backend.classes.models import Enrollment, SchoolClass, Term
 from backend.classes.service import term_on, visible_classes
 from backend.core.errors import Forbidden, NotFound
 from backend.extensions import db
+from backend.fees.balances import format_money as money
 from backend.fees.schemas import InvoiceListQuery
 from backend.fees.service import list_invoices, student_balance
 from backend.grades.service import StudentGrade, StudentGrades, student_grades
@@ -33,8 +34,6 @@ from backend.students.access import guardian_link, visible_student, visible_stud
 from backend.students.models import Student
 from backend.students.service import list_guardians
 
-CURRENCY_SIGNS = {"GBP": "£", "USD": "$", "EUR": "€", "INR": "₹", "JPY": "¥", "NGN": "₦", "KES": "KSh "}
-ZERO_DECIMAL = frozenset({"JPY", "KRW"})
 MAX_LINES = 10
 DEFAULT_ATTENDANCE_DAYS = 30
 
@@ -45,13 +44,6 @@ class Fact:
 
 
 Gatherer = Callable[[AuthContext, Question, list[StudentRef]], list[Fact]]
-
-
-def money(cents: int, currency: str) -> str:
-    """Minor units in the school's currency: 123456 GBP -> "£1,234.56 (GBP)"."""
-    sign = CURRENCY_SIGNS.get(currency, "")
-    amount = f"{cents:,}" if currency in ZERO_DECIMAL else f"{cents / 100:,.2f}"
-    return f"{sign}{amount} ({currency})" if sign else f"{amount} {currency}"
 
 
 def day(value: date) -> str:

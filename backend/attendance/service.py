@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import false, func, or_, select
 
+from backend.attendance.alerts import sync_absence_alerts
 from backend.attendance.models import ATTENDED, AttendanceRecord, AttendanceStatus
 from backend.attendance.schemas import AttendanceCorrectionIn, AttendanceEntry, AttendanceRangeQuery
 from backend.audit import service as audit
@@ -118,6 +119,7 @@ def record_class(
             resource_id=class_id,
             changes={"date": on_date, "statuses": changed},
         )
+        sync_absence_alerts(auth, (uuid.UUID(student) for student in changed), on_date)
     db.session.commit()
     return class_attendance(auth, class_id, on_date)
 
@@ -149,6 +151,7 @@ def correct_record(auth: AuthContext, record_id: uuid.UUID, data: AttendanceCorr
         resource_type="attendance_record",
         changes=audit.diff(before, audit.snapshot(record, ("status", "reason"))),
     )
+    sync_absence_alerts(auth, [record.student_id], record.on_date)
     db.session.commit()
     return record
 

@@ -65,3 +65,47 @@ class RefreshToken(UUIDPrimaryKey, Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Invitation(UUIDPrimaryKey, Timestamps, Base):
+    """A single-use link that lets an invited user set their first password; stored as its SHA-256.
+
+    At most one pending invitation per user: a resend revokes the old one."""
+
+    __tablename__ = "invitations"
+
+    school_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("schools.id", ondelete="RESTRICT"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class PasswordResetRequest(UUIDPrimaryKey, Base):
+    """A reset asked for by address: written the same way whether or not the account exists, and
+    turned into a token and an email (or nothing) by the mail sender, off the request path."""
+
+    __tablename__ = "password_reset_requests"
+    __table_args__ = (Index("ix_password_reset_requests_processed_at", "processed_at", "requested_at"),)
+
+    email: Mapped[str] = mapped_column(String(254))
+    requested_at: Mapped[datetime]
+    client_ip: Mapped[str | None] = mapped_column(String(45), default=None)
+    processed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class PasswordResetToken(UUIDPrimaryKey, Base):
+    """A single-use password reset token, stored as its SHA-256."""
+
+    __tablename__ = "password_reset_tokens"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    request_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("password_reset_requests.id", ondelete="CASCADE")
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -53,8 +53,11 @@ class Passwords:
         return self.hasher.hash(password)
 
     def verify(self, stored_hash: str | None, password: str) -> bool:
+        """Whether `password` matches; an account without a usable hash (none yet: invited) costs
+        the same work as a wrong password."""
+        usable = stored_hash if stored_hash and stored_hash.startswith("$") else None
         try:
-            return self.hasher.verify(stored_hash or self._dummy_hash, password) and stored_hash is not None
+            return self.hasher.verify(usable or self._dummy_hash, password) and usable is not None
         except (VerificationError, InvalidHashError):
             return False
 

@@ -27,6 +27,8 @@ OPERATOR = frozenset({Role.OPERATOR})
 # only students in their classes) live in the services, next to the query.
 PERMISSIONS: dict[str, frozenset[Role]] = {
     "auth.self": SCHOOL_ROLES | OPERATOR,  # own profile, own sessions, own password
+    "school.read": EVERYONE,  # the caller's own school and its settings
+    "school.manage": ADMIN,
     "users.read": ADMIN,
     "users.manage": ADMIN,
     "students.read": EVERYONE,  # admins: the school; teachers: their classes; parents: their children

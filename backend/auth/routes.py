@@ -8,13 +8,17 @@ from dataclasses import dataclass
 from flask import Response, after_this_request, request
 
 from backend.auth import auth_bp as bp
-from backend.auth import service
+from backend.auth import invitations, recovery, service
 from backend.auth.access import bearer_token, current_caller, requires
 from backend.auth.models import User
 from backend.auth.schemas import (
+    AcceptedOut,
+    InvitationAcceptIn,
     LoginIn,
     MeOut,
     PasswordChangeIn,
+    PasswordResetConfirmIn,
+    PasswordResetIn,
     RefreshIn,
     TokenOut,
     normalise_email,
@@ -181,3 +185,32 @@ def me() -> service.Profile:
 def change_password(body: PasswordChangeIn) -> None:
     """Change the password; every other session ends."""
     service.change_password(current_caller(), body.current_password, body.new_password)
+
+
+@bp.post("/invitations/accept")
+@public
+@rate_limit(setting_limit("login_rate_limit"), key=client_ip_key, deduct_when=lambda r: r.status_code == 400)
+@api(body=InvitationAcceptIn, response=TokenOut, problems=(400,))
+def accept_invitation(body: InvitationAcceptIn) -> TokenGrant:
+    """Choose a password with an invitation's link (it works once) and sign in."""
+    return _tokens(invitations.accept(body.token, body.password, _client()), in_body=False)
+
+
+@bp.post("/password-reset")
+@public
+@rate_limit(setting_limit("password_reset_rate_limit"), key=client_ip_key)
+@rate_limit(setting_limit("password_reset_rate_limit"), key=login_account_key)
+@api(body=PasswordResetIn, response=AcceptedOut, status=202, problems=(429,))
+def request_password_reset(body: PasswordResetIn) -> AcceptedOut:
+    """Email a reset link to the address, if it has an account. The answer is the same either way."""
+    recovery.request_reset(body.email, request.remote_addr)
+    return AcceptedOut(status="accepted")
+
+
+@bp.post("/password-reset/confirm")
+@public
+@rate_limit(setting_limit("login_rate_limit"), key=client_ip_key, deduct_when=lambda r: r.status_code == 400)
+@api(body=PasswordResetConfirmIn, status=204, problems=(400,))
+def confirm_password_reset(body: PasswordResetConfirmIn) -> None:
+    """Set a new password with a reset link (it works once); every session of the user ends."""
+    recovery.confirm_reset(body.token, body.password)

@@ -11,6 +11,7 @@ from pydantic import (
     EmailStr,
     Field,
     StringConstraints,
+    model_validator,
 )
 
 from backend.auth.permissions import Role, SchoolRole
@@ -24,7 +25,8 @@ def normalise_email(value: str) -> str:
 
 
 Email = Annotated[EmailStr, AfterValidator(normalise_email), Hidden]
-Password = Annotated[str, StringConstraints(min_length=1, max_length=1024, strip_whitespace=False), Hidden]
+PlainPassword = Annotated[str, StringConstraints(min_length=1, max_length=1024, strip_whitespace=False)]
+Password = Annotated[PlainPassword, Hidden]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
@@ -48,10 +50,20 @@ class PasswordChangeIn(InputModel):
 
 
 class UserCreateIn(InputModel):
+    """With `password`, the account is ready; with `invite: true` (and no password) the user gets
+    an email with a single-use link to choose their own."""
+
     email: Email
     full_name: Name
     role: SchoolRole
-    password: Password
+    password: PlainPassword | None = Field(default=None, repr=False)
+    invite: bool = False
+
+    @model_validator(mode="after")
+    def _password_or_invite(self) -> UserCreateIn:
+        if (self.password is None) != self.invite:
+            raise ValueError("give either a password or invite: true, not both")
+        return self
 
 
 class OperatorCreateIn(InputModel):
@@ -125,3 +137,26 @@ class MeOut(OutputModel):
     school: SchoolOut | None = Field(description="None for platform operators, who belong to no school.")
     role: Role
     children: list[ChildOut] | None = Field(default=None, description="Parents only: their linked children.")
+
+
+class InvitationAcceptIn(InputModel):
+    token: Annotated[str, StringConstraints(min_length=1, max_length=200), Hidden]
+    password: Password
+
+
+class PasswordResetIn(InputModel):
+    email: Annotated[str, StringConstraints(min_length=1, max_length=254), Hidden]
+
+
+class PasswordResetConfirmIn(InputModel):
+    token: Annotated[str, StringConstraints(min_length=1, max_length=200), Hidden]
+    password: Password
+
+
+class AcceptedOut(OutputModel):
+    status: str = Field(description="Always `accepted`: whether the address has an account is not said.")
+
+
+class InvitationOut(OutputModel):
+    user_id: uuid.UUID
+    expires_at: datetime

@@ -18,7 +18,7 @@ from backend.auth.models import AuthSession, RefreshToken, User
 from backend.auth.passwords import Passwords, policy_problem
 from backend.auth.permissions import Role
 from backend.auth.schemas import normalise_email
-from backend.auth.tokens import INVALID_TOKEN, hash_refresh_token, issue_access_token, new_refresh_token
+from backend.auth.tokens import INVALID_TOKEN, hash_secret_token, issue_access_token, new_secret_token
 from backend.config import current_settings
 from backend.core import metrics
 from backend.core.errors import NotFound, Unauthorized, ValidationFailed
@@ -57,11 +57,11 @@ def passwords() -> Passwords:
 def _issue(user: User, session: AuthSession, now: datetime) -> IssuedTokens:
     """A new refresh token in the session's family and an access token for it; the caller commits."""
     settings = current_settings()
-    refresh = new_refresh_token()
+    refresh = new_secret_token()
     db.session.add(
         RefreshToken(
             session_id=session.id,
-            token_hash=hash_refresh_token(refresh),
+            token_hash=hash_secret_token(refresh),
             created_at=now,
             expires_at=now + timedelta(days=settings.refresh_token_ttl_days),
         )
@@ -99,6 +99,12 @@ def login(email: str, password: str, client: Client) -> IssuedTokens:
         raise Unauthorized(BAD_CREDENTIALS)
     if hasher.needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)
+    return open_session(user, client)
+
+
+def open_session(user: User, client: Client) -> IssuedTokens:
+    """Sign `user` in: a new session and its tokens, audited, committed."""
+    now = utcnow()
     user.failed_login_count = 0
     user.last_login_at = now
     session = AuthSession(
@@ -111,7 +117,7 @@ def login(email: str, password: str, client: Client) -> IssuedTokens:
     db.session.flush()
     tokens = _issue(user, session, now)
     audit.record(
-        _acting(user),
+        acting_user(user),
         "auth.login",
         resource_type="user",
         resource_id=user.id,
@@ -122,7 +128,7 @@ def login(email: str, password: str, client: Client) -> IssuedTokens:
     return tokens
 
 
-def _acting(user: User) -> audit.ActingUser:
+def acting_user(user: User) -> audit.ActingUser:
     """The user as the actor of an event recorded before (or without) an authenticated request."""
     return audit.ActingUser(user.id, user.role, user.school_id)
 
@@ -146,7 +152,7 @@ def refresh(token: str) -> IssuedTokens:
         select(RefreshToken, AuthSession, User)
         .join(AuthSession, AuthSession.id == RefreshToken.session_id)
         .join(User, User.id == AuthSession.user_id)
-        .where(RefreshToken.token_hash == hash_refresh_token(token))
+        .where(RefreshToken.token_hash == hash_secret_token(token))
     ).one_or_none()
     if row is None:
         raise Unauthorized(BAD_REFRESH, headers={"WWW-Authenticate": INVALID_TOKEN})
@@ -164,7 +170,7 @@ def refresh(token: str) -> IssuedTokens:
     if spent != 1:
         _revoke([session], "reuse_detected", now)
         audit.record(
-            _acting(user),
+            acting_user(user),
             "auth.refresh_reuse",
             resource_type="session",
             resource_id=session.id,
@@ -183,7 +189,7 @@ def refresh(token: str) -> IssuedTokens:
 def logout(*, refresh_token: str | None = None, session_id: uuid.UUID | None = None) -> None:
     """End one session, named by its refresh token or its id. Unknown ones are ignored."""
     if refresh_token is not None:
-        token_hash = hash_refresh_token(refresh_token)
+        token_hash = hash_secret_token(refresh_token)
         session_id = db.session.scalar(
             select(RefreshToken.session_id).where(RefreshToken.token_hash == token_hash)
         )
@@ -194,7 +200,7 @@ def logout(*, refresh_token: str | None = None, session_id: uuid.UUID | None = N
         _revoke([session], "logout", utcnow())
         user = db.session.get_one(User, session.user_id)
         audit.record(
-            _acting(user),
+            acting_user(user),
             "auth.logout",
             resource_type="session",
             resource_id=session.id,

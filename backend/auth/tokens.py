@@ -86,10 +86,11 @@ def _invalid(detail: str) -> Unauthorized:
     return Unauthorized(detail, headers={"WWW-Authenticate": INVALID_TOKEN})
 
 
-def new_refresh_token() -> str:
-    """256 random bits, URL-safe."""
+def new_secret_token() -> str:
+    """256 random bits, URL-safe: refresh tokens, invitation and password-reset links."""
     return secrets.token_urlsafe(32)
 
 
-def hash_refresh_token(token: str) -> str:
+def hash_secret_token(token: str) -> str:
+    """What is stored of a secret token: its SHA-256 (the token itself only ever travels)."""
     return hashlib.sha256(token.encode()).hexdigest()

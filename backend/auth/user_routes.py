@@ -6,11 +6,11 @@ import uuid
 
 from flask import url_for
 
-from backend.auth import user_service
+from backend.auth import invitations, user_service
 from backend.auth import users_bp as bp
 from backend.auth.access import current_auth, requires
-from backend.auth.models import User
-from backend.auth.schemas import UserAdminOut, UserCreateIn, UserListQuery, UserUpdateIn
+from backend.auth.models import Invitation, User
+from backend.auth.schemas import InvitationOut, UserAdminOut, UserCreateIn, UserListQuery, UserUpdateIn
 from backend.core.api import Headers, api
 from backend.core.pagination import Page
 
@@ -47,3 +47,19 @@ def get_user(user_id: uuid.UUID) -> User:
 def update_user(user_id: uuid.UUID, body: UserUpdateIn) -> User:
     """Rename, change the role, deactivate or reactivate a user."""
     return user_service.update_user(current_auth(), user_id, body)
+
+
+@bp.post("/<uuid:user_id>/invitation")
+@requires("users.manage")
+@api(response=InvitationOut, status=201, problems=(409,))
+def resend_invitation(user_id: uuid.UUID) -> Invitation:
+    """Send a new invitation link (the previous one stops working)."""
+    return invitations.resend(current_auth(), user_id)
+
+
+@bp.delete("/<uuid:user_id>/invitation")
+@requires("users.manage")
+@api(status=204, problems=(409,))
+def revoke_invitation(user_id: uuid.UUID) -> None:
+    """Withdraw the pending invitation: its link stops working."""
+    invitations.revoke(current_auth(), user_id)

@@ -9,6 +9,7 @@ from sqlalchemy import exists, or_, select
 
 from backend.audit import service as audit
 from backend.auth.access import AuthContext, forget_sessions
+from backend.auth.invitations import NO_PASSWORD_YET, invite
 from backend.auth.models import AuthSession, User
 from backend.auth.passwords import policy_problem
 from backend.auth.permissions import Role
@@ -25,7 +26,8 @@ USER_FIELDS = ("email", "full_name", "role", "is_active")
 def create_user(school_id: uuid.UUID, data: UserCreateIn, *, actor: audit.Actor | None = None) -> User:
     """A new user of `school_id`; the email must be free in every school (sign-in is by email).
 
-    `actor` is the admin who creates it (None from a command)."""
+    `actor` is the admin who creates it (None from a command). Without a password the user is
+    invited: an email with a link to choose one goes out with the commit."""
     return _new_user(school_id, data.email, data.full_name, Role(data.role), data.password, actor)
 
 
@@ -39,10 +41,10 @@ def _new_user(
     email: str,
     full_name: str,
     role: Role,
-    password: str,
+    password: str | None,
     actor: audit.Actor | None,
 ) -> User:
-    problem = policy_problem(password)
+    problem = policy_problem(password) if password is not None else None
     if problem:
         raise ValidationFailed.on("body.password", problem, "password_policy")
     if db.session.scalar(select(exists().where(User.email == email))):
@@ -52,9 +54,10 @@ def _new_user(
         email=email,
         full_name=full_name.strip(),
         role=role.value,
-        password_hash=passwords().hash(password),
+        password_hash=passwords().hash(password) if password is not None else NO_PASSWORD_YET,
         is_active=True,
     )
+    user.id = uuid.uuid4()
     db.session.add(user)
     audit.record(
         actor,
@@ -64,6 +67,8 @@ def _new_user(
         school_id=school_id,  # an operator's creation goes on the platform chain
         changes=audit.snapshot(user, USER_FIELDS),
     )
+    if password is None:
+        invite(actor, user)
     db.session.commit()
     return user
 

@@ -14,6 +14,19 @@ from backend.extensions import db
 from backend.fees.models import Invoice, InvoiceLine, InvoiceState, Payment, PaymentReversal
 from backend.fees.schemas import PaymentStatus
 
+# --- money as people read it --------------------------------------------------------------------
+
+CURRENCY_SIGNS = {"GBP": "£", "USD": "$", "EUR": "€", "INR": "₹", "JPY": "¥", "NGN": "₦", "KES": "KSh "}
+ZERO_DECIMAL = frozenset({"JPY", "KRW"})
+
+
+def format_money(cents: int, currency: str) -> str:
+    """Minor units in the school's currency: 123456 GBP -> "£1,234.56 (GBP)"."""
+    sign = CURRENCY_SIGNS.get(currency, "")
+    amount = f"{cents:,}" if currency in ZERO_DECIMAL else f"{cents / 100:,.2f}"
+    return f"{sign}{amount} ({currency})" if sign else f"{amount} {currency}"
+
+
 # --- totals -----------------------------------------------------------------------------------------
 
 

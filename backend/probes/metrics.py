@@ -15,13 +15,17 @@ from backend.config import current_settings
 from backend.core.api import api
 from backend.core.markers import probe
 from backend.core.metrics import check_metrics_token, metrics_response
+from backend.core.models import utcnow
 from backend.doctor.service import open_issue_counts, severity_counts
 from backend.extensions import db
+from backend.mail.outbox import PENDING
+from backend.mail.outbox import status as outbox_status
 from backend.probes import bp
 
 
 class StateCollector(Collector):
-    """The last successful backup's time and the doctor's open issues by severity."""
+    """The last successful backup's time, the doctor's open issues by severity, and the outbox's
+    pending messages (queued, sending, dead) and the oldest due one's wait."""
 
     def __init__(self, app: Flask) -> None:
         self.app = app
@@ -36,12 +40,20 @@ class StateCollector(Collector):
             "Issues in the schema doctor's last scan, by severity.",
             labels=["severity"],
         )
+        mail = GaugeMetricFamily(
+            "homeroom_outbox_messages", "Email waiting or dead in the outbox, by status.", labels=["status"]
+        )
+        mail_wait = GaugeMetricFamily(
+            "homeroom_outbox_oldest_due_seconds",
+            "How long the oldest deliverable email has waited (0: none).",
+        )
         counts = severity_counts(())
-        last = None
+        last, pending = None, None
         with self.app.app_context():
             try:
                 last = last_good_backup_at()
                 counts = open_issue_counts()
+                pending = outbox_status(pending_only=True)
             except SQLAlchemyError:  # the database is down: the request metrics still answer
                 db.session.rollback()
             finally:
@@ -51,6 +63,12 @@ class StateCollector(Collector):
         for severity, count in sorted(counts.items()):
             schema.add_metric([severity], count)
         yield schema
+        for state in PENDING:
+            mail.add_metric([state], sum(pending.counts.get(state, {}).values()) if pending else 0)
+        yield mail
+        oldest = pending.oldest_due if pending else None
+        mail_wait.add_metric([], (utcnow() - oldest).total_seconds() if oldest else 0.0)
+        yield mail_wait
 
 
 @bp.get("/metrics")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Blueprint, Flask
 
 from backend.config import Settings
 
+bp = Blueprint("schools", __name__, url_prefix="/api/school")
+
 
 def init_app(app: Flask, settings: Settings) -> None:
+    from backend.schools import routes  # noqa: F401  (registers the views)
     from backend.schools.cli import schools_cli
 
+    app.register_blueprint(bp)
     app.cli.add_command(schools_cli)

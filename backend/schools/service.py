@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, available_timezones
 
 from sqlalchemy import exists, select
@@ -12,6 +13,10 @@ from backend.audit import service as audit
 from backend.core.errors import Conflict, ValidationFailed
 from backend.extensions import db
 from backend.schools.models import School
+
+if TYPE_CHECKING:  # auth imports this module: only the type is needed here
+    from backend.auth.access import AuthContext
+    from backend.schools.schemas import SchoolSettingsIn
 
 SCHOOL_FIELDS = ("name", "slug", "timezone", "currency")
 SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
@@ -50,3 +55,18 @@ def today_in(timezone: str) -> date:
 
 def school_by_slug(slug: str) -> School | None:
     return db.session.scalar(select(School).where(School.slug == slug))
+
+
+SETTINGS = ("alert_on_late",)
+
+
+def update_settings(auth: AuthContext, data: SchoolSettingsIn) -> School:
+    """Change the caller's school's settings (admins), audited."""
+    school = db.session.get_one(School, auth.school_id)
+    before = audit.snapshot(school, SETTINGS)
+    for name, value in data.model_dump(exclude_unset=True).items():
+        setattr(school, name, value)
+    if changes := audit.diff(before, audit.snapshot(school, SETTINGS)):
+        audit.record(auth, "school.update", resource=school, resource_type="school", changes=changes)
+    db.session.commit()
+    return school

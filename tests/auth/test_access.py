@@ -21,6 +21,10 @@ PUBLIC_ROUTES = {
     "/api/auth/login",
     "/api/auth/refresh",
     "/api/auth/logout",
+    "/api/auth/invitations/accept",  # the invitation's token is the credential
+    "/api/auth/password-reset",  # the same answer for every address
+    "/api/auth/password-reset/confirm",  # the reset link's token is the credential
+    "/api/notifications/unsubscribe",  # the email's signed link is the credential
     "/api/openapi.json",
     "/api/docs",
     "/api/docs/assets/<path:filename>",

@@ -175,7 +175,7 @@ def _promtool(*args: str) -> subprocess.CompletedProcess[str]:
 def test_alert_rules_and_scrape_config_pass_promtool(tmp_path: Path) -> None:
     rules = _promtool("check", "rules", str(MONITORING / "alerts.yml"))
     assert rules.returncode == 0, rules.stdout + rules.stderr
-    assert "SUCCESS: 8 rules found" in rules.stdout
+    assert "SUCCESS: 10 rules found" in rules.stdout
     config = (MONITORING / "prometheus.yml").read_text()
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN)

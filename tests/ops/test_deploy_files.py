@@ -34,8 +34,12 @@ def all_manifests() -> list[dict[str, Any]]:
 
 
 def manifests() -> dict[str, dict[str, Any]]:
-    """One document per kind (for the kinds there is one of)."""
-    return {doc["kind"]: doc for doc in all_manifests()}
+    """One document per kind (for the kinds there is one of); the Deployment is the web one."""
+    docs = {doc["kind"]: doc for doc in all_manifests()}
+    docs["Deployment"] = next(
+        d for d in all_manifests() if d["kind"] == "Deployment" and d["metadata"]["name"] == "homeroom"
+    )
+    return docs
 
 
 def cronjobs() -> dict[str, dict[str, Any]]:

@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -232,3 +233,85 @@ def test_serves_out_of_the_box_and_stops_cleanly(checkout: Path, tmp_path: Path)
         assert f"http://127.0.0.1:{port} from this machine" in output
     finally:
         _stop(process)
+
+
+def test_with_smtp_the_mail_sender_runs_beside_gunicorn_and_stops_with_it(
+    checkout: Path, tmp_path: Path
+) -> None:
+    """With SMTP_URL set, a reset requested through the API arrives by email (the sender runs
+    beside Gunicorn), and one SIGTERM to the script stops both, cleanly."""
+    from tests.mail.smtp_server import SMTPServer
+
+    smtp = SMTPServer()
+    smtp.start()
+    port = str(free_port())
+    env = {
+        "SMTP_URL": smtp.url,
+        "MAIL_FROM": "Homeroom <no-reply@homeroom.test>",
+        "OUTBOX_POLL_SECONDS": "0.2",
+    }
+    assert run(checkout, "--migrate-only", **env).returncode == 0
+    flask = [str(checkout / ".venv/bin/flask"), "--app", "wsgi"]
+    created = [
+        [
+            *flask,
+            "schools",
+            "create",
+            "--name",
+            "Mail School",
+            "--slug",
+            "mail",
+            "--timezone",
+            "UTC",
+            "--currency",
+            "GBP",
+        ],
+        [
+            *flask,
+            "users",
+            "create",
+            "--school",
+            "mail",
+            "--email",
+            "head@example.org",
+            "--full-name",
+            "Head",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+    ]
+    for command in created:
+        done = subprocess.run(
+            command,
+            cwd=checkout,
+            env=clean_env(**env),
+            input="a-long-enough-passphrase-1\n",
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    process = _serve(
+        checkout, tmp_path / "out.log", PORT=port, GUNICORN_WORKERS="1", GUNICORN_DRAIN_SECONDS="0", **env
+    )
+    try:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/auth/password-reset",
+            data=b'{"email": "head@example.org"}',
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - 127.0.0.1
+            assert response.status == 202
+        deadline = time.monotonic() + 30
+        while not smtp.to("head@example.org") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert smtp.to("head@example.org"), (tmp_path / "out.log").read_text()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=EXIT_WITHIN) == 0, (tmp_path / "out.log").read_text()
+        output = (tmp_path / "out.log").read_text()
+        assert "starting the mail sender" in output and "outbox_sender_stopped" in output
+    finally:
+        _stop(process)
+        smtp.stop()

@@ -1,0 +1,44 @@
+"""Email: the outbox written with each change, the sender that delivers it over SMTP, templates,
+and each user's choice of notifications."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, Flask
+
+from backend.config import SETTINGS_EXTENSION, Settings
+
+bp = Blueprint("mail", __name__, url_prefix="/api")
+# The oldest due message waiting longer than this means the sender is down or cannot keep up.
+SENDER_LAG = timedelta(minutes=10)
+
+
+def check_mail(app: Flask) -> dict[str, Any]:
+    """`/api/health`: `not_configured` without SMTP_URL (mail stays queued), `degraded` when a due
+    message has waited over ten minutes or one is dead, else `ok`; with the queue's figures."""
+    from backend.core.models import utcnow
+    from backend.mail.outbox import status
+
+    state = status(pending_only=True)
+    figures = {
+        "queued": sum(state.counts.get("queued", {}).values()),
+        "dead": sum(state.counts.get("dead", {}).values()),
+        "oldest_due_seconds": round((utcnow() - state.oldest_due).total_seconds()) if state.oldest_due else 0,
+    }
+    settings: Settings = app.extensions[SETTINGS_EXTENSION]
+    if settings.smtp_url is None:
+        return {"status": "not_configured", **figures}
+    lagging = state.oldest_due is not None and utcnow() - state.oldest_due > SENDER_LAG
+    return {"status": "degraded" if lagging or figures["dead"] else "ok", **figures}
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    from backend.mail import routes  # noqa: F401  (registers the views)
+    from backend.mail.cli import outbox_cli
+    from backend.probes.checks import register_check
+
+    app.register_blueprint(bp)
+    app.cli.add_command(outbox_cli)
+    register_check(app, "mail", check_mail, critical=False)

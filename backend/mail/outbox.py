@@ -1,0 +1,177 @@
+"""The outbox: messages are added in the caller's transaction and delivered after it commits.
+
+- `enqueue` adds a message unless one with the same dedup key (recipient + event) exists; a
+  cancelled one comes back to the queue. It never commits: the message commits, or rolls back,
+  with the change that caused it.
+- `cancel` withdraws queued messages whose reason went away (a corrected absence).
+- `claim` hands a batch of due messages to one sender: `FOR UPDATE SKIP LOCKED` on PostgreSQL, a
+  conditional update per row on SQLite. A claim is a lease: a sender that dies leaves its
+  messages to be claimed again when the lease ends.
+- `delivered` / `failed` record the outcome; a failure waits `OUTBOX_BACKOFF_SECONDS` doubled per
+  attempt (capped), and after OUTBOX_MAX_ATTEMPTS the message is dead.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from backend.config import Settings
+from backend.core.models import utcnow
+from backend.extensions import db
+from backend.mail.models import MailKind, MailStatus, OutboxMessage
+from backend.mail.templates import Rendered, render
+
+LEASE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    email: str
+    user_id: uuid.UUID | None = None
+
+
+def enqueue(
+    kind: MailKind,
+    recipient: Recipient,
+    dedup_key: str,
+    mail: Rendered,
+    *,
+    school_id: uuid.UUID | None = None,
+) -> OutboxMessage | None:
+    """Queue one message in the current transaction; None when the event already has one."""
+    existing = db.session.scalar(select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key))
+    if existing is not None:
+        if existing.status == MailStatus.CANCELLED:
+            existing.status, existing.next_attempt_at = MailStatus.QUEUED.value, utcnow()
+            return existing
+        return None
+    message = OutboxMessage(
+        school_id=school_id,
+        user_id=recipient.user_id,
+        kind=kind.value,
+        recipient=recipient.email,
+        dedup_key=dedup_key,
+        subject=mail.subject,
+        text_body=mail.text,
+        html_body=mail.html,
+        headers=mail.headers,
+        status=MailStatus.QUEUED.value,
+        attempts=0,
+        next_attempt_at=utcnow(),
+    )
+    db.session.add(message)
+    return message
+
+
+def queue_email(
+    settings: Settings,
+    kind: MailKind,
+    dedup_key: str,
+    to: Recipient,
+    school_id: uuid.UUID | None,
+    **context: Any,
+) -> OutboxMessage | None:
+    """Render `kind` for `to` (with an unsubscribe link where the kind has one) and queue it."""
+    user_id = str(to.user_id) if to.user_id else None
+    return enqueue(
+        kind, to, dedup_key, render(settings, kind, user_id=user_id, **context), school_id=school_id
+    )
+
+
+def cancel(dedup_keys: Iterable[str]) -> int:
+    """Withdraw the queued (not yet claimed) messages with these keys; how many were."""
+    keys = list(dedup_keys)
+    if not keys:
+        return 0
+    result = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.dedup_key.in_(keys), OutboxMessage.status == MailStatus.QUEUED.value)
+        .values(status=MailStatus.CANCELLED.value, updated_at=utcnow())
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]  # a DML result has rowcount
+
+
+def _due(now: datetime) -> Any:
+    queued = (OutboxMessage.status == MailStatus.QUEUED.value) & (OutboxMessage.next_attempt_at <= now)
+    abandoned = (OutboxMessage.status == MailStatus.SENDING.value) & (OutboxMessage.claimed_until < now)
+    return queued | abandoned
+
+
+def claim(sender: str, limit: int) -> list[OutboxMessage]:
+    """Up to `limit` due messages, now leased to `sender` (committed before they are sent)."""
+    now = utcnow()
+    lease = {"status": MailStatus.SENDING.value, "claimed_by": sender, "claimed_until": now + LEASE}
+    candidates = select(OutboxMessage).where(_due(now)).order_by(OutboxMessage.next_attempt_at).limit(limit)
+    if db.session.get_bind().dialect.name == "postgresql":
+        messages = list(db.session.scalars(candidates.with_for_update(skip_locked=True)))
+        for message in messages:
+            for name, value in lease.items():
+                setattr(message, name, value)
+    else:
+        ids = list(db.session.scalars(candidates.with_only_columns(OutboxMessage.id)))
+        claimed = [
+            message_id
+            for message_id in ids
+            if db.session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == message_id, _due(now)).values(**lease)
+            ).rowcount  # type: ignore[attr-defined]  # a DML result has rowcount
+        ]
+        messages = list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(claimed))))
+    db.session.commit()
+    return messages
+
+
+def delivered(message: OutboxMessage) -> None:
+    message.status, message.sent_at = MailStatus.SENT.value, utcnow()
+    message.attempts += 1
+    message.text_body, message.html_body = "", None  # delivered: the content is no longer needed
+    message.claimed_by = message.claimed_until = message.last_error = None
+    db.session.commit()
+
+
+def backoff(settings: Settings, attempts: int) -> timedelta:
+    seconds = settings.outbox_backoff_seconds * 2 ** (attempts - 1)
+    return timedelta(seconds=min(seconds, settings.outbox_backoff_max_seconds))
+
+
+def failed(settings: Settings, message: OutboxMessage, error: str) -> None:
+    message.attempts += 1
+    message.last_error = error[:300]
+    message.claimed_by = message.claimed_until = None
+    if message.attempts >= settings.outbox_max_attempts:
+        message.status = MailStatus.DEAD.value
+    else:
+        message.status = MailStatus.QUEUED.value
+        message.next_attempt_at = utcnow() + backoff(settings, message.attempts)
+    db.session.commit()
+
+
+@dataclass(frozen=True)
+class OutboxStatus:
+    counts: dict[str, dict[str, int]]  # status -> kind -> messages
+    oldest_due: datetime | None  # the longest-waiting message that could be sent now
+
+
+PENDING = (MailStatus.QUEUED.value, MailStatus.SENDING.value, MailStatus.DEAD.value)
+
+
+def status(*, pending_only: bool = False) -> OutboxStatus:
+    """Messages by status and kind (with `pending_only`, just those still needing attention: the
+    cheap form for health checks and metrics, which never count the sent history)."""
+    statement = select(OutboxMessage.status, OutboxMessage.kind, func.count()).group_by(
+        OutboxMessage.status, OutboxMessage.kind
+    )
+    if pending_only:
+        statement = statement.where(OutboxMessage.status.in_(PENDING))
+    rows = db.session.execute(statement)
+    counts: dict[str, dict[str, int]] = {}
+    for state, kind, number in rows:
+        counts.setdefault(state, {})[kind] = number
+    oldest = db.session.scalar(select(func.min(OutboxMessage.next_attempt_at)).where(_due(utcnow())))
+    return OutboxStatus(counts, oldest)

@@ -1,0 +1,92 @@
+"""Which optional emails each user receives (absence alerts, fee reminders): on unless turned off,
+in the app or with the signed unsubscribe link every such email carries."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from sqlalchemy import select
+
+from backend.audit import service as audit
+from backend.auth.models import User
+from backend.config import Settings
+from backend.core.errors import BadRequest
+from backend.core.models import utcnow
+from backend.extensions import db
+from backend.mail.models import OPTIONAL_KINDS, MailKind, NotificationPreference
+from backend.mail.templates import read_unsubscribe_token
+
+
+def preferences(user_id: uuid.UUID) -> dict[str, bool]:
+    chosen = dict(
+        db.session.execute(
+            select(NotificationPreference.kind, NotificationPreference.enabled).where(
+                NotificationPreference.user_id == user_id
+            )
+        ).all()
+    )
+    return {kind.value: chosen.get(kind.value, True) for kind in OPTIONAL_KINDS}
+
+
+def _set(user_id: uuid.UUID, kind: MailKind, enabled: bool) -> bool:
+    """Record the choice; whether it changed anything."""
+    row = db.session.scalar(
+        select(NotificationPreference).where(
+            NotificationPreference.user_id == user_id, NotificationPreference.kind == kind.value
+        )
+    )
+    if row is None:
+        db.session.add(
+            NotificationPreference(user_id=user_id, kind=kind.value, enabled=enabled, updated_at=utcnow())
+        )
+        return not enabled  # the default is on
+    if row.enabled == enabled:
+        return False
+    row.enabled, row.updated_at = enabled, utcnow()
+    return True
+
+
+def update(actor: audit.Actor, changes: dict[str, bool]) -> dict[str, bool]:
+    changed = {kind: value for kind, value in changes.items() if _set(actor.user_id, MailKind(kind), value)}
+    if changed:
+        audit.record(
+            actor, "notifications.update", resource_type="user", resource_id=actor.user_id, changes=changed
+        )
+    db.session.commit()
+    return preferences(actor.user_id)
+
+
+def unsubscribe(settings: Settings, token: str) -> MailKind:
+    """Turn off the kind named by a signed link (no sign-in needed); the kind it was."""
+    found = read_unsubscribe_token(settings, token)
+    if found is None:
+        raise BadRequest("This unsubscribe link is not valid.")
+    user_id, kind = found
+    user = db.session.get(User, uuid.UUID(user_id))
+    if user is None:
+        raise BadRequest("This unsubscribe link is not valid.")
+    if _set(user.id, kind, False):
+        audit.record(
+            audit.ActingUser(user.id, user.role, user.school_id),
+            "notifications.unsubscribe",
+            resource_type="user",
+            resource_id=user.id,
+            school_id=user.school_id,
+            changes={kind.value: False},
+        )
+    db.session.commit()
+    return kind
+
+
+def opted_in(user_ids: Iterable[uuid.UUID], kind: MailKind) -> set[uuid.UUID]:
+    """Those of `user_ids` who receive `kind` (everyone who has not turned it off)."""
+    ids = set(user_ids)
+    off = db.session.scalars(
+        select(NotificationPreference.user_id).where(
+            NotificationPreference.user_id.in_(ids),
+            NotificationPreference.kind == kind.value,
+            NotificationPreference.enabled.is_(False),
+        )
+    )
+    return ids - set(off)

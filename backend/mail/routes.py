@@ -1,0 +1,39 @@
+"""/api/me/notifications (a user's choices) and /api/notifications/unsubscribe (the email link)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backend.auth.access import current_caller, requires
+from backend.config import current_settings
+from backend.core.api import api
+from backend.core.markers import public, rate_limit
+from backend.core.ratelimit import setting_limit
+from backend.mail import bp, preferences
+from backend.mail.schemas import NotificationsIn, NotificationsOut, UnsubscribedOut, UnsubscribeQuery
+
+
+@bp.get("/me/notifications")
+@requires("auth.self")
+@api(response=NotificationsOut)
+def my_notifications() -> dict[str, bool]:
+    """Which optional emails you receive."""
+    return preferences.preferences(current_caller().user_id)
+
+
+@bp.patch("/me/notifications")
+@requires("auth.self")
+@api(body=NotificationsIn, response=NotificationsOut)
+def change_my_notifications(body: NotificationsIn) -> dict[str, bool]:
+    """Turn optional emails on or off."""
+    return preferences.update(current_caller(), body.model_dump(exclude_unset=True))
+
+
+@bp.post("/notifications/unsubscribe")
+@public
+@rate_limit(setting_limit("login_rate_limit"))
+@api(query=UnsubscribeQuery, response=UnsubscribedOut, problems=(400,))
+def unsubscribe(query: UnsubscribeQuery) -> dict[str, Any]:
+    """The one-click unsubscribe of an email's link (signed; no sign-in needed)."""
+    kind = preferences.unsubscribe(current_settings(), query.token)
+    return {"kind": kind.value, "enabled": False}

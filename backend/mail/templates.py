@@ -1,0 +1,71 @@
+"""Each kind of email as a plain-text and an HTML part (Jinja templates in `templates/`), with the
+school's name; optional kinds carry a signed unsubscribe link (and List-Unsubscribe headers)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from backend.config import Settings
+from backend.mail.models import OPTIONAL_KINDS, MailKind
+
+SUBJECTS = {
+    MailKind.INVITATION: "You are invited to {school} on Homeroom",
+    MailKind.PASSWORD_RESET: "Reset your Homeroom password",
+    MailKind.ABSENCE_ALERT: "{student} was marked {status} today",
+    MailKind.FEE_REMINDER: "{school}: invoice {number} {stage_text}",
+}
+_ENV = Environment(
+    loader=PackageLoader("backend.mail", "templates"),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str | None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _signer(settings: Settings) -> URLSafeSerializer:
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else ""
+    return URLSafeSerializer(secret, salt="homeroom.unsubscribe")
+
+
+def unsubscribe_token(settings: Settings, user_id: str, kind: MailKind) -> str:
+    return _signer(settings).dumps({"user": user_id, "kind": kind.value})
+
+
+def read_unsubscribe_token(settings: Settings, token: str) -> tuple[str, MailKind] | None:
+    """(user id, kind) from a token this app signed, else None."""
+    try:
+        data = _signer(settings).loads(token)
+        return str(data["user"]), MailKind(data["kind"])
+    except (BadSignature, KeyError, TypeError, ValueError):
+        return None
+
+
+def render(settings: Settings, kind: MailKind, *, user_id: str | None = None, **context: Any) -> Rendered:
+    """Subject, text and HTML of one email; `context` fills the kind's templates."""
+    headers: dict[str, str] = {}
+    if kind in OPTIONAL_KINDS and user_id is not None:
+        token = unsubscribe_token(settings, user_id, kind)
+        context["unsubscribe_url"] = f"{settings.app_base_url}/unsubscribe?token={token}"
+        one_click = f"{settings.app_base_url}/api/notifications/unsubscribe?token={token}"
+        headers = {
+            "List-Unsubscribe": f"<{one_click}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
+    subject = SUBJECTS[kind].format(**context)
+    text = _ENV.get_template(f"{kind.value}.txt").render(subject=subject, **context)
+    html = _ENV.get_template(f"{kind.value}.html").render(subject=subject, **context)
+    return Rendered(subject, text, html, headers)
