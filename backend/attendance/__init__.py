@@ -10,6 +10,6 @@ bp = Blueprint("attendance", __name__, url_prefix="/api")
 
 
 def init_app(app: Flask, settings: Settings) -> None:
-    from backend.attendance import routes  # noqa: F401  (registers the views)
+    from backend.attendance import report_routes, routes  # noqa: F401  (registers the views)
 
     app.register_blueprint(bp)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
@@ -82,3 +82,49 @@ class StudentAttendanceOut(OutputModel):
     items: list[AttendanceOut]
     next_cursor: str | None
     summary: AttendanceSummary
+
+
+# --- reports ---------------------------------------------------------------------------------------
+
+
+class RegistersQuery(InputModel):
+    date: QueryDate | None = Field(default=None, description="Defaults to today in the school's time zone.")
+
+
+class AbsencesQuery(InputModel):
+    days: int = Field(
+        default=3, ge=1, le=60, description="At least this many school days in a row, up to today."
+    )
+
+
+class RatesQuery(InputModel):
+    from_: QueryDate = Field(alias="from")
+    to: QueryDate
+    by: Literal["class", "student"] = "class"
+
+
+class MissingRegisterOut(OutputModel):
+    class_id: uuid.UUID
+    class_name: str
+    teacher: str | None
+    students: int
+
+
+class AbsenceRunOut(OutputModel):
+    student_id: uuid.UUID
+    admission_number: str
+    first_name: str
+    last_name: str
+    days: int
+    since: dt.date
+
+
+class RateOut(OutputModel):
+    id: uuid.UUID
+    name: str
+    present: int
+    absent: int
+    late: int
+    excused: int
+    left_early: int
+    attendance_rate: float | None

@@ -50,6 +50,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "fees.manage": ADMIN,
     "health.read": EVERYONE,  # teachers: allergies and alerts; parents: only with can_view_health
     "health.manage": ADMIN,
+    "reports.read": STAFF,  # attendance reports: teachers for their classes
+    "imports.manage": ADMIN,  # CSV imports of students, classes, enrollments, guardians
+    "exports.read": EVERYONE,  # each kind also needs its own read permission (fees.read for invoices)
     "assistant.use": EVERYONE,  # answers only from what the caller may see through the rules above
     "knowledge.read": EVERYONE,  # the school's FAQ and policies; staff-only entries for staff
     "knowledge.manage": ADMIN,

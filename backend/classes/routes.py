@@ -7,14 +7,18 @@ import uuid
 from flask import url_for
 
 from backend.auth.access import current_auth, requires
-from backend.classes import bp, service, terms_bp
+from backend.classes import bp, bulk, service, terms_bp
+from backend.classes.bulk import BulkEnrollment
 from backend.classes.models import SchoolClass, Term
 from backend.classes.schemas import (
+    BulkEnrollmentIn,
+    BulkEnrollmentOut,
     ClassIn,
     ClassListQuery,
     ClassOut,
     ClassUpdateIn,
     EnrollmentIn,
+    PromoteIn,
     TermIn,
     TermOut,
 )
@@ -87,6 +91,22 @@ def list_enrollments(class_id: uuid.UUID) -> Items[Student]:
 def enroll(class_id: uuid.UUID, body: EnrollmentIn) -> Student:
     """Enroll a student in a class."""
     return service.enroll(current_auth(), class_id, body)
+
+
+@bp.post("/<uuid:class_id>/enrollments/bulk")
+@requires("classes.manage")
+@api(body=BulkEnrollmentIn, response=BulkEnrollmentOut)
+def enroll_many(class_id: uuid.UUID, body: BulkEnrollmentIn) -> BulkEnrollment:
+    """Enroll many students at once: all or none; those already enrolled are counted, not added."""
+    return bulk.enroll_many(current_auth(), class_id, body.student_ids)
+
+
+@bp.post("/<uuid:class_id>/promote")
+@requires("classes.manage")
+@api(body=PromoteIn, response=BulkEnrollmentOut)
+def promote(class_id: uuid.UUID, body: PromoteIn) -> BulkEnrollment:
+    """Enroll this class's active students in next year's class (repeatable; all or none)."""
+    return bulk.promote(current_auth(), class_id, body.to_class_id)
 
 
 @bp.delete("/<uuid:class_id>/enrollments/<uuid:student_id>")

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, ClassVar
 
-from pydantic import StringConstraints, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
 from backend.core.pagination import PageQuery
 from backend.core.validation import InputModel, OutputModel, PatchModel
@@ -68,3 +68,17 @@ class ClassOut(OutputModel):
 
 class EnrollmentIn(InputModel):
     student_id: uuid.UUID
+
+
+class BulkEnrollmentIn(InputModel):
+    student_ids: list[uuid.UUID] = Field(min_length=1, max_length=2000)
+
+
+class PromoteIn(InputModel):
+    to_class_id: uuid.UUID = Field(description="Next year's class: the active students are enrolled in it.")
+
+
+class BulkEnrollmentOut(OutputModel):
+    class_id: uuid.UUID
+    enrolled: list[uuid.UUID] = Field(description="Enrolled by this call.")
+    already: list[uuid.UUID] = Field(description="In the class before this call.")

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import Any
 
-from flask import Response, current_app
+from flask import Response, current_app, request
 from pydantic import TypeAdapter
 
 from backend.core.markers import ApiDoc, route_spec
@@ -36,10 +36,14 @@ def api(
     query: type[Any] | None = None,
     optional_body: bool = False,
     media_type: str | None = None,
+    body_media_type: str | None = None,
     problems: tuple[int, ...] = (),
     summary: str | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
-    """Declare the route's body, query and response types (`response=None` means no content)."""
+    """Declare the route's body, query and response types (`response=None` means no content).
+
+    `body_media_type` (say `text/csv`) declares a body that is not JSON: the view gets it as
+    `body: bytes`, and a request with another Content-Type is a 415."""
     if response is None and media_type is None and status != 204:
         raise ValueError("a route without a response type answers 204 No Content")
     adapter: TypeAdapter[Any] | None = TypeAdapter(response) if response is not None else None
@@ -53,6 +57,7 @@ def api(
             query=query,
             optional_body=optional_body,
             media_type=media_type,
+            body_media_type=body_media_type,
             problems=frozenset(problems),
         )
 
@@ -60,6 +65,8 @@ def api(
         def endpoint(*args: Any, **kwargs: Any) -> Response:
             if body is not None:
                 kwargs["body"] = parse_body(body, optional=optional_body)
+            elif body_media_type is not None:
+                kwargs["body"] = request.get_data(cache=True)
             if query is not None:
                 kwargs["query"] = parse_query(query)
             return render(doc, adapter, view(*args, **kwargs))

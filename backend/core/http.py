@@ -16,7 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backend.config import Settings, current_settings
 from backend.core.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, too_large_detail
-from backend.core.markers import is_probe_request, reads_only_request
+from backend.core.markers import current_view, is_probe_request, reads_only_request, route_spec
 from backend.core.session import READS_ONLY
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -74,7 +74,12 @@ def _enforce_body_rules() -> None:
     # MAX_CONTENT_LENGTH; that is set one byte above the limit, so a longer read means too large.
     if request.content_length is None and len(_chunked_body()) > limit:
         raise PayloadTooLarge(too_large_detail())
-    if not request.is_json:
+    declared = route_spec(current_view()).api
+    accepted = declared.body_media_type if declared and declared.body_media_type else None
+    if accepted is not None:
+        if request.mimetype != accepted:
+            raise UnsupportedMediaType(f"This request's body must be {accepted} (Content-Type: {accepted}).")
+    elif not request.is_json:
         raise UnsupportedMediaType("Request bodies must be JSON (Content-Type: application/json).")
 
 

@@ -36,6 +36,7 @@ class ApiDoc:
     query: type[Any] | None
     optional_body: bool
     media_type: str | None = None  # a response that is not a model: HTML, JavaScript, a free document
+    body_media_type: str | None = None  # a body that is not JSON (CSV): the view gets its bytes
     problems: frozenset[int] = frozenset()  # statuses this route gives beyond the ones its shape implies
 
 

@@ -28,6 +28,15 @@ TEXT_PATTERN = "^[^\\u0000]*$"
 NON_BLANK_TEXT_PATTERN = "^[\\s\\u001c-\\u001f\\u0085]*[^\\s\\u001c-\\u001f\\u0085\\u0000][^\\u0000]*$"
 _PATH_PARAMETER = re.compile(r"<(?:(?P<converter>[^:<>]+):)?(?P<name>\w+)>")
 _CONVERTERS = {"uuid": {"type": "string", "format": "uuid"}, "int": {"type": "integer"}}
+_ANY = re.compile(r"any\((?P<choices>[^)]*)\)")
+
+
+def _converter_schema(converter: str | None) -> dict[str, Any]:
+    """A path parameter's schema: uuid, int, one of `any(a, b)`'s words, else a string."""
+    if converter and (choices := _ANY.fullmatch(converter)):
+        return {"type": "string", "enum": [c.strip() for c in choices["choices"].split(",")]}
+    return _CONVERTERS.get(converter or "", {"type": "string"})
+
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -160,7 +169,7 @@ def _operation(
             "name": m["name"],
             "in": "path",
             "required": True,
-            "schema": _CONVERTERS.get(m["converter"] or "", {"type": "string"}),
+            "schema": _converter_schema(m["converter"]),
         }
         for m in _PATH_PARAMETER.finditer(rule.rule)
     ]
@@ -185,6 +194,11 @@ def _operation(
         operation["requestBody"] = {
             "required": not doc.optional_body,
             "content": {"application/json": {"schema": key_map[(doc.body, "validation")]}},
+        }
+    elif doc.body_media_type is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {doc.body_media_type: {"schema": {"type": "string"}}},
         }
     if spec.public:
         operation["security"] = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
@@ -9,7 +11,7 @@ from flask.cli import AppGroup
 from backend.auth.recovery import process_reset_requests
 from backend.config import current_settings
 from backend.core.models import utcnow
-from backend.mail.outbox import status
+from backend.mail.outbox import purge, status
 from backend.mail.sender import Sender
 
 outbox_cli = AppGroup("outbox", help="Email waiting to be delivered.")
@@ -50,3 +52,10 @@ def status_command() -> None:
         click.echo(f"Oldest due message waiting {round((utcnow() - state.oldest_due).total_seconds())} s.")
     if current_settings().smtp_url is None:
         click.echo("SMTP_URL is not set: queued messages are not being sent.")
+
+
+@outbox_cli.command("purge")
+@click.option("--days", type=click.IntRange(min=30), default=400, show_default=True)
+def purge_command(days: int) -> None:
+    """Delete sent and cancelled messages older than DAYS (dead ones stay for an operator)."""
+    click.echo(f"Deleted {purge(timedelta(days=days))} sent or cancelled messages older than {days} days.")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from backend.config import Settings
 from backend.core.models import utcnow
@@ -150,6 +150,20 @@ def failed(settings: Settings, message: OutboxMessage, error: str) -> None:
         message.status = MailStatus.QUEUED.value
         message.next_attempt_at = utcnow() + backoff(settings, message.attempts)
     db.session.commit()
+
+
+def purge(older_than: timedelta) -> int:
+    """Delete sent and cancelled messages last touched before `older_than` ago; how many. Their
+    dedup keys go with them, so keep this longer than any event could repeat (a fee reminder's
+    stage lasts as long as the invoice is open)."""
+    result = db.session.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.status.in_((MailStatus.SENT.value, MailStatus.CANCELLED.value)),
+            OutboxMessage.updated_at < utcnow() - older_than,
+        )
+    )
+    db.session.commit()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]  # a DML result has rowcount
 
 
 @dataclass(frozen=True)

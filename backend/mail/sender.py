@@ -1,5 +1,8 @@
 """`flask outbox run`: deliver the outbox until told to stop.
 
+A round that fails on the database (a restart, a network blip) is logged and retried after a
+pause that grows with each failure; the sender itself keeps running.
+
 Each round turns waiting password-reset requests into emails, claims a batch of due messages
 (leased to this sender, so several senders share the work without sending anything twice),
 sends each, and records the outcome. SIGTERM or SIGINT stops it after the message in hand; the
@@ -20,6 +23,7 @@ from types import FrameType
 import structlog
 from flask import Flask
 from sqlalchemy import update
+from sqlalchemy.exc import SQLAlchemyError
 
 from backend.config import Settings
 from backend.extensions import db
@@ -60,14 +64,24 @@ class Sender:
         """Rounds until stopped (or `max_seconds`, or, with `until_idle`, nothing left to do)."""
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
         log.info("outbox_sender_started", sender=self.name)
+        failures = 0
         while not self.stopping.is_set() and (deadline is None or time.monotonic() < deadline):
             with self.app.app_context():
-                worked = self.round()
-                db.session.remove()
+                try:
+                    worked = self.round()
+                    failures = 0
+                except SQLAlchemyError as error:  # the database is away: wait and try again
+                    db.session.rollback()
+                    failures += 1
+                    worked = 0
+                    log.warning("outbox_round_failed", error_type=type(error).__name__, failures=failures)
+                finally:
+                    db.session.remove()
             if not worked:
-                if until_idle:
+                if until_idle and not failures:
                     break
-                self.stopping.wait(self.settings.outbox_poll_seconds)
+                pause = self.settings.outbox_poll_seconds * min(2**failures, 30)
+                self.stopping.wait(pause)
         log.info("outbox_sender_stopped", sender=self.name, sent=self.totals.sent, failed=self.totals.failed)
         return self.totals
 

@@ -214,3 +214,45 @@ def test_cancelled_messages_are_not_sent(app: Flask, smtp: SMTPServer) -> None:
         assert outbox.cancel(["cancel:0"]) == 1
         db.session.commit()
     assert deliver(app).sent == 1 and statuses(app) == {"sent": 1, MailStatus.CANCELLED.value: 1}
+
+
+def test_the_sender_rides_out_a_database_failure(app: Flask, smtp: SMTPServer, logs: Any) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    queue(app, 2)
+    calls = {"n": 0}
+
+    def flaky(_settings: Any) -> int:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+        return 0
+
+    sender = Sender(app, app.extensions[SETTINGS_EXTENSION], before_round=flaky)
+    totals = sender.run(until_idle=True, max_seconds=30)
+    assert totals.sent == 2 and calls["n"] >= 2
+    assert any(line.get("event") == "outbox_round_failed" for line in logs())
+
+
+def test_purge_keeps_recent_and_undelivered_mail(app: Flask, smtp: SMTPServer) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from backend.core.models import utcnow
+
+    queue(app, 3, prefix="purge")
+    deliver(app)
+    queue(app, 1, prefix="waiting")
+    with app.app_context():
+        old = utcnow() - timedelta(days=500)
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.dedup_key.in_(["purge:0", "waiting:0"]))
+            .values(updated_at=old)
+        )
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["outbox", "purge", "--days", "400"])
+    assert result.exit_code == 0 and "Deleted 1 sent or cancelled" in result.output
+    assert statuses(app) == {"sent": 2, "queued": 1}
+    assert app.test_cli_runner().invoke(args=["outbox", "purge", "--days", "5"]).exit_code == 2  # too short

@@ -1,0 +1,90 @@
+"""/api/reports/attendance/...: registers not taken, runs of absence, rates; each also as CSV."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import astuple, fields
+from typing import Any
+
+from flask import Response
+
+from backend.attendance import bp, reports
+from backend.attendance.reports import AbsenceRun, MissingRegister, Rate
+from backend.attendance.schemas import (
+    AbsenceRunOut,
+    AbsencesQuery,
+    MissingRegisterOut,
+    RateOut,
+    RatesQuery,
+    RegistersQuery,
+)
+from backend.auth.access import current_auth, requires
+from backend.bulk.csvfile import write
+from backend.core.api import api
+from backend.core.pagination import Items
+
+
+def _csv(name: str, rows: Iterable[Any], kind: type[Any]) -> Response:
+    columns = [field.name for field in fields(kind)]
+    return Response(
+        write(columns, (astuple(row) for row in rows)),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"', "Cache-Control": "no-store"},
+    )
+
+
+def _registers(query: RegistersQuery) -> list[MissingRegister]:
+    auth = current_auth()
+    return reports.registers_not_taken(auth, query.date or auth.today())
+
+
+def _rates(query: RatesQuery) -> list[Rate]:
+    return reports.attendance_rates(current_auth(), query.from_, query.to, query.by)
+
+
+@bp.get("/reports/attendance/registers")
+@requires("reports.read")
+@api(query=RegistersQuery, response=Items[MissingRegisterOut])
+def registers_not_taken(query: RegistersQuery) -> Items[MissingRegister]:
+    """Classes whose register has not been taken on the day (today by default), by teacher."""
+    return Items(_registers(query))
+
+
+@bp.get("/reports/attendance/registers.csv")
+@requires("reports.read")
+@api(query=RegistersQuery, media_type="text/csv")
+def registers_not_taken_csv(query: RegistersQuery) -> Response:
+    """The same, as CSV."""
+    return _csv("registers-not-taken", _registers(query), MissingRegister)
+
+
+@bp.get("/reports/attendance/absences")
+@requires("reports.read")
+@api(query=AbsencesQuery, response=Items[AbsenceRunOut])
+def absence_runs(query: AbsencesQuery) -> Items[AbsenceRun]:
+    """Students absent on each of the last `days` or more school days, longest run first."""
+    return Items(reports.absence_runs(current_auth(), query.days))
+
+
+@bp.get("/reports/attendance/absences.csv")
+@requires("reports.read")
+@api(query=AbsencesQuery, media_type="text/csv")
+def absence_runs_csv(query: AbsencesQuery) -> Response:
+    """The same, as CSV."""
+    return _csv("absences", reports.absence_runs(current_auth(), query.days), AbsenceRun)
+
+
+@bp.get("/reports/attendance/rates")
+@requires("reports.read")
+@api(query=RatesQuery, response=Items[RateOut], problems=(422,))
+def attendance_rates(query: RatesQuery) -> Items[Rate]:
+    """Counts per status and the attendance rate per class or per student over a range."""
+    return Items(_rates(query))
+
+
+@bp.get("/reports/attendance/rates.csv")
+@requires("reports.read")
+@api(query=RatesQuery, media_type="text/csv", problems=(422,))
+def attendance_rates_csv(query: RatesQuery) -> Response:
+    """The same, as CSV."""
+    return _csv(f"attendance-rates-by-{query.by}", _rates(query), Rate)

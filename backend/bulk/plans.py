@@ -1,0 +1,103 @@
+"""What an import will do, row by row, before it does anything: the shared part of every kind.
+
+A kind turns each row into a validated record (pydantic), finds what already exists by its natural
+key (one query), and says per row: create, update (with the changes) or unchanged; any problem is
+a `CellError` with the row and column. Only a plan without errors is applied, all in one
+transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from backend.bulk.csvfile import CellError
+
+R = TypeVar("R", bound=BaseModel)
+TRUE = frozenset({"true", "yes", "y", "1"})
+FALSE = frozenset({"false", "no", "n", "0", ""})
+
+
+class RowModel(BaseModel):
+    """A CSV row's values: text from a spreadsheet (numbers and dates as text), nothing extra."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def flag(value: Any) -> Any:
+    """Spreadsheet booleans: true/false, yes/no, y/n, 1/0, empty = false."""
+    if isinstance(value, str) and value.strip().lower() in TRUE | FALSE:
+        return value.strip().lower() in TRUE
+    return value
+
+
+@dataclass
+class Step:
+    row: int
+    action: str  # create, update, unchanged
+    record: Any
+    target: Any = None  # the existing row, for an update or unchanged
+    changes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Plan:
+    steps: list[Step] = field(default_factory=list)
+    errors: list[CellError] = field(default_factory=list)
+
+    def count(self, action: str) -> int:
+        return sum(step.action == action for step in self.steps)
+
+
+def parse(
+    model: type[R], rows: list[tuple[int, dict[str, str]]], errors: list[CellError]
+) -> list[tuple[int, R]]:
+    """Each row as `model`; empty cells are absent values; failures become errors."""
+    parsed: list[tuple[int, R]] = []
+    for number, cells in rows:
+        try:
+            parsed.append((number, model.model_validate({k: v for k, v in cells.items() if v != ""})))
+        except ValidationError as error:
+            for problem in error.errors(include_input=False):
+                column = str(problem["loc"][0]) if problem["loc"] else None
+                errors.append(CellError(number, column, problem["msg"]))
+    return parsed
+
+
+def unique_keys(
+    parsed: list[tuple[int, R]], key: Callable[[R], Any], column: str, errors: list[CellError]
+) -> list[tuple[int, R]]:
+    """Rows whose natural key no earlier row of the file has; a repeat is an error on its row."""
+    first: dict[Any, int] = {}
+    kept = []
+    for number, record in parsed:
+        seen = first.setdefault(key(record), number)
+        if seen != number:
+            errors.append(CellError(number, column, f"The same record as row {seen}."))
+        else:
+            kept.append((number, record))
+    return kept
+
+
+def changes(target: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """The fields of `values` that differ from `target`'s, as audit-style before/after pairs."""
+    return {
+        name: {"before": getattr(target, name), "after": value}
+        for name, value in values.items()
+        if getattr(target, name) != value
+    }
+
+
+def step_for(number: int, record: Any, target: Any, values: dict[str, Any]) -> Step:
+    if target is None:
+        return Step(number, "create", record)
+    diff = changes(target, values)
+    return Step(number, "update" if diff else "unchanged", record, target, diff)
+
+
+def past(value: date | None, today: date) -> bool:
+    return value is not None and value > today

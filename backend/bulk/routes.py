@@ -1,0 +1,39 @@
+"""/api/imports/{kind} (CSV in, a report out) and /api/exports/{kind} (CSV out, streamed)."""
+
+from __future__ import annotations
+
+from flask import Response, stream_with_context
+
+from backend.auth.access import current_auth, requires
+from backend.bulk import bp, csvfile
+from backend.bulk.exports import ExportFilters, export_rows
+from backend.bulk.imports import ImportReport, run_import
+from backend.bulk.schemas import ExportQuery, ImportQuery, ImportReportOut
+from backend.core.api import api
+from backend.core.markers import in_transaction
+
+IMPORT_KINDS = "any(students, classes, enrollments, guardians)"
+EXPORT_KINDS = "any(students, classes, enrollments, guardians, attendance, grades, invoices)"
+
+
+@bp.post(f"/imports/<{IMPORT_KINDS}:kind>")
+@requires("imports.manage")
+@api(query=ImportQuery, body_media_type="text/csv", response=ImportReportOut, problems=(422,))
+def import_csv(kind: str, query: ImportQuery, body: bytes) -> ImportReport:
+    """Import a CSV file: every row or none (422 lists every problem); `dry_run` only reports."""
+    return run_import(current_auth(), kind, body, dry_run=query.dry_run, invite=query.invite)
+
+
+@bp.get(f"/exports/<{EXPORT_KINDS}:kind>")
+@in_transaction  # PostgreSQL streams the rows through a server-side cursor, which needs one
+@requires("exports.read")
+@api(query=ExportQuery, media_type="text/csv", problems=(403,))
+def export_csv(kind: str, query: ExportQuery) -> Response:
+    """Export as CSV what the caller may see (streamed; the first four import back unchanged)."""
+    filters = ExportFilters(query.from_, query.to, query.class_id, query.term_id)
+    columns, rows = export_rows(current_auth(), kind, filters)
+    return Response(
+        stream_with_context(csvfile.write(list(columns), rows)),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{kind}.csv"', "Cache-Control": "no-store"},
+    )
