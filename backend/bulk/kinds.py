@@ -22,7 +22,17 @@ from backend.auth.invitations import NO_PASSWORD_YET, invite
 from backend.auth.models import User
 from backend.auth.permissions import Role
 from backend.bulk.csvfile import CellError
-from backend.bulk.plans import Plan, RowModel, Step, flag, parse, step_for, unique_keys
+from backend.bulk.plans import (
+    Plan,
+    RowModel,
+    Step,
+    apply_plan,
+    flag,
+    parse,
+    step_for,
+    unique_keys,
+    update_from,
+)
 from backend.classes.models import Enrollment, SchoolClass, Term
 from backend.extensions import db
 from backend.students.models import GuardianLink, Student, StudentStatus
@@ -110,19 +120,7 @@ def plan_students(auth: AuthContext, rows: Rows) -> Plan:
 
 
 def apply_students(auth: AuthContext, plan: Plan, _invite: bool) -> None:
-    for step in plan.steps:
-        if step.action == "create":
-            student = Student(school_id=auth.school_id, id=uuid.uuid4(), **step.record)
-            db.session.add(student)
-            audit.record(
-                auth, "student.create", resource=student, resource_type="student", changes=step.record
-            )
-        elif step.action == "update":
-            for name, change in step.changes.items():
-                setattr(step.target, name, change["after"])
-            audit.record(
-                auth, "student.update", resource=step.target, resource_type="student", changes=step.changes
-            )
+    apply_plan(auth, plan, Student, "student")
 
 
 # --- classes ---------------------------------------------------------------------------------------
@@ -186,19 +184,7 @@ def plan_classes(auth: AuthContext, rows: Rows) -> Plan:
 
 
 def apply_classes(auth: AuthContext, plan: Plan, _invite: bool) -> None:
-    for step in plan.steps:
-        if step.action == "create":
-            school_class = SchoolClass(school_id=auth.school_id, id=uuid.uuid4(), **step.record)
-            db.session.add(school_class)
-            audit.record(
-                auth, "class.create", resource=school_class, resource_type="class", changes=step.record
-            )
-        elif step.action == "update":
-            for name, change in step.changes.items():
-                setattr(step.target, name, change["after"])
-            audit.record(
-                auth, "class.update", resource=step.target, resource_type="class", changes=step.changes
-            )
+    apply_plan(auth, plan, SchoolClass, "class")
 
 
 # --- enrollments -----------------------------------------------------------------------------------
@@ -262,17 +248,7 @@ def plan_enrollments(auth: AuthContext, rows: Rows) -> Plan:
 
 
 def apply_enrollments(auth: AuthContext, plan: Plan, _invite: bool) -> None:
-    for step in plan.steps:
-        if step.action == "create":
-            enrollment = Enrollment(school_id=auth.school_id, id=uuid.uuid4(), **step.record)
-            db.session.add(enrollment)
-            audit.record(
-                auth,
-                "enrollment.create",
-                resource=enrollment,
-                resource_type="enrollment",
-                changes=step.record,
-            )
+    apply_plan(auth, plan, Enrollment, "enrollment")
 
 
 # --- guardians -------------------------------------------------------------------------------------
@@ -341,8 +317,7 @@ def apply_guardians(auth: AuthContext, plan: Plan, send_invitations: bool) -> No
     accounts: dict[str, User] = {}
     for step in plan.steps:
         if step.action == "update":
-            for name, change in step.changes.items():
-                setattr(step.target, name, change["after"])
+            update_from(step)
             audit.record(
                 auth,
                 "guardian.update",

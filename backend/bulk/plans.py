@@ -8,6 +8,7 @@ transaction.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -15,7 +16,11 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from backend.audit import service as audit
+from backend.auth.access import AuthContext
 from backend.bulk.csvfile import CellError
+from backend.core.models import Base
+from backend.extensions import db
 
 R = TypeVar("R", bound=BaseModel)
 TRUE = frozenset({"true", "yes", "y", "1"})
@@ -101,3 +106,34 @@ def step_for(number: int, record: Any, target: Any, values: dict[str, Any]) -> S
 
 def past(value: date | None, today: date) -> bool:
     return value is not None and value > today
+
+
+def update_from(step: Step) -> None:
+    """Set the step's changed fields on its existing row."""
+    for name, change in step.changes.items():
+        setattr(step.target, name, change["after"])
+
+
+def apply_plan(auth: AuthContext, plan: Plan, model: type[Base], resource_type: str) -> None:
+    """Create and update a kind's rows as planned, an audit event each (`<type>.create`/`.update`);
+    the caller commits."""
+    for step in plan.steps:
+        if step.action == "create":
+            row = model(school_id=auth.school_id, id=uuid.uuid4(), **step.record)
+            db.session.add(row)
+            audit.record(
+                auth,
+                f"{resource_type}.create",
+                resource=row,
+                resource_type=resource_type,
+                changes=step.record,
+            )
+        elif step.action == "update":
+            update_from(step)
+            audit.record(
+                auth,
+                f"{resource_type}.update",
+                resource=step.target,
+                resource_type=resource_type,
+                changes=step.changes,
+            )
