@@ -21,6 +21,7 @@ from backend.assistant.catalogue import (
     DOMAIN_BY_NAME,
     PAGE_BY_NAME,
     PAGES,
+    Action,
     Domain,
     DomainName,
     Page,
@@ -258,7 +259,7 @@ class HelpView:
     page: PageName
     title: str
     summary: str
-    actions: list[object]
+    actions: list[Action]
     related: list[str]
 
 

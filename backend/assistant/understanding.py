@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from backend.assistant.catalogue import DomainName, PageName
+from backend.schools.service import long_date
 
 WORD = re.compile(r"[a-z0-9][a-z0-9'\-]*")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -156,10 +157,6 @@ def classify(text: str, page: PageName | None) -> list[DomainName]:
     return sorted(scores, key=lambda domain: -scores[domain])
 
 
-def _fmt(day: date) -> str:
-    return f"{day:%A} {day.day} {day:%B %Y}"
-
-
 def _weekday_before(today: date, weekday: int, *, strictly: bool) -> date:
     back = (today.weekday() - weekday) % 7
     if back == 0 and strictly:
@@ -191,40 +188,42 @@ def period_of(text: str, today: date, term: tuple[date, date] | None) -> Period 
     """The period a question names, in the school's calendar; None when it names none."""
     lowered = text.lower()
     if day := _named_date(lowered, today):
-        return Period(day, day, f"on {_fmt(day)}")
+        return Period(day, day, f"on {long_date(day)}")
     if re.search(r"\btoday\b", lowered):
-        return Period(today, today, f"today ({_fmt(today)})")
+        return Period(today, today, f"today ({long_date(today)})")
     if re.search(r"\byesterday\b", lowered):
         day = today - timedelta(days=1)
-        return Period(day, day, f"yesterday ({_fmt(day)})")
+        return Period(day, day, f"yesterday ({long_date(day)})")
     for number, name in enumerate(WEEKDAYS):
         if match := re.search(rf"\b(last )?{name}\b", lowered):
             day = _weekday_before(today, number, strictly=bool(match[1]))
-            return Period(day, day, f"on {_fmt(day)}")
+            return Period(day, day, f"on {long_date(day)}")
     monday = today - timedelta(days=today.weekday())
     if re.search(r"\bthis week\b", lowered):
-        return Period(monday, today, f"this week ({_fmt(monday)} to {_fmt(today)})")
+        return Period(monday, today, f"this week ({long_date(monday)} to {long_date(today)})")
     if re.search(r"\blast week\b", lowered):
         start = monday - timedelta(days=7)
         return Period(
             start,
             start + timedelta(days=6),
-            f"last week ({_fmt(start)} to {_fmt(start + timedelta(days=6))})",
+            f"last week ({long_date(start)} to {long_date(start + timedelta(days=6))})",
         )
     if re.search(r"\bthis month\b", lowered):
         start = today.replace(day=1)
-        return Period(start, today, f"this month ({_fmt(start)} to {_fmt(today)})")
+        return Period(start, today, f"this month ({long_date(start)} to {long_date(today)})")
     if re.search(r"\blast month\b", lowered):
         end = today.replace(day=1) - timedelta(days=1)
         start = end.replace(day=1)
-        return Period(start, end, f"last month ({_fmt(start)} to {_fmt(end)})")
+        return Period(start, end, f"last month ({long_date(start)} to {long_date(end)})")
     if match := re.search(r"\b(?:last|past) (\d{1,3}|" + "|".join(NUMBERS) + r") days\b", lowered):
         days = int(match[1]) if match[1].isdigit() else NUMBERS[match[1]]
         start = today - timedelta(days=max(days - 1, 0))
-        return Period(start, today, f"the last {days} days ({_fmt(start)} to {_fmt(today)})")
+        return Period(start, today, f"the last {days} days ({long_date(start)} to {long_date(today)})")
     if re.search(r"\bthis term\b|\bterm\b", lowered) and term is not None:
         return Period(
-            term[0], min(term[1], today), f"this term ({_fmt(term[0])} to {_fmt(min(term[1], today))})"
+            term[0],
+            min(term[1], today),
+            f"this term ({long_date(term[0])} to {long_date(min(term[1], today))})",
         )
     return None
 

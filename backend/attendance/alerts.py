@@ -95,7 +95,7 @@ def sync_absence_alerts(auth: AuthContext, student_ids: Iterable[uuid.UUID], on_
             full_name=full_name,
             student=f"{first} {last}",
             status=status.replace("_", " "),
-            day=f"{on_date:%A} {on_date.day} {on_date:%B %Y}",
+            day=on_date,
             class_name=class_name,
         )
     outbox.cancel(withdrawn)

@@ -19,18 +19,13 @@ from backend.attendance.schemas import (
     RegistersQuery,
 )
 from backend.auth.access import current_auth, requires
-from backend.bulk.csvfile import write
+from backend.bulk import csvfile
 from backend.core.api import api
 from backend.core.pagination import Items
 
 
 def _csv(name: str, rows: Iterable[Any], kind: type[Any]) -> Response:
-    columns = [field.name for field in fields(kind)]
-    return Response(
-        write(columns, (astuple(row) for row in rows)),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"', "Cache-Control": "no-store"},
-    )
+    return csvfile.response(name, [field.name for field in fields(kind)], (astuple(row) for row in rows))
 
 
 def _registers(query: RegistersQuery) -> list[MissingRegister]:

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
@@ -28,17 +28,23 @@ NOT_USABLE = "This invitation link is not valid, was already used, or has expire
 NO_PASSWORD_YET = "!invited"  # noqa: S105 - a marker no hash can equal, not a password
 
 
+def _revoke_pending(user_id: uuid.UUID, now: datetime) -> int:
+    """End the user's pending invitation, if any; how many were."""
+    result = db.session.execute(
+        update(Invitation)
+        .where(
+            Invitation.user_id == user_id, Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None)
+        )
+        .values(revoked_at=now)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]  # a DML result has rowcount
+
+
 def invite(actor: audit.Actor | None, user: User) -> Invitation:
     """A new invitation for `user` (any pending one is revoked) and its email, in the caller's
     transaction."""
     settings, now = current_settings(), utcnow()
-    db.session.execute(
-        update(Invitation)
-        .where(
-            Invitation.user_id == user.id, Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None)
-        )
-        .values(revoked_at=now)
-    )
+    _revoke_pending(user.id, now)
     token = new_secret_token()
     expires = now + timedelta(hours=settings.invitation_ttl_hours)
     invitation = Invitation(
@@ -89,14 +95,7 @@ def resend(auth: AuthContext, user_id: uuid.UUID) -> Invitation:
 
 def revoke(auth: AuthContext, user_id: uuid.UUID) -> None:
     user = _pending_user(auth, user_id)
-    revoked = db.session.execute(
-        update(Invitation)
-        .where(
-            Invitation.user_id == user.id, Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None)
-        )
-        .values(revoked_at=utcnow())
-    )
-    if not revoked.rowcount:  # type: ignore[attr-defined]  # a DML result has rowcount
+    if not _revoke_pending(user.id, utcnow()):
         raise NotFound("No pending invitation for this user.")
     audit.record(auth, "user.invitation_revoke", resource=user, resource_type="user")
     db.session.commit()

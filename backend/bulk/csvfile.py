@@ -15,6 +15,8 @@ import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from flask import Response, stream_with_context
+
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_CELL = 2000
 
@@ -115,3 +117,15 @@ def write(columns: list[str], rows: Iterable[Iterable[object]]) -> Iterator[str]
         buffer.truncate()
         writer.writerow([safe(value) for value in row])
         yield buffer.getvalue()
+
+
+def response(filename: str, columns: list[str], rows: Iterable[Iterable[object]]) -> Response:
+    """A CSV download, streamed while the request's context (and its transaction) lives."""
+    return Response(
+        stream_with_context(write(columns, rows)),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal, select
+from sqlalchemy import Select, func, literal, select
 
 from backend.attendance.models import AttendanceRecord
 from backend.auth.access import AuthContext
@@ -181,7 +181,7 @@ def _invoices(auth: AuthContext, _f: ExportFilters) -> Rows:
             paid,
             billed - paid,
         )
-        .join(Student, and_(Student.id == Invoice.student_id))
+        .join(Student, Student.id == Invoice.student_id)
         .where(auth.owns(Invoice), finance_students(auth))
         .order_by(Invoice.due_date, Invoice.number)
     )

@@ -38,6 +38,7 @@ from backend.extensions import db
 from backend.students.models import GuardianLink, Student, StudentStatus
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+AdmissionNumber = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 Flag = Annotated[bool, BeforeValidator(flag)]
 Rows = list[tuple[int, dict[str, str]]]
 
@@ -55,7 +56,7 @@ class Kind:
 
 
 class StudentRow(RowModel):
-    admission_number: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    admission_number: AdmissionNumber
     first_name: Text
     last_name: Text
     date_of_birth: date
@@ -103,11 +104,7 @@ def plan_students(auth: AuthContext, rows: Rows) -> Plan:
     parsed = unique_keys(
         parse(StudentRow, rows, plan.errors), lambda r: r.admission_number, "admission_number", plan.errors
     )
-    keys = [record.admission_number for _n, record in parsed]
-    existing = {
-        s.admission_number: s
-        for s in db.session.scalars(auth.scoped(Student).where(Student.admission_number.in_(keys)))
-    }
+    existing = _students_numbered(auth, {record.admission_number for _n, record in parsed})
     today = auth.today()
     for number, record in parsed:
         found = existing.get(record.admission_number)
@@ -138,6 +135,18 @@ def _terms(auth: AuthContext, names: set[str]) -> dict[str, Term]:
     return {t.name: t for t in db.session.scalars(auth.scoped(Term).where(Term.name.in_(names)))}
 
 
+def _classes_in(auth: AuthContext, terms: dict[str, Term]) -> dict[tuple[uuid.UUID, str], SchoolClass]:
+    """The terms' classes by their natural key (term, name)."""
+    statement = auth.scoped(SchoolClass).where(SchoolClass.term_id.in_([t.id for t in terms.values()]))
+    return {(c.term_id, c.name): c for c in db.session.scalars(statement)}
+
+
+def _students_numbered(auth: AuthContext, numbers: set[str]) -> dict[str, Student]:
+    """The school's students with these admission numbers, by number."""
+    statement = auth.scoped(Student).where(Student.admission_number.in_(numbers))
+    return {s.admission_number: s for s in db.session.scalars(statement)}
+
+
 def plan_classes(auth: AuthContext, rows: Rows) -> Plan:
     plan = Plan()
     parsed = unique_keys(parse(ClassRow, rows, plan.errors), lambda r: (r.term, r.name), "name", plan.errors)
@@ -153,13 +162,9 @@ def plan_classes(auth: AuthContext, rows: Rows) -> Plan:
             )
         ).all()
     )
-    existing = {
-        (c.term_id, c.name): c
-        for c in db.session.scalars(
-            auth.scoped(SchoolClass).where(SchoolClass.term_id.in_([t.id for t in terms.values()]))
-        )
-    }
+    existing = _classes_in(auth, terms)
     for number, record in parsed:
+        found_errors = len(plan.errors)
         term = terms.get(record.term)
         teacher = teachers.get(str(record.teacher_email).lower()) if record.teacher_email else None
         if term is None:
@@ -170,7 +175,7 @@ def plan_classes(auth: AuthContext, rows: Rows) -> Plan:
             )
         if not 0 <= record.grade_level <= 20:
             plan.errors.append(CellError(number, "grade_level", "Must be between 0 and 20."))
-        if term is None or (record.teacher_email and teacher is None) or not 0 <= record.grade_level <= 20:
+        if term is None or len(plan.errors) > found_errors:
             continue
         values = {
             "name": record.name,
@@ -191,7 +196,7 @@ def apply_classes(auth: AuthContext, plan: Plan, _invite: bool) -> None:
 
 
 class EnrollmentRow(RowModel):
-    admission_number: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    admission_number: AdmissionNumber
     term: Text
     class_name: Text
 
@@ -204,19 +209,9 @@ def plan_enrollments(auth: AuthContext, rows: Rows) -> Plan:
         "class_name",
         plan.errors,
     )
-    students = {
-        s.admission_number: s
-        for s in db.session.scalars(
-            auth.scoped(Student).where(Student.admission_number.in_({r.admission_number for _n, r in parsed}))
-        )
-    }
+    students = _students_numbered(auth, {r.admission_number for _n, r in parsed})
     terms = _terms(auth, {r.term for _n, r in parsed})
-    classes = {
-        (c.term_id, c.name): c
-        for c in db.session.scalars(
-            auth.scoped(SchoolClass).where(SchoolClass.term_id.in_([t.id for t in terms.values()]))
-        )
-    }
+    classes = _classes_in(auth, terms)
     enrolled = {
         (student_id, class_id)
         for student_id, class_id in db.session.execute(
@@ -226,6 +221,7 @@ def plan_enrollments(auth: AuthContext, rows: Rows) -> Plan:
         )
     }
     for number, record in parsed:
+        found_errors = len(plan.errors)
         student = students.get(record.admission_number)
         term = terms.get(record.term)
         school_class = classes.get((term.id, record.class_name)) if term else None
@@ -239,7 +235,7 @@ def plan_enrollments(auth: AuthContext, rows: Rows) -> Plan:
             plan.errors.append(
                 CellError(number, "class_name", f"No class {record.class_name!r} in term {record.term!r}.")
             )
-        if student is None or school_class is None or student.status != StudentStatus.ACTIVE:
+        if student is None or school_class is None or len(plan.errors) > found_errors:
             continue
         values = {"student_id": student.id, "class_id": school_class.id}
         target = values if (student.id, school_class.id) in enrolled else None
@@ -255,7 +251,7 @@ def apply_enrollments(auth: AuthContext, plan: Plan, _invite: bool) -> None:
 
 
 class GuardianRow(RowModel):
-    admission_number: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    admission_number: AdmissionNumber
     email: EmailStr
     full_name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     relationship: Annotated[str, StringConstraints(min_length=1, max_length=32)]
@@ -275,12 +271,7 @@ def plan_guardians(auth: AuthContext, rows: Rows) -> Plan:
         "email",
         plan.errors,
     )
-    students = {
-        s.admission_number: s
-        for s in db.session.scalars(
-            auth.scoped(Student).where(Student.admission_number.in_({r.admission_number for _n, r in parsed}))
-        )
-    }
+    students = _students_numbered(auth, {r.admission_number for _n, r in parsed})
     emails = {str(r.email).lower() for _n, r in parsed}
     users = {u.email: u for u in db.session.scalars(select(User).where(func.lower(User.email).in_(emails)))}
     links = {

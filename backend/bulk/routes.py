@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, stream_with_context
+from flask import Response
 
 from backend.auth.access import current_auth, requires
 from backend.bulk import bp, csvfile
@@ -32,8 +32,4 @@ def export_csv(kind: str, query: ExportQuery) -> Response:
     """Export as CSV what the caller may see (streamed; the first four import back unchanged)."""
     filters = ExportFilters(query.from_, query.to, query.class_id, query.term_id)
     columns, rows = export_rows(current_auth(), kind, filters)
-    return Response(
-        stream_with_context(csvfile.write(list(columns), rows)),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{kind}.csv"', "Cache-Control": "no-store"},
-    )
+    return csvfile.response(kind, list(columns), rows)

@@ -82,7 +82,7 @@ def _school(settings: Settings, school: School) -> tuple[int, int]:
                 number=invoice.number,
                 stage_text=stage_text,
                 outstanding=format_money(sums[invoice.id].outstanding, school.currency),
-                due=f"{invoice.due_date:%A} {invoice.due_date.day} {invoice.due_date:%B %Y}",
+                due=invoice.due_date,
             )
             queued += queued_now is not None
     db.session.commit()

@@ -11,6 +11,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from backend.config import Settings
 from backend.mail.models import OPTIONAL_KINDS, MailKind
+from backend.schools.service import long_date
 
 SUBJECTS = {
     MailKind.INVITATION: "You are invited to {school} on Homeroom",
@@ -18,7 +19,7 @@ SUBJECTS = {
     MailKind.ABSENCE_ALERT: "{student} was marked {status} today",
     MailKind.FEE_REMINDER: "{school}: invoice {number} {stage_text}",
 }
-_ENV = Environment(
+_ENV = Environment(  # dates go in as dates: `{{ day | long_date }}`
     loader=PackageLoader("backend.mail", "templates"),
     autoescape=select_autoescape(["html"]),
     undefined=StrictUndefined,
@@ -26,6 +27,7 @@ _ENV = Environment(
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
+_ENV.filters["long_date"] = long_date
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,11 @@ def create_school(name: str, slug: str, timezone: str, currency: str) -> School:
     return school
 
 
+def long_date(day: date) -> str:
+    """A date as people read it in a sentence: "Monday 30 November 2026"."""
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
 def today_in(timezone: str) -> date:
     """Today's date in a time zone: "today", "overdue" and "this term" are judged where the school is."""
     return datetime.now(ZoneInfo(timezone)).date()
