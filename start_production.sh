@@ -102,14 +102,28 @@ info "starting the mail sender (flask outbox run) beside Gunicorn"
 server=$!
 "${flask[@]}" outbox run &
 sender=$!
-stop_both() { kill -TERM "$server" "$sender" 2>/dev/null || true; }
+stopping=0
+stop_both() {  # once: a second TERM would cut Gunicorn's graceful stop short
+  [ "$stopping" = 1 ] && return
+  stopping=1
+  kill -TERM "$server" "$sender" 2>/dev/null || true
+}
+# A trapped signal interrupts `wait`; wait again until the process has really ended.
+exit_status_of() {
+  local status
+  while :; do
+    wait "$1"
+    status=$?
+    kill -0 "$1" 2>/dev/null || return "$status"
+  done
+}
 trap stop_both TERM INT
 set +e
 wait -n "$server" "$sender"  # one of them stopped, or a signal arrived (and stop_both ran)
 stop_both
-wait "$server"
+exit_status_of "$server"
 server_status=$?
-wait "$sender"
+exit_status_of "$sender"
 sender_status=$?
 [ "$server_status" -ne 0 ] && exit "$server_status"
 exit "$sender_status"
