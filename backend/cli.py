@@ -14,8 +14,8 @@ from backend.audit import service as audit
 from backend.config import Settings, current_settings
 from backend.core.db import ping
 from backend.core.errors import DATABASE_UNAVAILABLE
+from backend.core.extensions import db
 from backend.core.key_rotation import rotate_all, rows_to_check
-from backend.extensions import db
 
 config_cli = AppGroup("config", help="Inspect and validate the configuration.")
 

@@ -4,7 +4,7 @@
         .venv/bin/python bench/assistant_eval.py [--offline] [--allow-remote] [--show-failures]
 
 Builds the demo school in a scratch SQLite database, asks every case of
-`backend/assistant/evaluation.py` through the HTTP API as its user, and prints the share of
+`backend/demo/assistant_eval.py` through the HTTP API as its user, and prints the share of
 answers that contain every required fact and none of the forbidden ones, by role and by domain,
 and how many were phrased by the model (the rest fell back to the offline answer). `--offline`
 runs without a model (the test suite's check). The model must be on 127.0.0.1 unless
@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from flask_migrate import upgrade
 
 from backend import create_app
-from backend.assistant.evaluation import CASES, Result, run
 from backend.config import settings_from
 from backend.core.db import dispose_pools
+from backend.demo.assistant_eval import CASES, Result, run
 from backend.demo.seed import seed
 
 FAST_HASHING = {

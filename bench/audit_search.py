@@ -26,12 +26,12 @@ from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 
 from backend import create_app
-from backend.auth.permissions import Role
 from backend.auth.schemas import UserCreateIn
 from backend.auth.user_service import create_school, create_user
 from backend.config import normalise_database_url, settings_from
 from backend.core.db import dispose_pools
-from backend.extensions import db
+from backend.core.extensions import db
+from backend.tenancy import Role
 
 ACTIONS = [
     "student.update",

@@ -66,8 +66,8 @@ def seed_demo_school(database_url: str) -> School:
     from backend.classes.models import Enrollment, SchoolClass
     from backend.config import settings_from
     from backend.core.db import dispose_pools
+    from backend.core.extensions import db
     from backend.demo.seed import seed
-    from backend.extensions import db
 
     app = create_app(
         settings_from(APP_ENV="testing", DATABASE_URL=database_url, LOG_LEVEL="WARNING", LOG_FORMAT="json")

@@ -27,14 +27,14 @@ from flask_migrate import upgrade
 from sqlalchemy import insert
 
 from backend import create_app
-from backend.auth.permissions import Role
 from backend.auth.schemas import UserCreateIn
 from backend.auth.user_service import create_user
 from backend.config import settings_from
 from backend.core.db import dispose_pools, scratch_database
-from backend.extensions import db
+from backend.core.extensions import db
 from backend.schools.service import create_school
 from backend.students.models import Student
+from backend.tenancy import Role
 
 PASSWORD = "bench-export-passphrase-1"  # noqa: S105 - a scratch account in a scratch database
 ADMIN = "admin@bench.example.org"

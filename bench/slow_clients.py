@@ -28,10 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from backend import create_app  # noqa: E402
-from backend.auth.permissions import Role  # noqa: E402
 from backend.auth.schemas import UserCreateIn  # noqa: E402
 from backend.auth.user_service import create_user  # noqa: E402
 from backend.schools.service import create_school  # noqa: E402
+from backend.tenancy import Role  # noqa: E402
 
 PASSWORD = "a-bench-passphrase-42"  # noqa: S105 - for the throwaway database of this run
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from backend.core.db import compare_options, render_plain_types
-from backend.extensions import db
+from backend.core.extensions import db
 from backend.models import import_all_models
 
 import_all_models()

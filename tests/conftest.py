@@ -34,13 +34,13 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.exc import OperationalError
 
 from backend import create_app
-from backend.auth.permissions import Role
 from backend.auth.schemas import OperatorCreateIn, UserCreateIn
 from backend.auth.user_service import create_operator, create_user
 from backend.config import normalise_database_url, settings_from
 from backend.core.db import dispose_pools, scratch_database
-from backend.extensions import db as _db
+from backend.core.extensions import db as _db
 from backend.schools.service import create_school
+from backend.tenancy import Role
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from backend.auth.permissions import Role, allowed
+from backend.tenancy import Role, allowed
 
 DomainName = Literal[
     "attendance",

@@ -18,13 +18,11 @@ from backend.assistant.understanding import Period, Question
 from backend.attendance.models import AttendanceRecord, AttendanceStatus
 from backend.attendance.schemas import AttendanceRangeQuery
 from backend.attendance.service import student_attendance
-from backend.auth.access import AuthContext
 from backend.auth.models import User
-from backend.auth.permissions import Role, allowed
 from backend.classes.models import Enrollment, SchoolClass, Term
 from backend.classes.service import term_on, visible_classes
 from backend.core.errors import Forbidden, NotFound
-from backend.extensions import db
+from backend.core.extensions import db
 from backend.fees.balances import format_money as money
 from backend.fees.schemas import InvoiceListQuery
 from backend.fees.service import list_invoices, student_balance
@@ -33,6 +31,7 @@ from backend.health_records import service as health
 from backend.students.access import guardian_link, visible_student, visible_students
 from backend.students.models import Student
 from backend.students.service import list_guardians
+from backend.tenancy import AuthContext, Role, allowed
 
 MAX_LINES = 10
 DEFAULT_ATTENDANCE_DAYS = 30

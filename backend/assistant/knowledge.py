@@ -17,12 +17,11 @@ from sqlalchemy import ColumnElement, Select, column, func, literal_column, text
 from backend.assistant.models import SEARCH_INDEX, SEARCH_TABLE, SEARCH_TRIGGERS, Audience, KnowledgeEntry
 from backend.assistant.schemas import KnowledgeIn, KnowledgeListQuery, KnowledgeUpdateIn
 from backend.audit import service as audit
-from backend.auth.access import AuthContext
-from backend.auth.permissions import Role
 from backend.core.db import commit_unique
 from backend.core.errors import NotFound
+from backend.core.extensions import db
 from backend.core.pagination import Page, keyset, page_of
-from backend.extensions import db
+from backend.tenancy import AuthContext, Role
 
 FIELDS = ("kind", "title", "body", "audience")
 STOP_WORDS = frozenset(

@@ -22,11 +22,11 @@ from backend.assistant.schemas import (
     StudentMessageIn,
 )
 from backend.assistant.service import Answer, HelpView
-from backend.auth.access import current_auth, requires
 from backend.core.api import Headers, api
 from backend.core.markers import rate_limit
 from backend.core.pagination import Items, Page
 from backend.core.ratelimit import setting_limit
+from backend.tenancy import current_auth, requires
 
 ASSISTANT_LIMIT = setting_limit("assistant_rate_limit")
 

@@ -35,14 +35,13 @@ from backend.assistant.provider import ModelFailure, current_model
 from backend.assistant.subjects import StudentRef, resolve
 from backend.assistant.understanding import STUDENT_DOMAINS, Question, understand
 from backend.audit import service as audit
-from backend.auth.access import AuthContext
-from backend.auth.permissions import Role, allowed
 from backend.auth.service import profile
 from backend.classes.service import term_on
 from backend.core import metrics
-from backend.extensions import db
+from backend.core.extensions import db
 from backend.schools.models import School
 from backend.students.access import visible_student
+from backend.tenancy import AuthContext, Role, allowed
 
 log = structlog.get_logger("homeroom.assistant")
 Mode = Literal["model", "offline"]

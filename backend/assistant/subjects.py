@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_
 
 from backend.assistant.understanding import NOT_NAMES, Question
-from backend.auth.access import AuthContext
-from backend.auth.permissions import Role
-from backend.extensions import db
+from backend.core.extensions import db
 from backend.students.access import visible_student, visible_students
 from backend.students.models import Student
+from backend.tenancy import AuthContext, Role
 
 MAX_STUDENTS = 5  # a question about more students than this is answered for the first five
 MAX_CHILDREN = 10

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from backend.assistant.catalogue import DomainName, PageName
-from backend.schools.service import long_date
+from backend.core.dates import long_date
 
 WORD = re.compile(r"[a-z0-9][a-z0-9'\-]*")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

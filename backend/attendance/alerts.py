@@ -13,16 +13,16 @@ from datetime import date
 from sqlalchemy import select
 
 from backend.attendance.models import AttendanceRecord, AttendanceStatus
-from backend.auth.access import AuthContext
 from backend.auth.models import User
 from backend.classes.models import SchoolClass
 from backend.config import current_settings
-from backend.extensions import db
+from backend.core.extensions import db
 from backend.mail import outbox
 from backend.mail.models import MailKind
-from backend.mail.preferences import opted_in
+from backend.notifications.service import opted_in
 from backend.schools.models import School
 from backend.students.models import GuardianLink, Student
+from backend.tenancy import AuthContext
 
 
 def _key(student_id: uuid.UUID, on_date: date, user_id: uuid.UUID) -> str:

@@ -18,10 +18,10 @@ from backend.attendance.schemas import (
     RatesQuery,
     RegistersQuery,
 )
-from backend.auth.access import current_auth, requires
-from backend.bulk import csvfile
+from backend.core import csvfile
 from backend.core.api import api
 from backend.core.pagination import Items
+from backend.tenancy import current_auth, requires
 
 
 def _csv(name: str, rows: Iterable[Any], kind: type[Any]) -> Response:

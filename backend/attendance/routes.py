@@ -14,9 +14,9 @@ from backend.attendance.schemas import (
     BulkAttendanceIn,
     StudentAttendanceOut,
 )
-from backend.auth.access import current_auth, requires
 from backend.core.api import api
 from backend.core.pagination import Items
+from backend.tenancy import current_auth, requires
 
 
 @bp.get("/classes/<uuid:class_id>/attendance")

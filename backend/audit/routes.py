@@ -5,9 +5,9 @@ from __future__ import annotations
 from backend.audit import bp, service
 from backend.audit.models import AuditEvent
 from backend.audit.schemas import AuditEventOut, AuditQuery
-from backend.auth.access import current_auth, requires
 from backend.core.api import api
 from backend.core.pagination import Page
+from backend.tenancy import current_auth, requires
 
 
 @bp.get("/audit-events")

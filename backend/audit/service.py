@@ -18,18 +18,19 @@ from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from flask import g, has_request_context, request
+from flask import has_request_context, request
 from sqlalchemy import CursorResult, delete, func, insert, select, update
 
 from backend.audit.models import PLATFORM_CHAIN, AuditChainHead, AuditEvent, AuditPolicy
 from backend.audit.schemas import AuditQuery
 from backend.core import metrics
+from backend.core.context import current_request_id
+from backend.core.extensions import db
 from backend.core.models import utcnow
 from backend.core.pagination import Page, keyset, page_of
-from backend.extensions import db
 
 if TYPE_CHECKING:
-    from backend.auth.access import AuthContext
+    from backend.tenancy import AuthContext
 
 GENESIS = "0" * 64
 REDACTED = "[redacted]"
@@ -133,7 +134,7 @@ def _request_context() -> dict[str, Any]:
     if not has_request_context():
         return {}
     return {
-        "request_id": g.get("request_id"),
+        "request_id": current_request_id(),
         "client_ip": request.remote_addr,
         "user_agent": (request.user_agent.string or "")[:200] or None,
     }

@@ -16,8 +16,10 @@ def init_app(app: Flask, settings: Settings) -> None:
     from backend.auth.access import LOCAL_STATES, authenticate
     from backend.auth.cli import routes_audit, users_cli
     from backend.auth.passwords import Passwords, make_hasher
+    from backend.auth.recovery import process_reset_requests
     from backend.auth.service import PASSWORDS_EXTENSION
     from backend.core.cache import MemoryStore
+    from backend.mail.sender import register_before_round
 
     app.before_request(authenticate)
     app.extensions[LOCAL_STATES] = MemoryStore(settings.cache_max_entries)
@@ -26,3 +28,4 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.register_blueprint(users_bp)
     app.cli.add_command(users_cli)
     app.cli.add_command(routes_audit)
+    register_before_round(app, process_reset_requests)  # reset requests become emails in the sender

@@ -8,12 +8,11 @@ from flask.cli import AppGroup, with_appcontext
 from pydantic import ValidationError
 
 from backend.auth import user_service
-from backend.auth.access import unprotected_routes
-from backend.auth.permissions import SCHOOL_ROLES
 from backend.auth.schemas import OperatorCreateIn, UserCreateIn
 from backend.core.cli import command_error, read_password
 from backend.core.errors import ApiError
 from backend.schools.service import school_by_slug
+from backend.tenancy import SCHOOL_ROLES, unprotected_routes
 
 users_cli = AppGroup("users", help="Manage users.")
 PASSWORD_STDIN = click.option(

@@ -10,18 +10,18 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from backend.audit import service as audit
-from backend.auth.access import AuthContext
 from backend.auth.models import Invitation, User
 from backend.auth.passwords import policy_problem
 from backend.auth.service import Client, IssuedTokens, acting_user, open_session, passwords
 from backend.auth.tokens import hash_secret_token, new_secret_token
 from backend.config import current_settings
 from backend.core.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from backend.core.extensions import db
 from backend.core.models import utcnow
-from backend.extensions import db
 from backend.mail import outbox
 from backend.mail.models import MailKind
 from backend.schools.models import School
+from backend.tenancy import AuthContext
 
 NOT_USABLE = "This invitation link is not valid, was already used, or has expired."
 # The password hash of an account whose user has not chosen a password yet: no hash matches it.

@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from backend.auth.permissions import Role
 from backend.core.models import Base, Timestamps, UUIDPrimaryKey, enum_check
 from backend.schools.models import School
+from backend.tenancy import Role
 
 
 class User(UUIDPrimaryKey, Timestamps, Base):

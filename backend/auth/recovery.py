@@ -22,8 +22,8 @@ from backend.auth.service import acting_user, passwords, revoke_user_sessions
 from backend.auth.tokens import hash_secret_token, new_secret_token
 from backend.config import Settings
 from backend.core.errors import BadRequest, ValidationFailed
+from backend.core.extensions import db
 from backend.core.models import utcnow
-from backend.extensions import db
 from backend.mail import outbox
 from backend.mail.models import MailKind
 from backend.schools.models import School

@@ -9,7 +9,7 @@ from flask import Response, after_this_request, request
 
 from backend.auth import auth_bp as bp
 from backend.auth import invitations, recovery, service
-from backend.auth.access import bearer_token, current_caller, requires
+from backend.auth.access import bearer_token
 from backend.auth.models import User
 from backend.auth.schemas import (
     AcceptedOut,
@@ -29,6 +29,7 @@ from backend.core.api import api
 from backend.core.errors import Forbidden, Unauthorized
 from backend.core.markers import public, rate_limit
 from backend.core.ratelimit import setting_limit
+from backend.tenancy import current_caller, requires
 
 REFRESH_COOKIE = "homeroom_refresh"
 COOKIE_PATH = "/api/auth"

@@ -14,9 +14,9 @@ from pydantic import (
     model_validator,
 )
 
-from backend.auth.permissions import Role, SchoolRole
 from backend.core.pagination import PageQuery
 from backend.core.validation import Hidden, InputModel, OutputModel, PatchModel
+from backend.tenancy import Role, SchoolRole
 
 
 def normalise_email(value: str) -> str:

@@ -4,28 +4,28 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 import structlog
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import CursorResult, select, update
 
 from backend.audit import service as audit
-from backend.auth.access import AuthContext, Caller, forget_sessions
+from backend.auth.access import forget_sessions
 from backend.auth.models import AuthSession, RefreshToken, User
 from backend.auth.passwords import Passwords, policy_problem
-from backend.auth.permissions import Role
-from backend.auth.schemas import normalise_email
+from backend.auth.schemas import ChildOut, normalise_email
 from backend.auth.tokens import INVALID_TOKEN, hash_secret_token, issue_access_token, new_secret_token
 from backend.config import current_settings
 from backend.core import metrics
 from backend.core.errors import NotFound, Unauthorized, ValidationFailed
+from backend.core.extensions import db
 from backend.core.models import utcnow
-from backend.extensions import db
 from backend.schools.models import School
-from backend.students.models import GuardianLink, Student
+from backend.tenancy import AuthContext, Caller, Role
 
 log = structlog.get_logger("homeroom.auth")
 PASSWORDS_EXTENSION = "homeroom.passwords"
@@ -264,19 +264,14 @@ def change_password(auth: Caller, current: str, new: str) -> None:
     forget_sessions(revoked)
 
 
-@dataclass(frozen=True)
-class LinkedChild:
-    """A parent's child as the profile lists it, with what the link lets the parent see."""
+_CHILDREN = "homeroom.auth_linked_children"
+ChildrenOf = Callable[[AuthContext], list[ChildOut]]
 
-    id: uuid.UUID
-    first_name: str
-    last_name: str
-    grade_level: int
-    status: str
-    relationship: str
-    is_primary: bool
-    can_view_finance: bool
-    can_view_health: bool
+
+def provide_children(app: Flask, children_of: ChildrenOf) -> None:
+    """`backend.students` gives the profile a parent's linked children at start-up (students build
+    on auth, so auth does not import them)."""
+    app.extensions[_CHILDREN] = children_of
 
 
 @dataclass(frozen=True)
@@ -284,7 +279,7 @@ class Profile:
     user: User
     school: School | None  # operators belong to no school
     role: Role
-    children: list[LinkedChild] | None  # parents only
+    children: list[ChildOut] | None  # parents only
 
 
 def profile(caller: Caller) -> Profile:
@@ -295,27 +290,6 @@ def profile(caller: Caller) -> Profile:
     if row is None:
         raise NotFound("User not found.")
     user, school = row
-    children = (
-        _linked_children(caller) if isinstance(caller, AuthContext) and caller.role == Role.PARENT else None
-    )
+    parent = isinstance(caller, AuthContext) and caller.role == Role.PARENT
+    children = current_app.extensions[_CHILDREN](caller) if parent else None
     return Profile(user, school, caller.role, children)
-
-
-def _linked_children(auth: AuthContext) -> list[LinkedChild]:
-    rows = db.session.execute(
-        select(
-            Student.id,
-            Student.first_name,
-            Student.last_name,
-            Student.grade_level,
-            Student.status,
-            GuardianLink.relationship,
-            GuardianLink.is_primary,
-            GuardianLink.can_view_finance,
-            GuardianLink.can_view_health,
-        )
-        .join(GuardianLink, GuardianLink.student_id == Student.id)
-        .where(auth.owns(GuardianLink), GuardianLink.user_id == auth.user_id)
-        .order_by(Student.last_name, Student.first_name, Student.id)
-    )
-    return [LinkedChild(*row) for row in rows]

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 
-from backend.auth.permissions import Role
 from backend.config import Settings
 from backend.core.errors import Unauthorized
+from backend.tenancy import Role
 
 ALGORITHM = "HS256"
 ISSUER = "homeroom"

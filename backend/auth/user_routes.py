@@ -8,11 +8,11 @@ from flask import url_for
 
 from backend.auth import invitations, user_service
 from backend.auth import users_bp as bp
-from backend.auth.access import current_auth, requires
 from backend.auth.models import Invitation, User
 from backend.auth.schemas import InvitationOut, UserAdminOut, UserCreateIn, UserListQuery, UserUpdateIn
 from backend.core.api import Headers, api
 from backend.core.pagination import Page
+from backend.tenancy import current_auth, requires
 
 
 @bp.get("")

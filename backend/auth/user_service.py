@@ -8,17 +8,17 @@ from typing import Any
 from sqlalchemy import exists, or_, select
 
 from backend.audit import service as audit
-from backend.auth.access import AuthContext, forget_sessions
+from backend.auth.access import forget_sessions
 from backend.auth.invitations import NO_PASSWORD_YET, invite
 from backend.auth.models import AuthSession, User
 from backend.auth.passwords import policy_problem
-from backend.auth.permissions import Role
 from backend.auth.schemas import OperatorCreateIn, UserCreateIn, UserListQuery, UserUpdateIn, normalise_email
 from backend.auth.service import passwords, revoke_user_sessions
 from backend.core.errors import Conflict, NotFound, ValidationFailed
+from backend.core.extensions import db
 from backend.core.models import utcnow
 from backend.core.pagination import Page, keyset, page_of
-from backend.extensions import db
+from backend.tenancy import AuthContext, Role
 
 USER_FIELDS = ("email", "full_name", "role", "is_active")
 

@@ -8,11 +8,14 @@ from backend.config import Settings
 
 
 def init_app(app: Flask, settings: Settings) -> None:
+    from backend.backups import metrics
     from backend.backups.cli import backup_cli
     from backend.backups.service import check_backups, check_object_storage
     from backend.probes.checks import register_check
+    from backend.probes.metrics import register_state_metric
 
     app.cli.add_command(backup_cli)
+    register_state_metric(app, metrics.read, metrics.fallback)
     if settings.backup_dir is not None:  # only where backups are configured
         register_check(app, "backup", check_backups, critical=False)
     if settings.backup_s3_bucket:

@@ -55,8 +55,8 @@ from backend.backups.models import BackupRun, RunKind, RunStatus
 from backend.backups.offsite import Bucket, fetch, prune_remote, reachable, upload
 from backend.config import SETTINGS_EXTENSION, Settings, normalise_database_url
 from backend.core.db import code_heads, database_revisions, scratch_database
+from backend.core.extensions import another_app, db
 from backend.core.models import utcnow
-from backend.extensions import db
 from backend.version import __version__
 
 log = structlog.get_logger("homeroom.backup")
@@ -520,7 +520,6 @@ def _drill(settings: Settings, url: URL) -> tuple[bool, int, int, list[str]]:
     every audit chain. (Whether upgraded, chains, events, broken links.)"""
     from flask_migrate import upgrade
 
-    from backend import create_app  # the app factory imports this feature: import it late
     from backend.audit.service import chain_ids, verify_chain
     from backend.core.db import dispose_pools
 
@@ -532,7 +531,7 @@ def _drill(settings: Settings, url: URL) -> tuple[bool, int, int, list[str]]:
             "backup_s3_bucket": None,
         }
     )
-    app = create_app(copy)
+    app = another_app(copy)
     try:
         with app.app_context():
             with db.engine.connect() as connection:

@@ -12,6 +12,9 @@ bp = Blueprint("classes", __name__, url_prefix="/api/classes")
 
 def init_app(app: Flask, settings: Settings) -> None:
     from backend.classes import routes  # noqa: F401  (registers the views)
+    from backend.classes.roster import ClassRoster
+    from backend.students.access import use_roster
 
+    use_roster(app, ClassRoster())  # which students a teacher sees, for the student rules
     app.register_blueprint(terms_bp)
     app.register_blueprint(bp)

@@ -6,9 +6,8 @@ import uuid
 
 from flask import url_for
 
-from backend.auth.access import current_auth, requires
-from backend.classes import bp, bulk, service, terms_bp
-from backend.classes.bulk import BulkEnrollment
+from backend.classes import bp, bulk_enrollment, service, terms_bp
+from backend.classes.bulk_enrollment import BulkEnrollment
 from backend.classes.models import SchoolClass, Term
 from backend.classes.schemas import (
     BulkEnrollmentIn,
@@ -26,6 +25,7 @@ from backend.core.api import Headers, api
 from backend.core.pagination import Items, Page
 from backend.students.models import Student
 from backend.students.schemas import StudentOut
+from backend.tenancy import current_auth, requires
 
 
 @terms_bp.get("")
@@ -98,7 +98,7 @@ def enroll(class_id: uuid.UUID, body: EnrollmentIn) -> Student:
 @api(body=BulkEnrollmentIn, response=BulkEnrollmentOut)
 def enroll_many(class_id: uuid.UUID, body: BulkEnrollmentIn) -> BulkEnrollment:
     """Enroll many students at once: all or none; those already enrolled are counted, not added."""
-    return bulk.enroll_many(current_auth(), class_id, body.student_ids)
+    return bulk_enrollment.enroll_many(current_auth(), class_id, body.student_ids)
 
 
 @bp.post("/<uuid:class_id>/promote")
@@ -106,7 +106,7 @@ def enroll_many(class_id: uuid.UUID, body: BulkEnrollmentIn) -> BulkEnrollment:
 @api(body=PromoteIn, response=BulkEnrollmentOut)
 def promote(class_id: uuid.UUID, body: PromoteIn) -> BulkEnrollment:
     """Enroll this class's active students in next year's class (repeatable; all or none)."""
-    return bulk.promote(current_auth(), class_id, body.to_class_id)
+    return bulk_enrollment.promote(current_auth(), class_id, body.to_class_id)
 
 
 @bp.delete("/<uuid:class_id>/enrollments/<uuid:student_id>")

@@ -40,7 +40,7 @@ from sqlalchemy.pool import QueuePool
 
 from backend.config import PROJECT_ROOT, SETTINGS_EXTENSION, Settings, normalise_database_url
 from backend.core.errors import Conflict, is_unique_violation
-from backend.extensions import db
+from backend.core.extensions import db
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 P = ParamSpec("P")

@@ -13,9 +13,10 @@ import re
 import sys
 from typing import Any
 
-from flask import Flask, g, has_request_context
+from flask import Flask
 
 from backend.config import Settings
+from backend.core.context import current_request_id
 
 REDACTED = "[Filtered]"
 # Keys whose values never leave: credentials, contacts, and every health-record field.
@@ -58,8 +59,9 @@ def scrub_event(event: dict[str, Any], _hint: Any = None) -> dict[str, Any]:
     if isinstance(user, dict):  # keep only an opaque id
         event["user"] = {"id": user["id"]} if "id" in user else {}
     scrubbed: dict[str, Any] = scrub(event)
-    if has_request_context() and "request_id" in g:
-        scrubbed.setdefault("tags", {})["request_id"] = g.request_id
+    request_id = current_request_id()
+    if request_id is not None:
+        scrubbed.setdefault("tags", {})["request_id"] = request_id
     return scrubbed
 
 

@@ -8,13 +8,14 @@ from http import HTTPStatus
 from typing import Any
 
 import structlog
-from flask import Flask, Response, current_app, g, json, request
+from flask import Flask, Response, current_app, json, request
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from backend.config import current_settings
+from backend.core.context import current_request_id
 from backend.core.error_tracking import capture
-from backend.extensions import db
+from backend.core.extensions import db
 
 PROBLEM_JSON = "application/problem+json"
 DEFAULT_RETRY_AFTER = 5
@@ -172,7 +173,7 @@ def problem_response(
         "detail": detail or HTTPStatus(status).description,
         "instance": request.path,
         "code": code,
-        "request_id": g.get("request_id"),
+        "request_id": current_request_id(),
     }
     body.update(extra)
     response = current_app.response_class(json.dumps(body), status=status, mimetype=PROBLEM_JSON)

@@ -9,15 +9,15 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
-from flask import Flask, Request, Response, g, request
+from flask import Flask, Request, Response, request
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backend.config import Settings, current_settings
+from backend.core.context import RequestContext, begin, maybe_request_context, request_context
 from backend.core.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, too_large_detail
-from backend.core.markers import current_view, is_probe_request, reads_only_request, route_spec
-from backend.core.session import READS_ONLY
+from backend.core.markers import current_view, route_spec
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
@@ -32,15 +32,24 @@ access_log = structlog.get_logger("homeroom.access")
 
 
 def _start_request() -> None:
+    """Resolve what every later step needs, once: the request context (core/context.py)."""
     incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    g.request_id = incoming if _VALID_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
-    g.started_at = time.perf_counter()
-    setattr(g, READS_ONLY, reads_only_request())
+    view = current_view()
+    spec = route_spec(view)
+    context = RequestContext(
+        request_id=incoming if _VALID_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex,
+        started_at=time.perf_counter(),
+        settings=current_settings(),
+        view=view,
+        spec=spec,
+        reads_only=request.method in ("GET", "HEAD") and not spec.writes,
+    )
+    begin(context)
     structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(request_id=g.request_id)
+    structlog.contextvars.bind_contextvars(request_id=context.request_id)
     trace = _TRACEPARENT.fullmatch(request.headers.get(TRACEPARENT, "").strip().lower())
     if trace is not None:  # a caller's trace (a SPA, a proxy) joins these log lines
-        g.traceparent = trace.group(0)
+        context.traceparent = trace.group(0)
         structlog.contextvars.bind_contextvars(trace_id=trace.group(1))
 
 
@@ -67,14 +76,15 @@ def _enforce_body_rules() -> None:
     """Reject oversize bodies before reading them, and any body that is not JSON."""
     if request.method not in _BODY_METHODS or not _has_body() or request.routing_exception:
         return  # no body, or a 404/405 that routing reports first
-    limit = current_settings().max_content_length
+    context = request_context()
+    limit = context.settings.max_content_length
     if request.content_length and request.content_length > limit:
         raise PayloadTooLarge(too_large_detail())
     # A chunked body has no length to check up front, and werkzeug quietly truncates it at
     # MAX_CONTENT_LENGTH; that is set one byte above the limit, so a longer read means too large.
     if request.content_length is None and len(_chunked_body()) > limit:
         raise PayloadTooLarge(too_large_detail())
-    declared = route_spec(current_view()).api
+    declared = context.spec.api
     accepted = declared.body_media_type if declared and declared.body_media_type else None
     if accepted is not None:
         if request.mimetype != accepted:
@@ -102,10 +112,11 @@ def security_headers(settings: Settings) -> Callable[[Response], Response]:
         headers = response.headers
         present = {name.lower() for name, _ in headers.items()}
         headers.extend([(name, value) for name, value in defaults if name.lower() not in present])
-        if "request_id" in g:
-            headers[REQUEST_ID_HEADER] = g.request_id
-        if "traceparent" in g:
-            headers[TRACEPARENT] = g.traceparent
+        context = maybe_request_context()
+        if context is not None:
+            headers[REQUEST_ID_HEADER] = context.request_id
+            if context.traceparent is not None:
+                headers[TRACEPARENT] = context.traceparent
         return response
 
     return add
@@ -123,11 +134,12 @@ class NoSessions(SessionInterface):
 
 
 def _log_access(response: Response) -> Response:
-    if is_probe_request() and not current_settings().access_log_probes:
+    context = maybe_request_context()
+    if context is not None and context.spec.probe and not context.settings.access_log_probes:
         return response
     status = response.status_code
     level = "error" if status >= 500 else "warning" if status >= 400 else "info"
-    started = g.get("started_at")
+    started = context.started_at if context is not None else None
     fields: dict[str, Any] = {
         "method": request.method,
         "path": request.path,
@@ -138,9 +150,11 @@ def _log_access(response: Response) -> Response:
         "client_ip": request.remote_addr,
         "user_agent": (request.user_agent.string or "")[:_USER_AGENT_MAX],
     }
-    for key in ("user_id", "school_id"):
-        if g.get(key) is not None:  # an operator has no school
-            fields[key] = str(g.get(key))
+    caller = context.caller if context is not None else None
+    if caller is not None:
+        fields["user_id"] = str(caller.user_id)
+        if caller.school_id is not None:  # an operator has no school
+            fields["school_id"] = str(caller.school_id)
     getattr(access_log, level)("request", **fields)
     return response
 

@@ -17,16 +17,17 @@ from datetime import datetime
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Response, current_app, g, json, request
+from flask import Response, current_app, json, request
 from sqlalchemy import JSON, Integer, String, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core import metrics
+from backend.core.context import request_context
 from backend.core.errors import BadRequest, Conflict, ValidationFailed
+from backend.core.extensions import db
 from backend.core.markers import route_spec
 from backend.core.models import Base, TenantOwned, utcnow
-from backend.extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -86,7 +87,8 @@ def _replay(school_id: uuid.UUID, key: str, fingerprint: str) -> Response | None
 
 def _school() -> uuid.UUID:
     """The caller's school, set by authentication: keys are per school."""
-    school_id: uuid.UUID | None = g.get("school_id")
+    caller = request_context().caller
+    school_id = caller.school_id if caller is not None else None
     if school_id is None:
         raise TypeError("@idempotent routes must require authentication")
     return school_id

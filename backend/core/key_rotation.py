@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Column, Table, Text, func, select, type_coerce, update
 
 from backend.core.crypto import ENCRYPTED_TYPES, rotate_token, under_primary_key
-from backend.extensions import db
+from backend.core.extensions import db
 
 
 @dataclass(frozen=True)

@@ -91,17 +91,8 @@ def in_transaction(view: F) -> F:
     return view
 
 
-def reads_only_request() -> bool:
-    """GET or HEAD to a view that does not write: its queries need no transaction."""
-    return request.method in ("GET", "HEAD") and not route_spec(current_view()).writes
-
-
 def is_public(view: Callable[..., Any] | None) -> bool:
     return route_spec(view).public
-
-
-def is_probe_request() -> bool:
-    return route_spec(current_view()).probe
 
 
 def rate_limit(

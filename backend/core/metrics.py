@@ -30,9 +30,10 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine, event
 
 from backend.config import Settings
+from backend.core.context import maybe_request_context
 from backend.core.db import pool_stats
 from backend.core.errors import NotFound, Unauthorized
-from backend.extensions import db
+from backend.core.extensions import db
 
 MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -126,9 +127,9 @@ def _answered(response: Response) -> Response:
     record_pool(pool_stats(db.engine))
     route, method = _route(), request.method
     REQUESTS.labels(method, route, str(response.status_code)).inc()
-    started = g.get("started_at")
-    if started is not None:
-        LATENCY.labels(method, route).observe(time.perf_counter() - started)
+    context = maybe_request_context()
+    if context is not None:
+        LATENCY.labels(method, route).observe(time.perf_counter() - context.started_at)
     if response.content_length is not None:
         RESPONSE_SIZE.labels(method, route).observe(response.content_length)
     SQL_STATEMENTS.labels(route).observe(g.get(_STATEMENTS, 0))

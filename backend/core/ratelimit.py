@@ -19,12 +19,13 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter
 
-from backend.config import Settings, current_settings
+from backend.config import Settings
+from backend.core.context import maybe_request_context, request_context
 from backend.core.limiter_storage import storage_uri
-from backend.core.markers import is_probe_request, route_spec
+from backend.core.markers import route_spec
 
 log = structlog.get_logger("homeroom.ratelimit")
 LIMITER_EXTENSION = "homeroom.limiter"
@@ -36,7 +37,7 @@ def setting_limit(name: str) -> Callable[[], str]:
     `@rate_limit(setting_limit("login_rate_limit"))`."""
 
     def read() -> str:
-        value: str = getattr(current_settings(), name)
+        value: str = getattr(request_context().settings, name)
         return value
 
     return read
@@ -44,8 +45,14 @@ def setting_limit(name: str) -> Callable[[], str]:
 
 def rate_limit_key() -> str:
     """The authenticated user when there is one, else the client IP (after ProxyFix)."""
-    user_id = g.get("user_id")
-    return f"user:{user_id}" if user_id else f"ip:{request.remote_addr or 'unknown'}"
+    context = maybe_request_context()
+    caller = context.caller if context is not None else None
+    return f"user:{caller.user_id}" if caller is not None else f"ip:{request.remote_addr or 'unknown'}"
+
+
+def _is_probe_request() -> bool:
+    context = maybe_request_context()
+    return context is not None and context.spec.probe
 
 
 def limiter_config(settings: Settings) -> dict[str, Any]:
@@ -79,7 +86,7 @@ def init_rate_limits(app: Flask, settings: Settings) -> Limiter:
     """The app's limiter, after authentication (limits are keyed by the user) and the views."""
     app.config.update(limiter_config(settings))
     limiter = Limiter(key_func=rate_limit_key)
-    limiter.request_filter(is_probe_request)  # probes: no limit, no storage, checked first
+    limiter.request_filter(_is_probe_request)  # probes: no limit, no storage, checked first
     app.extensions[LIMITER_EXTENSION] = limiter
     # after_request hooks run in reverse order: registered before the limiter's, ours runs after it
     # has counted the failures (deduct_when), so X-RateLimit-Remaining is exact.

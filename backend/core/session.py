@@ -14,16 +14,17 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 import flask_sqlalchemy.session
-from flask import g, has_request_context, request
+from flask import request
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import ORMExecuteState
 from sqlalchemy.orm import Session as OrmSession
 
-READS_ONLY = "homeroom_reads_only"
+from backend.core.context import maybe_request_context
 
 
 def reads_only() -> bool:
-    return has_request_context() and bool(g.get(READS_ONLY))
+    context = maybe_request_context()
+    return context is not None and context.reads_only
 
 
 class ReadOnlyRequestWrites(RuntimeError):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from backend.auth.access import current_auth, requires
 from backend.core.api import api
 from backend.dashboard import bp, service
 from backend.dashboard.schemas import DashboardOut
+from backend.tenancy import current_auth, requires
 
 
 @bp.get("/parent/dashboard")

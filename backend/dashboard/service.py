@@ -15,14 +15,14 @@ from sqlalchemy import func, select
 
 from backend.attendance.models import AttendanceRecord
 from backend.attendance.service import attendance_rate
-from backend.auth.access import AuthContext
 from backend.classes.models import SchoolClass, Term
 from backend.classes.service import term_on
-from backend.extensions import db
+from backend.core.extensions import db
 from backend.fees.balances import Balance, balances
 from backend.grades.models import Assessment, Grade
 from backend.grades.service import percentage
 from backend.students.models import GuardianLink, Student
+from backend.tenancy import AuthContext
 
 RECENT_GRADES = 5
 Ids = list[uuid.UUID]

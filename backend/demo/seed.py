@@ -15,15 +15,15 @@ from sqlalchemy import select
 from backend.attendance.models import AttendanceRecord, AttendanceStatus
 from backend.audit import service as audit
 from backend.auth.models import User
-from backend.auth.permissions import Role
 from backend.auth.service import passwords
 from backend.classes.models import Enrollment, SchoolClass, Term
+from backend.core.dates import today_in
+from backend.core.extensions import db
 from backend.demo.records import fees_for, health_for, knowledge_for
-from backend.extensions import db
 from backend.grades.models import Assessment, Grade, GradeStatus
 from backend.schools.models import School
-from backend.schools.service import today_in
 from backend.students.models import GuardianLink, Student
+from backend.tenancy import Role
 
 SLUG = "demo-school"
 STUDENTS_PER_CLASS = 30

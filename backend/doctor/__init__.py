@@ -10,6 +10,9 @@ from backend.config import Settings
 
 
 def init_app(app: Flask, settings: Settings) -> None:
+    from backend.doctor import metrics
     from backend.doctor.cli import doctor_command
+    from backend.probes.metrics import register_state_metric
 
     migrate_commands.add_command(doctor_command)  # `flask db doctor`, beside Flask-Migrate's own
+    register_state_metric(app, metrics.read, metrics.fallback)

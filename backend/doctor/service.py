@@ -34,10 +34,10 @@ from backend.backups import service as backups
 from backend.backups.files import BackupError
 from backend.config import Settings
 from backend.core.db import code_heads, compare_options, render_plain_types
+from backend.core.extensions import db
 from backend.core.models import utcnow
 from backend.doctor.models import DoctorFix, DoctorScan, DoctorSwitch
 from backend.doctor.scan import Issue, Severity, quiet_alembic, scan
-from backend.extensions import db
 
 if sys.platform == "win32":
     import msvcrt
@@ -193,9 +193,7 @@ class ScanResult:
 
 
 def _scan_now(connection: Connection) -> list[Issue]:
-    from backend.models import import_all_models
-
-    import_all_models()
+    # db.metadata holds every table: the app factory imports every model module (backend/models.py).
     return scan(connection, db.metadata)
 
 

@@ -9,10 +9,10 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-from backend.auth.access import AuthContext
-from backend.extensions import db
+from backend.core.extensions import db
 from backend.fees.models import Invoice, InvoiceLine, InvoiceState, Payment, PaymentReversal
 from backend.fees.schemas import PaymentStatus
+from backend.tenancy import AuthContext
 
 # --- money as people read it --------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from backend.config import current_settings
-from backend.extensions import db
+from backend.core.extensions import db
 from backend.fees.reminders import remind
 from backend.schools.models import School
 

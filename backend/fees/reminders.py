@@ -12,14 +12,14 @@ from sqlalchemy import select
 
 from backend.auth.models import User
 from backend.config import Settings
-from backend.extensions import db
+from backend.core.dates import today_in
+from backend.core.extensions import db
 from backend.fees.balances import format_money, totals
 from backend.fees.models import Invoice, InvoiceState
 from backend.mail import outbox
 from backend.mail.models import MailKind
-from backend.mail.preferences import opted_in
+from backend.notifications.service import opted_in
 from backend.schools.models import School
-from backend.schools.service import today_in
 from backend.students.models import GuardianLink, Student
 
 Progress = Callable[[int], None]

@@ -6,7 +6,6 @@ import uuid
 
 from flask import url_for
 
-from backend.auth.access import current_auth, requires
 from backend.core.api import Headers, api
 from backend.core.idempotency import idempotent
 from backend.core.pagination import Page
@@ -23,6 +22,7 @@ from backend.fees.schemas import (
     ReversalIn,
 )
 from backend.fees.service import InvoiceDetail, InvoiceSummary, PaymentView
+from backend.tenancy import current_auth, requires
 
 
 @bp.get("/invoices")

@@ -9,17 +9,16 @@ from datetime import date, datetime
 from sqlalchemy import ColumnElement, select, true
 
 from backend.audit import service as audit
-from backend.auth.access import AuthContext
-from backend.auth.permissions import Role
 from backend.core.db import commit_unique
 from backend.core.errors import Conflict, NotFound, ValidationFailed
+from backend.core.extensions import db
 from backend.core.models import utcnow
 from backend.core.pagination import Page, keyset, page_of
-from backend.extensions import db
 from backend.fees.balances import Balance, balances, payment_status, totals
 from backend.fees.models import Invoice, InvoiceLine, InvoiceState, Payment, PaymentReversal
 from backend.fees.schemas import InvoiceIn, InvoiceListQuery, PaymentIn, PaymentStatus
 from backend.students.models import GuardianLink, Student
+from backend.tenancy import AuthContext, Role
 
 # --- who sees money -------------------------------------------------------------------------------
 

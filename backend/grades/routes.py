@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-from backend.auth.access import current_auth, requires
 from backend.core.api import api
 from backend.core.pagination import Items
 from backend.grades import bp, service
@@ -18,6 +17,7 @@ from backend.grades.schemas import (
     StudentGradesOut,
     StudentGradesQuery,
 )
+from backend.tenancy import current_auth, requires
 
 
 @bp.get("/classes/<uuid:class_id>/assessments")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 
-from backend.auth.access import current_auth, requires
 from backend.core.api import api
 from backend.core.markers import writes
 from backend.health_records import bp, service
 from backend.health_records.schemas import HealthRecordIn, HealthRecordOut
 from backend.health_records.service import HealthRecordView
+from backend.tenancy import current_auth, requires
 
 
 @bp.get("/students/<uuid:student_id>/health")

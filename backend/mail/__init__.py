@@ -1,16 +1,15 @@
-"""Email: the outbox written with each change, the sender that delivers it over SMTP, templates,
-and each user's choice of notifications."""
+"""Email: the outbox written with each change, the sender that delivers it over SMTP, and the
+templates. (Each user's choice of notifications is `backend.notifications`.)"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Flask
+from flask import Flask
 
 from backend.config import SETTINGS_EXTENSION, Settings
 
-bp = Blueprint("mail", __name__, url_prefix="/api")
 # The oldest due message waiting longer than this means the sender is down or cannot keep up.
 SENDER_LAG = timedelta(minutes=10)
 
@@ -35,10 +34,11 @@ def check_mail(app: Flask) -> dict[str, Any]:
 
 
 def init_app(app: Flask, settings: Settings) -> None:
-    from backend.mail import routes  # noqa: F401  (registers the views)
+    from backend.mail import metrics
     from backend.mail.cli import outbox_cli
     from backend.probes.checks import register_check
+    from backend.probes.metrics import register_state_metric
 
-    app.register_blueprint(bp)
     app.cli.add_command(outbox_cli)
     register_check(app, "mail", check_mail, critical=False)
+    register_state_metric(app, metrics.read, metrics.fallback)

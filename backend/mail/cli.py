@@ -8,11 +8,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from backend.auth.recovery import process_reset_requests
 from backend.config import current_settings
 from backend.core.models import utcnow
 from backend.mail.outbox import purge, status
-from backend.mail.sender import Sender
+from backend.mail.sender import Sender, before_round_hooks
 
 outbox_cli = AppGroup("outbox", help="Email waiting to be delivered.")
 
@@ -31,7 +30,7 @@ def run_command(max_seconds: float | None, until_idle: bool) -> None:
         )
         raise SystemExit(78)  # EX_CONFIG, as for an invalid configuration
     app = current_app._get_current_object()  # type: ignore[attr-defined]  # the proxy's real app
-    sender = Sender(app, settings, before_round=process_reset_requests)
+    sender = Sender(app, settings, before_round=before_round_hooks(app))
     sender.install_signal_handlers()
     totals = sender.run(max_seconds=max_seconds, until_idle=until_idle)
     click.echo(f"Stopped: {totals.sent} sent, {totals.failed} failed attempts.")

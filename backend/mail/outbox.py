@@ -22,8 +22,8 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 
 from backend.config import Settings
+from backend.core.extensions import db
 from backend.core.models import utcnow
-from backend.extensions import db
 from backend.mail.models import MailKind, MailStatus, OutboxMessage
 from backend.mail.templates import Rendered, render
 

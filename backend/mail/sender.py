@@ -26,13 +26,28 @@ from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 
 from backend.config import Settings
-from backend.extensions import db
+from backend.core.extensions import db
 from backend.mail import outbox
 from backend.mail.models import MailStatus, OutboxMessage
 from backend.mail.smtp import DeliveryError, compose, send
 
 log = structlog.get_logger("homeroom.mail")
 BeforeRound = Callable[[Settings], int]
+_BEFORE_ROUND = "homeroom.outbox_before_round"
+
+
+def register_before_round(app: Flask, hook: BeforeRound) -> None:
+    """Work a feature does at the start of each sender round (auth turns reset requests into
+    emails): registered at start-up, so mail never imports the features that use it."""
+    app.extensions.setdefault(_BEFORE_ROUND, []).append(hook)
+
+
+def before_round_hooks(app: Flask) -> BeforeRound | None:
+    """Every registered hook as one; None when there are none. Returns how much they handled."""
+    hooks: list[BeforeRound] = app.extensions.get(_BEFORE_ROUND, [])
+    if not hooks:
+        return None
+    return lambda settings: sum(hook(settings) for hook in hooks)
 
 
 @dataclass

@@ -10,8 +10,8 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from backend.config import Settings
+from backend.core.dates import long_date
 from backend.mail.models import OPTIONAL_KINDS, MailKind
-from backend.schools.service import long_date
 
 SUBJECTS = {
     MailKind.INVITATION: "You are invited to {school} on Homeroom",

@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import Response
 
-from backend.auth.access import current_operator, requires
 from backend.config import current_settings
 from backend.core.api import api
 from backend.core.markers import in_transaction
@@ -24,6 +23,7 @@ from backend.ops.schemas import (
     SwitchIn,
     SwitchOut,
 )
+from backend.tenancy import current_operator, requires
 
 
 @bp.get("/db-health")

@@ -11,9 +11,9 @@ from pydantic import BaseModel
 from backend.core.api import api
 from backend.core.db import pool_stats
 from backend.core.errors import ServiceUnavailable
+from backend.core.extensions import db
 from backend.core.markers import probe, public
 from backend.core.serving import is_draining
-from backend.extensions import db
 from backend.probes import bp
 from backend.probes.checks import HEALTHY, run_checks
 from backend.version import __version__

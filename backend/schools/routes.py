@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from backend.auth.access import current_auth, requires
 from backend.core.api import api
-from backend.extensions import db
+from backend.core.extensions import db
 from backend.schools import bp, service
 from backend.schools.models import School
 from backend.schools.schemas import SchoolSettingsIn, SchoolSettingsOut
+from backend.tenancy import current_auth, requires
 
 
 @bp.get("")

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import available_timezones
 
 from sqlalchemy import exists, select
 
 from backend.audit import service as audit
 from backend.core.errors import Conflict, ValidationFailed
-from backend.extensions import db
+from backend.core.extensions import db
 from backend.schools.models import School
+from backend.tenancy import AuthContext
 
-if TYPE_CHECKING:  # auth imports this module: only the type is needed here
-    from backend.auth.access import AuthContext
+if TYPE_CHECKING:
     from backend.schools.schemas import SchoolSettingsIn
 
 SCHOOL_FIELDS = ("name", "slug", "timezone", "currency")
@@ -46,16 +45,6 @@ def create_school(name: str, slug: str, timezone: str, currency: str) -> School:
     )
     db.session.commit()
     return school
-
-
-def long_date(day: date) -> str:
-    """A date as people read it in a sentence: "Monday 30 November 2026"."""
-    return f"{day:%A} {day.day} {day:%B %Y}"
-
-
-def today_in(timezone: str) -> date:
-    """Today's date in a time zone: "today", "overdue" and "this term" are judged where the school is."""
-    return datetime.now(ZoneInfo(timezone)).date()
 
 
 def school_by_slug(slug: str) -> School | None:

@@ -7,15 +7,39 @@ parents the students they are linked to. Anything else is "not found".
 from __future__ import annotations
 
 import uuid
+from typing import Protocol
 
-from sqlalchemy import ColumnElement, select, true
+from flask import Flask, current_app
+from sqlalchemy import ColumnElement, Select, select, true
 
-from backend.auth.access import AuthContext
-from backend.auth.permissions import Role
-from backend.classes.models import Enrollment, SchoolClass
 from backend.core.errors import NotFound
-from backend.extensions import db
+from backend.core.extensions import db
 from backend.students.models import GuardianLink, Student
+from backend.tenancy import AuthContext, Role
+
+_ROSTER = "homeroom.students_roster"
+
+
+class Roster(Protocol):
+    """What the student rules need to know of classes. `backend.classes` builds on students, so
+    it provides this at start-up (`use_roster`) instead of students importing it."""
+
+    def taught_by(self, auth: AuthContext) -> Select[uuid.UUID]:
+        """The ids of students enrolled in a class the caller teaches."""
+        ...
+
+    def enrolled_in(self, auth: AuthContext, class_id: uuid.UUID) -> Select[uuid.UUID]:
+        """The ids of the students enrolled in one of the caller's school's classes."""
+        ...
+
+
+def use_roster(app: Flask, roster: Roster) -> None:
+    app.extensions[_ROSTER] = roster
+
+
+def roster() -> Roster:
+    found: Roster = current_app.extensions[_ROSTER]
+    return found
 
 
 def visible_students(auth: AuthContext) -> ColumnElement[bool]:
@@ -23,11 +47,7 @@ def visible_students(auth: AuthContext) -> ColumnElement[bool]:
     if auth.role == Role.ADMIN:
         return true()
     if auth.role == Role.TEACHER:
-        return Student.id.in_(
-            select(Enrollment.student_id)
-            .join(SchoolClass, SchoolClass.id == Enrollment.class_id)
-            .where(SchoolClass.teacher_id == auth.user_id, auth.owns(SchoolClass))
-        )
+        return Student.id.in_(roster().taught_by(auth))
     return Student.id.in_(
         select(GuardianLink.student_id).where(GuardianLink.user_id == auth.user_id, auth.owns(GuardianLink))
     )

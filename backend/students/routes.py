@@ -8,7 +8,6 @@ from typing import Any
 from flask import url_for
 from sqlalchemy import Row
 
-from backend.auth.access import current_auth, requires
 from backend.core.api import Headers, api
 from backend.core.pagination import Items, Page
 from backend.students import bp, service
@@ -23,6 +22,7 @@ from backend.students.schemas import (
     StudentUpdateIn,
 )
 from backend.students.service import Guardian
+from backend.tenancy import current_auth, requires
 
 
 @bp.get("")

@@ -10,17 +10,16 @@ from typing import Any
 from sqlalchemy import Row, exists, or_, select
 
 from backend.audit import service as audit
-from backend.auth.access import AuthContext
 from backend.auth.models import User
-from backend.auth.permissions import Role
-from backend.classes.models import Enrollment
+from backend.auth.schemas import ChildOut
 from backend.core.db import commit_unique
 from backend.core.errors import Conflict, NotFound, ValidationFailed
+from backend.core.extensions import db
 from backend.core.pagination import Page, keyset, page_of
-from backend.extensions import db
-from backend.students.access import visible_student, visible_students
+from backend.students.access import roster, visible_student, visible_students
 from backend.students.models import GuardianLink, Student, StudentStatus
 from backend.students.schemas import GuardianLinkIn, StudentIn, StudentListQuery, StudentOut, StudentUpdateIn
+from backend.tenancy import AuthContext, Role
 
 STUDENT_FIELDS = (
     "admission_number",
@@ -42,13 +41,7 @@ def list_students(auth: AuthContext, query: StudentListQuery) -> Page[Row[Any]]:
     if query.grade_level is not None:
         statement = statement.where(Student.grade_level == query.grade_level)
     if query.class_id is not None:
-        statement = statement.where(
-            Student.id.in_(
-                select(Enrollment.student_id).where(
-                    Enrollment.class_id == query.class_id, auth.owns(Enrollment)
-                )
-            )
-        )
+        statement = statement.where(Student.id.in_(roster().enrolled_in(auth, query.class_id)))
     if query.q:
         pattern = f"%{query.q}%"
         statement = statement.where(
@@ -225,3 +218,24 @@ def unlink_guardian(auth: AuthContext, student_id: uuid.UUID, link_id: uuid.UUID
     )
     db.session.delete(link)
     db.session.commit()
+
+
+def linked_children(auth: AuthContext) -> list[ChildOut]:
+    """A parent's children, with what each link lets them see (for the parent's profile)."""
+    rows = db.session.execute(
+        select(
+            Student.id,
+            Student.first_name,
+            Student.last_name,
+            Student.grade_level,
+            Student.status,
+            GuardianLink.relationship,
+            GuardianLink.is_primary,
+            GuardianLink.can_view_finance,
+            GuardianLink.can_view_health,
+        )
+        .join(GuardianLink, GuardianLink.student_id == Student.id)
+        .where(auth.owns(GuardianLink), GuardianLink.user_id == auth.user_id)
+        .order_by(Student.last_name, Student.first_name, Student.id)
+    )
+    return [ChildOut.model_validate(row) for row in rows]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from backend.schools.service import today_in
+from backend.core.dates import today_in
 from tests.assistant.model_server import ModelServer
 from tests.conftest import auth_headers, make_user
 from tests.records.conftest import World, world  # noqa: F401  (the fixture, reused)

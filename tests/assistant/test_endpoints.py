@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from backend.audit.models import AuditEvent
-from backend.extensions import db
+from backend.core.extensions import db
 from tests.assistant.conftest import ask, send
 from tests.records.conftest import World
 

@@ -6,7 +6,7 @@ from collections import Counter
 
 from flask import Flask
 
-from backend.assistant.evaluation import CASES, run
+from backend.demo.assistant_eval import CASES, run
 from backend.demo.seed import seed
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from backend import create_app
 from backend.config import settings_from
 from backend.core.db import dispose_pools
-from backend.extensions import db
+from backend.core.extensions import db
 from tests.assistant.conftest import send
 from tests.conftest import ON_POSTGRES, base_config
 from tests.records.conftest import World

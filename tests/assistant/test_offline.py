@@ -104,7 +104,7 @@ def test_a_question_it_cannot_place_says_what_it_can_help_with(school: World) ->
 def test_relative_dates_are_the_schools(school: World) -> None:
     from datetime import timedelta
 
-    from backend.schools.service import today_in
+    from backend.core.dates import today_in
 
     today = today_in("Europe/London")
     yesterday = today - timedelta(days=1)

@@ -21,8 +21,8 @@ from backend.audit.models import PLATFORM_CHAIN, AuditEvent
 from backend.audit.service import GENESIS, verify_chain
 from backend.config import ConfigError, settings_from
 from backend.core.db import dispose_pools
+from backend.core.extensions import db
 from backend.core.models import utcnow
-from backend.extensions import db
 from tests.conftest import (
     ON_POSTGRES,
     PASSWORD,

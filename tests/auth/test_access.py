@@ -9,9 +9,8 @@ import pytest
 import structlog
 from flask import Blueprint, Flask
 
-from backend.auth.access import unprotected_routes
-from backend.auth.permissions import PERMISSIONS, Role
 from backend.core.markers import is_public, public
+from backend.tenancy import PERMISSIONS, Role, unprotected_routes
 from tests.conftest import Account, auth_headers, make_school, make_user
 
 PUBLIC_ROUTES = {
@@ -85,7 +84,7 @@ def test_the_permission_table_names_real_roles() -> None:
 
 
 def test_unknown_permissions_fail_at_import_time() -> None:
-    from backend.auth.access import requires
+    from backend.tenancy import requires
 
     with pytest.raises(KeyError):
         requires("users.launch_missiles")

@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 
 from backend.audit.models import AuditEvent
 from backend.auth.models import User
-from backend.extensions import db
+from backend.core.extensions import db
 from backend.schools.models import School
 from tests.conftest import PASSWORD, bearer, login, make_school, make_user
 

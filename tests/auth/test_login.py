@@ -12,7 +12,7 @@ from sqlalchemy import select
 from backend.auth.models import User
 from backend.auth.passwords import Passwords
 from backend.config import SETTINGS_EXTENSION
-from backend.extensions import db
+from backend.core.extensions import db
 from tests.conftest import PASSWORD, Account, AppFactory, make_school, make_user
 
 REFRESH_COOKIE = "homeroom_refresh"

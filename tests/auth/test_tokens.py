@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from backend.auth.models import AuthSession, RefreshToken, User
 from backend.auth.tokens import issue_access_token
 from backend.config import current_settings
-from backend.extensions import db
+from backend.core.extensions import db
 from tests.conftest import PASSWORD, Account, AppFactory, bearer, login, make_school, make_user, postgres_only
 
 ORIGIN = "https://app.example.org"

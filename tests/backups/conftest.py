@@ -29,8 +29,8 @@ from backend.backups.databases import counts_at
 from backend.backups.models import BackupRun
 from backend.config import normalise_database_url, settings_from
 from backend.core.db import dispose_pools, scratch_database
+from backend.core.extensions import db
 from backend.core.models import utcnow
-from backend.extensions import db
 from backend.health_records.models import HealthRecord
 from backend.schools.models import School
 from backend.students.models import Student

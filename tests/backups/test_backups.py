@@ -16,7 +16,7 @@ from backend.audit.service import chain_ids, verify_chain
 from backend.backups.files import NAME, LocalBackup, local_backups
 from backend.config import normalise_database_url
 from backend.core.db import dispose_pools
-from backend.extensions import db
+from backend.core.extensions import db
 from backend.health_records.models import HealthRecord
 from tests.backups.conftest import ALLERGEN, HEALTH_RECORD, Source, backup_app, cli
 from tests.conftest import TEST_DATABASE_URL

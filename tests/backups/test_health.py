@@ -13,8 +13,8 @@ from flask import Flask
 
 from backend.backups.models import BackupRun
 from backend.core.db import dispose_pools
+from backend.core.extensions import db
 from backend.core.models import utcnow
-from backend.extensions import db
 from tests.backups.conftest import ENGINES, backup_app, cli, migrate, new_database
 
 

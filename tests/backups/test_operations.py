@@ -26,7 +26,7 @@ from backend.backups.files import local_backups
 from backend.backups.models import BackupRun
 from backend.config import PROJECT_ROOT, normalise_database_url
 from backend.core.db import dispose_pools
-from backend.extensions import db
+from backend.core.extensions import db
 from tests.backups.conftest import (
     Source,
     add_audit_events,

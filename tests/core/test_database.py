@@ -22,9 +22,9 @@ from backend.core.db import (
     engine_options,
     pool_stats,
 )
+from backend.core.extensions import db as _db
 from backend.core.markers import public
 from backend.core.models import Base, Timestamps, UUIDPrimaryKey, isoformat_z
-from backend.extensions import db as _db
 from backend.models import import_all_models
 from tests.conftest import base_config, postgres_only, sqlite_only
 

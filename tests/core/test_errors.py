@@ -14,9 +14,9 @@ from sqlalchemy import text
 from werkzeug.serving import make_server
 
 from backend.core import errors
+from backend.core.extensions import db
 from backend.core.markers import public
 from backend.core.validation import InputModel, parse_body
-from backend.extensions import db
 from tests.conftest import UNREACHABLE_DATABASE_URL, AppFactory
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "code", "request_id"}

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from backend import create_app
 from backend.config import PROJECT_ROOT, settings_from
 from backend.core.db import dispose_pools
-from backend.extensions import db
+from backend.core.extensions import db
 from tests.conftest import UNREACHABLE_DATABASE_URL
 
 

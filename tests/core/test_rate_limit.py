@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
-from flask import Blueprint, Flask, g
+from flask import Blueprint, Flask
 
 from backend.config import SETTINGS_EXTENSION
+from backend.core.context import request_context
 from backend.core.errors import ServiceUnavailable
 from backend.core.markers import public, rate_limit
 from backend.core.ratelimit import LIMITER_EXTENSION, apply_route_limits, per_process_warning, rate_limit_key
+from backend.tenancy import OperatorContext
 from tests.conftest import AppFactory
 
 
@@ -81,9 +84,11 @@ def test_clients_are_counted_separately_by_ip(make_app: AppFactory) -> None:
 
 def test_key_is_the_user_when_authenticated(app: Flask) -> None:
     with app.test_request_context("/", environ_base={"REMOTE_ADDR": "198.51.100.9"}):
+        app.preprocess_request()  # the pipeline builds the request context
         assert rate_limit_key() == "ip:198.51.100.9"
-        g.user_id = "6f1c2f6e"
-        assert rate_limit_key() == "user:6f1c2f6e"
+        user_id = uuid.UUID(int=0x6F1C2F6E)
+        request_context().caller = OperatorContext(user_id, uuid.uuid4())  # what authentication sets
+        assert rate_limit_key() == f"user:{user_id}"
 
 
 def test_a_503_keeps_its_own_retry_after(make_app: AppFactory) -> None:

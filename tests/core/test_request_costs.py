@@ -12,8 +12,8 @@ import pytest
 from flask import Blueprint
 from sqlalchemy import event, select
 
+from backend.core.extensions import db
 from backend.core.markers import public, writes
-from backend.extensions import db
 from backend.schools.models import School
 from tests.conftest import RedisServer, bearer, login, make_school, make_user, postgres_only
 

@@ -18,9 +18,9 @@ from backend.audit.models import AuditEvent
 from backend.backups.files import local_backups
 from backend.backups.models import BackupRun
 from backend.config import PROJECT_ROOT
+from backend.core.extensions import db
 from backend.core.models import utcnow
 from backend.doctor.models import DoctorFix, DoctorScan
-from backend.extensions import db
 from tests.conftest import RUN_ENCRYPTION_KEY, UNREACHABLE_DATABASE_URL
 from tests.doctor.conftest import CHANGED_TYPE, DROPPED_INDEX, DROPPED_TRIGGER, ORPHANS, Drifted
 
@@ -153,7 +153,7 @@ def test_two_scans_never_run_at_once(drifted: Drifted, tmp_path: Path) -> None:
             "import sys, time, pathlib\n"
             "from backend import create_app\n"
             "from backend.doctor.service import exclusive\n"
-            "from backend.extensions import db\n"
+            "from backend.core.extensions import db\n"
             "app = create_app()\n"
             "with app.app_context(), exclusive(db.engine):\n"
             "    pathlib.Path(sys.argv[1]).touch()\n"

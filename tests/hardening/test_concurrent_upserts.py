@@ -11,8 +11,8 @@ from flask import Blueprint, Flask
 from flask.testing import FlaskClient
 
 from backend.core.api import api
+from backend.core.extensions import db
 from backend.core.markers import public
-from backend.extensions import db
 from backend.schools.models import School
 from tests.conftest import AppFactory, postgres_only
 from tests.records.conftest import TODAY, World

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import update
 
 from backend.auth.models import Invitation
+from backend.core.extensions import db
 from backend.core.models import utcnow
-from backend.extensions import db
 from tests.mail.conftest import BASE_URL, deliver, link_token
 from tests.mail.smtp_server import SMTPServer
 from tests.records.conftest import World

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from backend.schools.service import today_in
+from backend.core.dates import today_in
 from tests.mail.conftest import BASE_URL, deliver
 from tests.mail.smtp_server import SMTPServer
 from tests.records.conftest import World

@@ -16,7 +16,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from backend.config import PROJECT_ROOT, SETTINGS_EXTENSION
-from backend.extensions import db
+from backend.core.extensions import db
 from backend.mail import outbox
 from backend.mail.models import MailKind, MailStatus, OutboxMessage
 from backend.mail.sender import Sender

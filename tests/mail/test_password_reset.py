@@ -10,8 +10,8 @@ from flask import Flask
 from sqlalchemy import event, update
 
 from backend.auth.models import PasswordResetToken
+from backend.core.extensions import db
 from backend.core.models import utcnow
-from backend.extensions import db
 from tests.conftest import PASSWORD, AppFactory, auth_headers, login, make_school, make_user
 from tests.mail.conftest import deliver, link_token, mail_settings
 from tests.mail.smtp_server import SMTPServer

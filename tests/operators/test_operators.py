@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from backend.audit.models import PLATFORM_CHAIN, AuditEvent
 from backend.auth.models import User
+from backend.core.extensions import db
 from backend.core.markers import route_spec
-from backend.extensions import db
 from tests.conftest import (
     PASSWORD,
     Account,

@@ -9,7 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
-from backend.extensions import db
+from backend.core.extensions import db
 from tests.conftest import auth_headers, make_operator
 from tests.doctor.conftest import CHANGED_TYPE, DROPPED_INDEX, DROPPED_TRIGGER, Drifted
 

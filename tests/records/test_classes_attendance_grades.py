@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from backend.attendance.models import AttendanceRecord
-from backend.extensions import db
+from backend.core.extensions import db
 from tests.conftest import count_statements
 from tests.records.conftest import TODAY, World
 

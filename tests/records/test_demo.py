@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from backend.attendance.models import AttendanceRecord
 from backend.auth.models import User
 from backend.classes.models import Enrollment, SchoolClass
-from backend.extensions import db
+from backend.core.extensions import db
 from backend.grades.models import Grade
 from backend.schools.models import School
 from backend.students.models import GuardianLink, Student

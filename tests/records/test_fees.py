@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from backend.extensions import db
+from backend.core.extensions import db
 from backend.fees.models import Payment
 from tests.conftest import postgres_only
 from tests.records.conftest import TODAY, World

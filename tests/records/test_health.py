@@ -12,7 +12,7 @@ from flask import Flask
 from sqlalchemy import select, text, update
 
 from backend.audit.models import AuditEvent
-from backend.extensions import db
+from backend.core.extensions import db
 from backend.health_records.models import HealthRecord
 from backend.students.models import GuardianLink
 from tests.conftest import RUN_ENCRYPTION_KEY, AppFactory, auth_headers, make_school, make_user

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from flask import Response
 
-from backend.auth.access import current_auth, requires
-from backend.bulk import bp, csvfile
-from backend.bulk.exports import ExportFilters, export_rows
-from backend.bulk.imports import ImportReport, run_import
-from backend.bulk.schemas import ExportQuery, ImportQuery, ImportReportOut
+from backend.core import csvfile
 from backend.core.api import api
 from backend.core.markers import in_transaction
+from backend.spreadsheets import bp
+from backend.spreadsheets.exports import ExportFilters, export_rows
+from backend.spreadsheets.imports import ImportReport, run_import
+from backend.spreadsheets.schemas import ExportQuery, ImportQuery, ImportReportOut
+from backend.tenancy import current_auth, requires
 
 IMPORT_KINDS = "any(students, classes, enrollments, guardians)"
 EXPORT_KINDS = "any(students, classes, enrollments, guardians, attendance, grades, invoices)"

@@ -7,7 +7,7 @@ import io
 from datetime import timedelta
 from typing import Any
 
-from backend.schools.service import today_in
+from backend.core.dates import today_in
 from tests.records.conftest import World
 
 TODAY = today_in("Europe/London")

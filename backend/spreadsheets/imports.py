@@ -7,13 +7,13 @@ import hashlib
 from dataclasses import asdict, dataclass, field, replace
 
 from backend.audit import service as audit
-from backend.auth.access import AuthContext
-from backend.bulk.csvfile import CellError, read
-from backend.bulk.kinds import KINDS
-from backend.bulk.plans import Plan
+from backend.core.csvfile import CellError, read
 from backend.core.db import commit_unique
 from backend.core.errors import ApiError
-from backend.extensions import db
+from backend.core.extensions import db
+from backend.spreadsheets.kinds import KINDS
+from backend.spreadsheets.plans import Plan
+from backend.tenancy import AuthContext
 
 
 @dataclass(frozen=True)

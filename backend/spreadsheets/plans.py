@@ -17,10 +17,10 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from backend.audit import service as audit
-from backend.auth.access import AuthContext
-from backend.bulk.csvfile import CellError
+from backend.core.csvfile import CellError
+from backend.core.extensions import db
 from backend.core.models import Base
-from backend.extensions import db
+from backend.tenancy import AuthContext
 
 R = TypeVar("R", bound=BaseModel)
 TRUE = frozenset({"true", "yes", "y", "1"})

@@ -12,8 +12,8 @@ from backend.audit import service as audit
 from backend.auth.models import User
 from backend.config import Settings
 from backend.core.errors import BadRequest
+from backend.core.extensions import db
 from backend.core.models import utcnow
-from backend.extensions import db
 from backend.mail.models import OPTIONAL_KINDS, MailKind, NotificationPreference
 from backend.mail.templates import read_unsubscribe_token
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from backend.auth.models import User
-from backend.extensions import db
+from backend.core.extensions import db
 from backend.mail.models import OutboxMessage
-from tests.bulk.conftest import post_csv
 from tests.records.conftest import World
+from tests.spreadsheets.conftest import post_csv
 
 
 def test_classes_by_term_and_name(world: World) -> None:

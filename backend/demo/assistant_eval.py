@@ -17,9 +17,9 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
+from backend.core.extensions import db
 from backend.demo.records import PARTIAL_CENTS, TERM_FEE_CENTS, TRIP_CENTS
 from backend.demo.seed import SLUG
-from backend.extensions import db
 from backend.schools.models import School
 from backend.students.models import Student
 

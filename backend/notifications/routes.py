@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from backend.auth.access import current_caller, requires
 from backend.config import current_settings
 from backend.core.api import api
 from backend.core.markers import public, rate_limit
 from backend.core.ratelimit import setting_limit
-from backend.mail import bp, preferences
-from backend.mail.schemas import NotificationsIn, NotificationsOut, UnsubscribedOut, UnsubscribeQuery
+from backend.notifications import bp
+from backend.notifications import service as preferences
+from backend.notifications.schemas import NotificationsIn, NotificationsOut, UnsubscribedOut, UnsubscribeQuery
+from backend.tenancy import current_caller, requires
 
 
 @bp.get("/me/notifications")

@@ -14,19 +14,18 @@ from typing import Any
 from sqlalchemy import Select, func, literal, select
 
 from backend.attendance.models import AttendanceRecord
-from backend.auth.access import AuthContext
 from backend.auth.models import User
-from backend.auth.permissions import Role, allowed
-from backend.bulk.kinds import KINDS
 from backend.classes.models import Enrollment, SchoolClass, Term
 from backend.classes.service import teaching
 from backend.core.errors import Forbidden
-from backend.extensions import db
+from backend.core.extensions import db
 from backend.fees.models import Invoice, InvoiceLine, Payment, PaymentReversal
 from backend.fees.service import finance_students
 from backend.grades.models import Assessment, Grade
+from backend.spreadsheets.kinds import KINDS
 from backend.students.access import visible_students
 from backend.students.models import GuardianLink, Student
+from backend.tenancy import AuthContext, Role, allowed
 
 BATCH = 1000
 Rows = Select[*tuple[Any, ...]]

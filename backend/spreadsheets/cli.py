@@ -7,13 +7,12 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from backend.auth.access import AuthContext
 from backend.auth.models import User
-from backend.auth.permissions import Role
-from backend.bulk.imports import ImportRefused, run_import
-from backend.bulk.kinds import KINDS
-from backend.extensions import db
+from backend.core.extensions import db
 from backend.schools.service import school_by_slug
+from backend.spreadsheets.imports import ImportRefused, run_import
+from backend.spreadsheets.kinds import KINDS
+from backend.tenancy import AuthContext, Role
 
 
 def _admin_of(slug: str) -> AuthContext:

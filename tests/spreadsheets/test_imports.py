@@ -8,10 +8,10 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from backend.audit.models import AuditEvent
-from backend.extensions import db
+from backend.core.extensions import db
 from backend.students.models import Student
-from tests.bulk.conftest import HEADER, post_csv, students_csv
 from tests.records.conftest import World
+from tests.spreadsheets.conftest import HEADER, post_csv, students_csv
 
 
 def student_count(app: Flask, school: Any) -> int:

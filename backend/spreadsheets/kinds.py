@@ -17,12 +17,12 @@ from pydantic import BeforeValidator, EmailStr, StringConstraints
 from sqlalchemy import func, select
 
 from backend.audit import service as audit
-from backend.auth.access import AuthContext
 from backend.auth.invitations import NO_PASSWORD_YET, invite
 from backend.auth.models import User
-from backend.auth.permissions import Role
-from backend.bulk.csvfile import CellError
-from backend.bulk.plans import (
+from backend.classes.models import Enrollment, SchoolClass, Term
+from backend.core.csvfile import CellError
+from backend.core.extensions import db
+from backend.spreadsheets.plans import (
     Plan,
     RowModel,
     Step,
@@ -33,9 +33,8 @@ from backend.bulk.plans import (
     unique_keys,
     update_from,
 )
-from backend.classes.models import Enrollment, SchoolClass, Term
-from backend.extensions import db
 from backend.students.models import GuardianLink, Student, StudentStatus
+from backend.tenancy import AuthContext, Role
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 AdmissionNumber = Annotated[str, StringConstraints(min_length=1, max_length=32)]

@@ -7,9 +7,9 @@ import io
 from datetime import timedelta
 from typing import Any
 
-from backend.schools.service import today_in
-from tests.bulk.conftest import post_csv
+from backend.core.dates import today_in
 from tests.records.conftest import World
+from tests.spreadsheets.conftest import post_csv
 
 TODAY = today_in("Europe/London")
 
