@@ -10,7 +10,7 @@ from cryptography.fernet import Fernet
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from backend.audit import service as audit
+from backend import audit
 from backend.config import Settings, current_settings
 from backend.core.db import ping
 from backend.core.errors import DATABASE_UNAVAILABLE

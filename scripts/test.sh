@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Check and test Homeroom: formatting, lint, types (mypy strict), then pytest.
+# Check and test Homeroom: formatting, lint, types (mypy strict), import layers, then pytest
+# (which also holds the complexity and module-size gates, tests/contracts).
 # Creates .venv and installs requirements-dev.txt when needed.
 # Arguments go to pytest. TEST_DATABASE_URL / TEST_REDIS_URL run the suite on PostgreSQL / Redis.
 set -euo pipefail
@@ -39,6 +40,9 @@ step "Lint (ruff)"
 
 step "Types (mypy --strict)"
 .venv/bin/mypy
+
+step "Import layers (import-linter: pyproject.toml [tool.importlinter])"
+PYTHONPATH=. .venv/bin/lint-imports --no-cache
 
 label=SQLite
 [ -n "${TEST_DATABASE_URL:-}" ] && label=PostgreSQL

@@ -7,7 +7,10 @@ from typing import Any
 
 from flask import Blueprint, Flask
 
+from backend.assistant.models import Audience, KnowledgeEntry, KnowledgeKind
 from backend.config import Settings
+
+__all__ = ["Audience", "KnowledgeEntry", "KnowledgeKind", "init_app"]
 
 bp = Blueprint("assistant", __name__, url_prefix="/api/assistant")
 # "Ask about this student" lives under the student it is about.
@@ -26,7 +29,7 @@ def check_knowledge_base(app: Flask) -> dict[str, Any]:
 def init_app(app: Flask, settings: Settings) -> None:
     from backend.assistant import routes  # noqa: F401  (registers the views)
     from backend.assistant.provider import check_model, init_model
-    from backend.probes.checks import register_check
+    from backend.probes import register_check
 
     app.register_blueprint(bp)
     app.register_blueprint(student_bp)

@@ -12,25 +12,19 @@ from itertools import groupby
 
 from sqlalchemy import func, select
 
+from backend import health_records as health
 from backend.assistant.catalogue import DOMAIN_BY_NAME, DomainName
 from backend.assistant.subjects import StudentRef
 from backend.assistant.understanding import Period, Question
-from backend.attendance.models import AttendanceRecord, AttendanceStatus
-from backend.attendance.schemas import AttendanceRangeQuery
-from backend.attendance.service import student_attendance
-from backend.auth.models import User
-from backend.classes.models import Enrollment, SchoolClass, Term
-from backend.classes.service import term_on, visible_classes
+from backend.attendance import AttendanceRangeQuery, AttendanceRecord, AttendanceStatus, student_attendance
+from backend.auth import User
+from backend.classes import Enrollment, SchoolClass, Term, term_on, visible_classes
 from backend.core.errors import Forbidden, NotFound
 from backend.core.extensions import db
-from backend.fees.balances import format_money as money
-from backend.fees.schemas import InvoiceListQuery
-from backend.fees.service import list_invoices, student_balance
-from backend.grades.service import StudentGrade, StudentGrades, student_grades
-from backend.health_records import service as health
-from backend.students.access import guardian_link, visible_student, visible_students
-from backend.students.models import Student
-from backend.students.service import list_guardians
+from backend.fees import InvoiceListQuery, list_invoices, student_balance
+from backend.fees import format_money as money
+from backend.grades import StudentGrade, StudentGrades, student_grades
+from backend.students import Student, guardian_link, list_guardians, visible_student, visible_students
 from backend.tenancy import AuthContext, Role, allowed
 
 MAX_LINES = 10

@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, column, func, literal_column, text, true
 
+from backend import audit
 from backend.assistant.models import SEARCH_INDEX, SEARCH_TABLE, SEARCH_TRIGGERS, Audience, KnowledgeEntry
 from backend.assistant.schemas import KnowledgeIn, KnowledgeListQuery, KnowledgeUpdateIn
-from backend.audit import service as audit
 from backend.core.db import commit_unique
 from backend.core.errors import NotFound
 from backend.core.extensions import db

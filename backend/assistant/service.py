@@ -16,6 +16,7 @@ from typing import Literal
 
 import structlog
 
+from backend import audit
 from backend.assistant import knowledge
 from backend.assistant.catalogue import (
     DOMAIN_BY_NAME,
@@ -34,13 +35,12 @@ from backend.assistant.models import KnowledgeEntry
 from backend.assistant.provider import ModelFailure, current_model
 from backend.assistant.subjects import StudentRef, resolve
 from backend.assistant.understanding import STUDENT_DOMAINS, Question, understand
-from backend.audit import service as audit
-from backend.auth.service import profile
-from backend.classes.service import term_on
+from backend.auth import profile
+from backend.classes import term_on
 from backend.core import metrics
 from backend.core.extensions import db
-from backend.schools.models import School
-from backend.students.access import visible_student
+from backend.schools import School
+from backend.students import visible_student
 from backend.tenancy import AuthContext, Role, allowed
 
 log = structlog.get_logger("homeroom.assistant")

@@ -13,8 +13,7 @@ from sqlalchemy import func, or_
 
 from backend.assistant.understanding import NOT_NAMES, Question
 from backend.core.extensions import db
-from backend.students.access import visible_student, visible_students
-from backend.students.models import Student
+from backend.students import Student, visible_student, visible_students
 from backend.tenancy import AuthContext, Role
 
 MAX_STUDENTS = 5  # a question about more students than this is answered for the first five

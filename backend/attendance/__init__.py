@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
+from backend.attendance.models import AttendanceRecord, AttendanceStatus
+from backend.attendance.schemas import AttendanceOut, AttendanceRangeQuery
+from backend.attendance.service import attendance_rate, student_attendance
 from backend.config import Settings
+
+__all__ = [
+    "AttendanceOut",
+    "AttendanceRangeQuery",
+    "AttendanceRecord",
+    "AttendanceStatus",
+    "attendance_rate",
+    "init_app",
+    "student_attendance",
+]
 
 bp = Blueprint("attendance", __name__, url_prefix="/api")
 

@@ -12,16 +12,16 @@ from datetime import date
 
 from sqlalchemy import select
 
+from backend import mail
 from backend.attendance.models import AttendanceRecord, AttendanceStatus
-from backend.auth.models import User
-from backend.classes.models import SchoolClass
+from backend.auth import User
+from backend.classes import SchoolClass
 from backend.config import current_settings
 from backend.core.extensions import db
-from backend.mail import outbox
-from backend.mail.models import MailKind
-from backend.notifications.service import opted_in
-from backend.schools.models import School
-from backend.students.models import GuardianLink, Student
+from backend.mail import MailKind
+from backend.notifications import opted_in
+from backend.schools import School
+from backend.students import GuardianLink, Student
 from backend.tenancy import AuthContext
 
 
@@ -85,11 +85,11 @@ def sync_absence_alerts(auth: AuthContext, student_ids: Iterable[uuid.UUID], on_
         if user_id not in receiving:
             continue
         status, class_name = marks[student_id]
-        outbox.queue_email(
+        mail.queue_email(
             settings,
             MailKind.ABSENCE_ALERT,
             key,
-            outbox.Recipient(email, user_id),
+            mail.Recipient(email, user_id),
             auth.school_id,
             school=school.name,
             full_name=full_name,
@@ -98,4 +98,4 @@ def sync_absence_alerts(auth: AuthContext, student_ids: Iterable[uuid.UUID], on_
             day=on_date,
             class_name=class_name,
         )
-    outbox.cancel(withdrawn)
+    mail.cancel(withdrawn)

@@ -14,14 +14,12 @@ from sqlalchemy import SQLColumnExpression, exists, func, select
 
 from backend.attendance.models import ATTENDED, AttendanceRecord, AttendanceStatus
 from backend.attendance.service import attendance_rate
-from backend.auth.models import User
-from backend.classes.models import Enrollment, SchoolClass, Term
-from backend.classes.service import teaching
+from backend.auth import User
+from backend.classes import Enrollment, SchoolClass, Term, teaching
 from backend.core.errors import ValidationFailed
 from backend.core.extensions import db
 from backend.core.models import Base
-from backend.students.access import visible_students
-from backend.students.models import Student
+from backend.students import Student, visible_students
 from backend.tenancy import AuthContext
 
 LOOKBACK_DAYS = 120  # how far back a run of absences is followed

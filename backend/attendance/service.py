@@ -9,17 +9,16 @@ from datetime import date, timedelta
 
 from sqlalchemy import false, func, or_, select
 
+from backend import audit
 from backend.attendance.alerts import sync_absence_alerts
 from backend.attendance.models import ATTENDED, AttendanceRecord, AttendanceStatus
 from backend.attendance.schemas import AttendanceCorrectionIn, AttendanceEntry, AttendanceRangeQuery
-from backend.audit import service as audit
-from backend.classes.models import Enrollment, SchoolClass
-from backend.classes.service import teaching, visible_class
+from backend.classes import Enrollment, SchoolClass, teaching, visible_class
 from backend.core.db import retry_on_conflict
 from backend.core.errors import Forbidden, NotFound, ValidationFailed
 from backend.core.extensions import db
 from backend.core.pagination import keyset, page_of
-from backend.students.access import visible_student
+from backend.students import visible_student
 from backend.tenancy import AuthContext, Role, allowed
 
 DEFAULT_RANGE = timedelta(days=30)

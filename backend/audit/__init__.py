@@ -4,7 +4,33 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
+from backend.audit.models import PLATFORM_CHAIN
+from backend.audit.service import (
+    ActingUser,
+    Actor,
+    chain_ids,
+    diff,
+    record,
+    snapshot,
+    start_chain,
+    verify_chain,
+)
+from backend.audit.triggers import TRIGGERS
 from backend.config import Settings
+
+__all__ = [
+    "PLATFORM_CHAIN",
+    "TRIGGERS",
+    "ActingUser",
+    "Actor",
+    "chain_ids",
+    "diff",
+    "init_app",
+    "record",
+    "snapshot",
+    "start_chain",
+    "verify_chain",
+]
 
 bp = Blueprint("audit", __name__, url_prefix="/api")
 

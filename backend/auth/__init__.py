@@ -4,7 +4,22 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
+from backend.auth.invitations import NO_PASSWORD_YET, invite
+from backend.auth.models import User
+from backend.auth.schemas import ChildOut
+from backend.auth.service import password_hasher, profile, provide_children
 from backend.config import Settings
+
+__all__ = [
+    "NO_PASSWORD_YET",
+    "ChildOut",
+    "User",
+    "init_app",
+    "invite",
+    "password_hasher",
+    "profile",
+    "provide_children",
+]
 
 auth_bp = Blueprint("auth", __name__, url_prefix="/api/auth")
 users_bp = Blueprint("users", __name__, url_prefix="/api/users")
@@ -19,7 +34,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     from backend.auth.recovery import process_reset_requests
     from backend.auth.service import PASSWORDS_EXTENSION
     from backend.core.cache import MemoryStore
-    from backend.mail.sender import register_before_round
+    from backend.mail import register_before_round
 
     app.before_request(authenticate)
     app.extensions[LOCAL_STATES] = MemoryStore(settings.cache_max_entries)

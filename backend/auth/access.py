@@ -25,7 +25,7 @@ from backend.core.cache import MemoryStore, current_cache
 from backend.core.context import request_context
 from backend.core.errors import Unauthorized
 from backend.core.extensions import db
-from backend.schools.models import School
+from backend.schools import School
 from backend.tenancy import AuthContext, Caller, OperatorContext, Role
 
 LOCAL_STATES = "homeroom.auth_local_states"

@@ -11,7 +11,7 @@ from backend.auth import user_service
 from backend.auth.schemas import OperatorCreateIn, UserCreateIn
 from backend.core.cli import command_error, read_password
 from backend.core.errors import ApiError
-from backend.schools.service import school_by_slug
+from backend.schools import school_by_slug
 from backend.tenancy import SCHOOL_ROLES, unprotected_routes
 
 users_cli = AppGroup("users", help="Manage users.")

@@ -9,18 +9,17 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from backend.audit import service as audit
+from backend import audit, mail
 from backend.auth.models import Invitation, User
 from backend.auth.passwords import policy_problem
-from backend.auth.service import Client, IssuedTokens, acting_user, open_session, passwords
+from backend.auth.service import Client, IssuedTokens, acting_user, open_session, password_hasher
 from backend.auth.tokens import hash_secret_token, new_secret_token
 from backend.config import current_settings
 from backend.core.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from backend.core.extensions import db
 from backend.core.models import utcnow
-from backend.mail import outbox
-from backend.mail.models import MailKind
-from backend.schools.models import School
+from backend.mail import MailKind
+from backend.schools import School
 from backend.tenancy import AuthContext
 
 NOT_USABLE = "This invitation link is not valid, was already used, or has expired."
@@ -57,11 +56,11 @@ def invite(actor: audit.Actor | None, user: User) -> Invitation:
     )
     db.session.add(invitation)
     school = db.session.get_one(School, user.school_id)
-    outbox.queue_email(
+    mail.queue_email(
         settings,
         MailKind.INVITATION,
         f"invitation:{invitation.id}",
-        outbox.Recipient(user.email, user.id),
+        mail.Recipient(user.email, user.id),
         user.school_id,
         school=school.name,
         full_name=user.full_name,
@@ -119,7 +118,7 @@ def accept(token: str, password: str, client: Client) -> IssuedTokens:
     if problem:
         raise ValidationFailed.on("body.password", problem, "password_policy")
     invitation.accepted_at = now
-    user.password_hash = passwords().hash(password)
+    user.password_hash = password_hasher().hash(password)
     user.password_changed_at = now
     audit.record(
         acting_user(user),

@@ -9,7 +9,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.core.models import Base, Timestamps, UUIDPrimaryKey, enum_check
-from backend.schools.models import School
+from backend.schools import School
 from backend.tenancy import Role
 
 

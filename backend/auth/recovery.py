@@ -13,20 +13,19 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from backend.audit import service as audit
+from backend import audit, mail
 from backend.auth.access import forget_sessions
 from backend.auth.models import PasswordResetRequest, PasswordResetToken, User
 from backend.auth.passwords import policy_problem
 from backend.auth.schemas import normalise_email
-from backend.auth.service import acting_user, passwords, revoke_user_sessions
+from backend.auth.service import acting_user, password_hasher, revoke_user_sessions
 from backend.auth.tokens import hash_secret_token, new_secret_token
 from backend.config import Settings
 from backend.core.errors import BadRequest, ValidationFailed
 from backend.core.extensions import db
 from backend.core.models import utcnow
-from backend.mail import outbox
-from backend.mail.models import MailKind
-from backend.schools.models import School
+from backend.mail import MailKind
+from backend.schools import School
 
 NOT_USABLE = "This reset link is not valid, was already used, or has expired."
 STALE_REQUEST = timedelta(days=1)  # a request the sender reaches later than this is dropped
@@ -52,11 +51,11 @@ def _reset_mail(settings: Settings, request: PasswordResetRequest, user: User) -
         )
     )
     school = db.session.get(School, user.school_id) if user.school_id else None
-    outbox.queue_email(
+    mail.queue_email(
         settings,
         MailKind.PASSWORD_RESET,
         f"password_reset:{request.id}",
-        outbox.Recipient(user.email, user.id),
+        mail.Recipient(user.email, user.id),
         user.school_id,
         school=school.name if school else "Homeroom",
         full_name=user.full_name,
@@ -115,7 +114,7 @@ def confirm_reset(token: str, password: str) -> None:
         .where(PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None))
         .values(used_at=now)
     )
-    user.password_hash = passwords().hash(password)
+    user.password_hash = password_hasher().hash(password)
     user.password_changed_at = now
     user.failed_login_count = 0
     revoked = revoke_user_sessions(user.id, "password_reset")

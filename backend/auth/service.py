@@ -13,7 +13,7 @@ import structlog
 from flask import Flask, current_app
 from sqlalchemy import CursorResult, select, update
 
-from backend.audit import service as audit
+from backend import audit
 from backend.auth.access import forget_sessions
 from backend.auth.models import AuthSession, RefreshToken, User
 from backend.auth.passwords import Passwords, policy_problem
@@ -24,7 +24,7 @@ from backend.core import metrics
 from backend.core.errors import NotFound, Unauthorized, ValidationFailed
 from backend.core.extensions import db
 from backend.core.models import utcnow
-from backend.schools.models import School
+from backend.schools import School
 from backend.tenancy import AuthContext, Caller, Role
 
 log = structlog.get_logger("homeroom.auth")
@@ -49,7 +49,7 @@ class IssuedTokens:
     user: User
 
 
-def passwords() -> Passwords:
+def password_hasher() -> Passwords:
     hasher: Passwords = current_app.extensions[PASSWORDS_EXTENSION]
     return hasher
 
@@ -77,7 +77,7 @@ def login(email: str, password: str, client: Client) -> IssuedTokens:
     account all get the same answer after the same amount of work."""
     now = utcnow()
     user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
-    hasher = passwords()
+    hasher = password_hasher()
     valid = hasher.verify(user.password_hash if user else None, password)
     if user is None or not valid or not user.is_active:
         if user is not None:
@@ -242,7 +242,7 @@ def logout_all(auth: Caller) -> int:
 def change_password(auth: Caller, current: str, new: str) -> None:
     """Replace the password; every other session of the user ends, this one goes on."""
     user = db.session.get_one(User, auth.user_id)
-    hasher = passwords()
+    hasher = password_hasher()
     if not hasher.verify(user.password_hash, current):
         raise ValidationFailed.on("body.current_password", "Incorrect password.", "incorrect_password")
     problem = policy_problem(new)

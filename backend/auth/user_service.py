@@ -7,13 +7,13 @@ from typing import Any
 
 from sqlalchemy import exists, or_, select
 
-from backend.audit import service as audit
+from backend import audit
 from backend.auth.access import forget_sessions
 from backend.auth.invitations import NO_PASSWORD_YET, invite
 from backend.auth.models import AuthSession, User
 from backend.auth.passwords import policy_problem
 from backend.auth.schemas import OperatorCreateIn, UserCreateIn, UserListQuery, UserUpdateIn, normalise_email
-from backend.auth.service import passwords, revoke_user_sessions
+from backend.auth.service import password_hasher, revoke_user_sessions
 from backend.core.errors import Conflict, NotFound, ValidationFailed
 from backend.core.extensions import db
 from backend.core.models import utcnow
@@ -54,7 +54,7 @@ def _new_user(
         email=email,
         full_name=full_name.strip(),
         role=role.value,
-        password_hash=passwords().hash(password) if password is not None else NO_PASSWORD_YET,
+        password_hash=password_hasher().hash(password) if password is not None else NO_PASSWORD_YET,
         is_active=True,
     )
     user.id = uuid.uuid4()
@@ -124,7 +124,7 @@ def set_password(email: str, password: str) -> User:
     problem = policy_problem(password)
     if problem:
         raise ValidationFailed.on("password", problem, "password_policy")
-    user.password_hash = passwords().hash(password)
+    user.password_hash = password_hasher().hash(password)
     user.password_changed_at = utcnow()
     user.failed_login_count = 0
     revoked = revoke_user_sessions(user.id, "password_reset")

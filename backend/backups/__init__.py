@@ -4,15 +4,28 @@ from __future__ import annotations
 
 from flask import Flask
 
+from backend.backups.files import BackupError, local_backups
+from backend.backups.models import BackupRun
+from backend.backups.service import create, last_good_backup_at, recent_runs, runs_for
 from backend.config import Settings
+
+__all__ = [
+    "BackupError",
+    "BackupRun",
+    "create",
+    "init_app",
+    "last_good_backup_at",
+    "local_backups",
+    "recent_runs",
+    "runs_for",
+]
 
 
 def init_app(app: Flask, settings: Settings) -> None:
     from backend.backups import metrics
     from backend.backups.cli import backup_cli
     from backend.backups.service import check_backups, check_object_storage
-    from backend.probes.checks import register_check
-    from backend.probes.metrics import register_state_metric
+    from backend.probes import register_check, register_state_metric
 
     app.cli.add_command(backup_cli)
     register_state_metric(app, metrics.read, metrics.fallback)

@@ -520,7 +520,7 @@ def _drill(settings: Settings, url: URL) -> tuple[bool, int, int, list[str]]:
     every audit chain. (Whether upgraded, chains, events, broken links.)"""
     from flask_migrate import upgrade
 
-    from backend.audit.service import chain_ids, verify_chain
+    from backend.audit import chain_ids, verify_chain
     from backend.core.db import dispose_pools
 
     copy = settings.model_copy(

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from backend.audit import service as audit
+from backend import audit
 from backend.classes.models import Enrollment
 from backend.classes.service import visible_class
 from backend.core.db import commit_unique
 from backend.core.errors import ValidationFailed
 from backend.core.extensions import db
-from backend.students.models import Student, StudentStatus
+from backend.students import Student, StudentStatus
 from backend.tenancy import AuthContext
 
 

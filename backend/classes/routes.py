@@ -23,8 +23,7 @@ from backend.classes.schemas import (
 )
 from backend.core.api import Headers, api
 from backend.core.pagination import Items, Page
-from backend.students.models import Student
-from backend.students.schemas import StudentOut
+from backend.students import Student, StudentOut
 from backend.tenancy import current_auth, requires
 
 

@@ -10,7 +10,7 @@ from pydantic import Field, StringConstraints, model_validator
 
 from backend.core.pagination import PageQuery
 from backend.core.validation import InputModel, OutputModel, PatchModel
-from backend.students.schemas import GradeLevel
+from backend.students import GradeLevel
 
 Text100 = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 

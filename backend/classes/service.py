@@ -7,15 +7,15 @@ from datetime import date
 
 from sqlalchemy import ColumnElement, Select, exists, false, select, true
 
-from backend.audit import service as audit
-from backend.auth.models import User
+from backend import audit
+from backend.auth import User
 from backend.classes.models import Enrollment, SchoolClass, Term
 from backend.classes.schemas import ClassIn, ClassListQuery, ClassUpdateIn, EnrollmentIn, TermIn
 from backend.core.db import commit_unique
 from backend.core.errors import NotFound, ValidationFailed
 from backend.core.extensions import db
 from backend.core.pagination import Page, keyset, page_of
-from backend.students.models import Student, StudentStatus
+from backend.students import Student, StudentStatus
 from backend.tenancy import AuthContext, Role
 
 CLASS_FIELDS = ("name", "subject", "grade_level", "term_id", "teacher_id")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from backend.attendance.schemas import AttendanceOut
+from backend.attendance import AttendanceOut
 from backend.core.validation import OutputModel
-from backend.fees.schemas import BalanceOut
-from backend.grades.models import GradeStatus
-from backend.students.schemas import StudentOut
+from backend.fees import BalanceOut
+from backend.grades import GradeStatus
+from backend.students import StudentOut
 
 
 class RecentGrade(OutputModel):

@@ -13,15 +13,12 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from backend.attendance.models import AttendanceRecord
-from backend.attendance.service import attendance_rate
-from backend.classes.models import SchoolClass, Term
-from backend.classes.service import term_on
+from backend.attendance import AttendanceRecord, attendance_rate
+from backend.classes import SchoolClass, Term, term_on
 from backend.core.extensions import db
-from backend.fees.balances import Balance, balances
-from backend.grades.models import Assessment, Grade
-from backend.grades.service import percentage
-from backend.students.models import GuardianLink, Student
+from backend.fees import Balance, student_balances
+from backend.grades import Assessment, Grade, percentage
+from backend.students import GuardianLink, Student
 from backend.tenancy import AuthContext
 
 RECENT_GRADES = 5
@@ -138,7 +135,7 @@ def parent_dashboard(auth: AuthContext) -> Dashboard:
     attendance = _today(auth, ids, today)
     rates = _term_rates(auth, ids, term, today)
     grades = _recent_grades(auth, ids)
-    money = balances(auth, [student.id for student, _, finance in children if finance])
+    money = student_balances(auth, [student.id for student, _, finance in children if finance])
     return Dashboard(
         date=today,
         term_id=term.id if term else None,

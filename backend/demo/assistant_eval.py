@@ -20,8 +20,8 @@ from sqlalchemy import select
 from backend.core.extensions import db
 from backend.demo.records import PARTIAL_CENTS, TERM_FEE_CENTS, TRIP_CENTS
 from backend.demo.seed import SLUG
-from backend.schools.models import School
-from backend.students.models import Student
+from backend.schools import School
+from backend.students import Student
 
 DOMAIN = "demo-school.example.org"
 Progress = Callable[[int], None]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
-from backend.assistant.models import Audience, KnowledgeEntry, KnowledgeKind
-from backend.fees.models import Invoice, InvoiceLine, InvoiceState, Payment, PaymentMethod
-from backend.health_records.models import HealthRecord
-from backend.students.models import Student
+from backend.assistant import Audience, KnowledgeEntry, KnowledgeKind
+from backend.fees import Invoice, InvoiceLine, InvoiceState, Payment, PaymentMethod
+from backend.health_records import HealthRecord
+from backend.students import Student
 
 TERM_FEE_CENTS = 120_000
 TRIP_CENTS = 4_500

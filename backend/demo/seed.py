@@ -12,17 +12,16 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from backend.attendance.models import AttendanceRecord, AttendanceStatus
-from backend.audit import service as audit
-from backend.auth.models import User
-from backend.auth.service import passwords
-from backend.classes.models import Enrollment, SchoolClass, Term
+from backend import audit
+from backend.attendance import AttendanceRecord, AttendanceStatus
+from backend.auth import User, password_hasher
+from backend.classes import Enrollment, SchoolClass, Term
 from backend.core.dates import today_in
 from backend.core.extensions import db
 from backend.demo.records import fees_for, health_for, knowledge_for
-from backend.grades.models import Assessment, Grade, GradeStatus
-from backend.schools.models import School
-from backend.students.models import GuardianLink, Student
+from backend.grades import Assessment, Grade, GradeStatus
+from backend.schools import School
+from backend.students import GuardianLink, Student
 from backend.tenancy import Role
 
 SLUG = "demo-school"
@@ -127,7 +126,7 @@ def seed(progress: Progress) -> DemoLogins:
     """Create the demo school, calling `progress(1)` per student; one transaction, all or nothing."""
     rng = random.Random(2026)  # noqa: S311 - demo data, not security
     password = secrets.token_urlsafe(12)
-    password_hash = passwords().hash(password)
+    password_hash = password_hasher().hash(password)
 
     school = School(name="Demo School", slug=SLUG, timezone="Europe/London", currency="GBP")
     db.session.add(school)

@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from backend.audit.triggers import TRIGGERS
+from backend.audit import TRIGGERS
 from backend.core.db import code_heads, compare_options, database_revisions, known_revisions
 
 

@@ -29,9 +29,8 @@ from alembic.operations import ops
 from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from backend.audit import service as audit
-from backend.backups import service as backups
-from backend.backups.files import BackupError
+from backend import audit, backups
+from backend.backups import BackupError
 from backend.config import Settings
 from backend.core.db import code_heads, compare_options, render_plain_types
 from backend.core.extensions import db

@@ -102,7 +102,7 @@ class Balance:
         )
 
 
-def balances(auth: AuthContext, student_ids: list[uuid.UUID]) -> dict[uuid.UUID, Balance]:
+def student_balances(auth: AuthContext, student_ids: list[uuid.UUID]) -> dict[uuid.UUID, Balance]:
     """Each student's issued invoices summed up: invoiced, paid, outstanding, overdue, next due."""
     invoices = list(
         db.session.scalars(

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from backend.config import current_settings
 from backend.core.extensions import db
 from backend.fees.reminders import remind
-from backend.schools.models import School
+from backend.schools import School
 
 fees_cli = AppGroup("fees", help="Fees.")
 

@@ -10,17 +10,17 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from backend.auth.models import User
+from backend import mail
+from backend.auth import User
 from backend.config import Settings
 from backend.core.dates import today_in
 from backend.core.extensions import db
 from backend.fees.balances import format_money, totals
 from backend.fees.models import Invoice, InvoiceState
-from backend.mail import outbox
-from backend.mail.models import MailKind
-from backend.notifications.service import opted_in
-from backend.schools.models import School
-from backend.students.models import GuardianLink, Student
+from backend.mail import MailKind
+from backend.notifications import opted_in
+from backend.schools import School
+from backend.students import GuardianLink, Student
 
 Progress = Callable[[int], None]
 
@@ -70,11 +70,11 @@ def _school(settings: Settings, school: School) -> tuple[int, int]:
         for student_id, user_id, email, full_name in guardians:
             if student_id != invoice.student_id or user_id not in receiving:
                 continue
-            queued_now = outbox.queue_email(
+            queued_now = mail.queue_email(
                 settings,
                 MailKind.FEE_REMINDER,
                 f"fee_reminder:{invoice.id}:{stage}:{user_id}",
-                outbox.Recipient(email, user_id),
+                mail.Recipient(email, user_id),
                 school.id,
                 school=school.name,
                 full_name=full_name,

@@ -8,16 +8,16 @@ from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, select, true
 
-from backend.audit import service as audit
+from backend import audit
 from backend.core.db import commit_unique
 from backend.core.errors import Conflict, NotFound, ValidationFailed
 from backend.core.extensions import db
 from backend.core.models import utcnow
 from backend.core.pagination import Page, keyset, page_of
-from backend.fees.balances import Balance, balances, payment_status, totals
+from backend.fees.balances import Balance, payment_status, student_balances, totals
 from backend.fees.models import Invoice, InvoiceLine, InvoiceState, Payment, PaymentReversal
 from backend.fees.schemas import InvoiceIn, InvoiceListQuery, PaymentIn, PaymentStatus
-from backend.students.models import GuardianLink, Student
+from backend.students import GuardianLink, Student
 from backend.tenancy import AuthContext, Role
 
 # --- who sees money -------------------------------------------------------------------------------
@@ -299,4 +299,4 @@ def student_balance(auth: AuthContext, student_id: uuid.UUID) -> Balance:
         is None
     ):
         raise NotFound("Student not found.")
-    return balances(auth, [student_id])[student_id]
+    return student_balances(auth, [student_id])[student_id]

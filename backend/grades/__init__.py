@@ -5,6 +5,19 @@ from __future__ import annotations
 from flask import Blueprint, Flask
 
 from backend.config import Settings
+from backend.grades.models import Assessment, Grade, GradeStatus
+from backend.grades.service import StudentGrade, StudentGrades, percentage, student_grades
+
+__all__ = [
+    "Assessment",
+    "Grade",
+    "GradeStatus",
+    "StudentGrade",
+    "StudentGrades",
+    "init_app",
+    "percentage",
+    "student_grades",
+]
 
 bp = Blueprint("grades", __name__, url_prefix="/api")
 

@@ -10,15 +10,14 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from backend.audit import service as audit
-from backend.classes.models import Enrollment, SchoolClass, Term
-from backend.classes.service import teaching, visible_class
+from backend import audit
+from backend.classes import Enrollment, SchoolClass, Term, teaching, visible_class
 from backend.core.db import retry_on_conflict
 from backend.core.errors import NotFound, ValidationFailed
 from backend.core.extensions import db
 from backend.grades.models import Assessment, Grade, GradeStatus
 from backend.grades.schemas import AssessmentIn, AssessmentUpdateIn, GradeEntry
-from backend.students.access import visible_student
+from backend.students import visible_student
 from backend.tenancy import AuthContext, Role
 
 ASSESSMENT_FIELDS = ("title", "category", "max_score", "weight", "due_on", "published")

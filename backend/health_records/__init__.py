@@ -5,6 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, Flask
 
 from backend.config import Settings
+from backend.health_records.models import HealthRecord
+from backend.health_records.service import read
+
+__all__ = ["HealthRecord", "init_app", "read"]
 
 bp = Blueprint("health_records", __name__, url_prefix="/api")
 

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from backend.audit import service as audit
+from backend import audit
 from backend.core.db import retry_on_conflict
 from backend.core.errors import Forbidden, NotFound
 from backend.core.extensions import db
 from backend.health_records.models import HealthRecord
 from backend.health_records.schemas import HealthRecordIn
-from backend.students.access import guardian_link, visible_student
+from backend.students import guardian_link, visible_student
 from backend.tenancy import AuthContext, Role
 
 FIELDS = ("blood_type", "allergies", "conditions", "medications", "alerts", "physician", "notes")

@@ -9,6 +9,22 @@ from typing import Any
 from flask import Flask
 
 from backend.config import SETTINGS_EXTENSION, Settings
+from backend.mail.models import OPTIONAL_KINDS, MailKind, NotificationPreference
+from backend.mail.outbox import Recipient, cancel, queue_email
+from backend.mail.sender import register_before_round
+from backend.mail.templates import read_unsubscribe_token
+
+__all__ = [
+    "OPTIONAL_KINDS",
+    "MailKind",
+    "NotificationPreference",
+    "Recipient",
+    "cancel",
+    "init_app",
+    "queue_email",
+    "read_unsubscribe_token",
+    "register_before_round",
+]
 
 # The oldest due message waiting longer than this means the sender is down or cannot keep up.
 SENDER_LAG = timedelta(minutes=10)
@@ -36,8 +52,7 @@ def check_mail(app: Flask) -> dict[str, Any]:
 def init_app(app: Flask, settings: Settings) -> None:
     from backend.mail import metrics
     from backend.mail.cli import outbox_cli
-    from backend.probes.checks import register_check
-    from backend.probes.metrics import register_state_metric
+    from backend.probes import register_check, register_state_metric
 
     app.cli.add_command(outbox_cli)
     register_check(app, "mail", check_mail, critical=False)

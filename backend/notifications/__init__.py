@@ -6,6 +6,9 @@ from __future__ import annotations
 from flask import Blueprint, Flask
 
 from backend.config import Settings
+from backend.notifications.service import opted_in
+
+__all__ = ["init_app", "opted_in"]
 
 # Named "mail", as before the package was split from the outbox: it names the operations
 # (operationId, tag) that clients know.

@@ -8,14 +8,13 @@ from collections.abc import Iterable
 
 from sqlalchemy import select
 
-from backend.audit import service as audit
-from backend.auth.models import User
+from backend import audit
+from backend.auth import User
 from backend.config import Settings
 from backend.core.errors import BadRequest
 from backend.core.extensions import db
 from backend.core.models import utcnow
-from backend.mail.models import OPTIONAL_KINDS, MailKind, NotificationPreference
-from backend.mail.templates import read_unsubscribe_token
+from backend.mail import OPTIONAL_KINDS, MailKind, NotificationPreference, read_unsubscribe_token
 
 
 def preferences(user_id: uuid.UUID) -> dict[str, bool]:

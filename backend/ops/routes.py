@@ -9,8 +9,7 @@ from flask import Response
 from backend.config import current_settings
 from backend.core.api import api
 from backend.core.markers import in_transaction
-from backend.doctor.models import DoctorScan
-from backend.doctor.service import SwitchState
+from backend.doctor import DoctorScan, SwitchState
 from backend.ops import bp, service
 from backend.ops.schemas import (
     AuditVerifyOut,

@@ -9,18 +9,15 @@ from typing import Any
 
 from sqlalchemy import select
 
-from backend.audit import service as audit
-from backend.audit.models import PLATFORM_CHAIN
-from backend.backups import service as backups
-from backend.backups.files import BackupError, local_backups
-from backend.backups.models import BackupRun
+from backend import audit, backups, doctor
+from backend.audit import PLATFORM_CHAIN
+from backend.backups import BackupError, BackupRun, local_backups
 from backend.config import Settings
 from backend.core.errors import Conflict, NotFound
 from backend.core.extensions import db
 from backend.core.models import utcnow
-from backend.doctor import service as doctor
-from backend.doctor.models import DoctorFix, DoctorScan
-from backend.schools.models import School
+from backend.doctor import DoctorFix, DoctorScan
+from backend.schools import School
 from backend.tenancy import OperatorContext
 
 

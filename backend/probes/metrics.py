@@ -1,23 +1,17 @@
-"""GET /metrics: Prometheus figures, for a scraper holding METRICS_TOKEN; and the figures features
-register to be read from the database at scrape time (the last good backup, open schema issues,
-the outbox)."""
+"""The figures features register to be read from the database at scrape time (the last good
+backup, open schema issues, the outbox), collected when Prometheus scrapes GET /metrics."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from flask import Flask, Response, current_app
+from flask import Flask
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
-from backend.config import current_settings
-from backend.core.api import api
 from backend.core.extensions import db
-from backend.core.markers import probe
-from backend.core.metrics import check_metrics_token, metrics_response
-from backend.probes import bp
 
 StateFamilies = Callable[[], Iterable[GaugeMetricFamily]]
 _STATE_METRICS = "homeroom.state_metrics"
@@ -54,12 +48,3 @@ class StateCollector(Collector):
                 finally:
                     db.session.remove()
             yield from families
-
-
-@bp.get("/metrics")
-@probe  # no rate limit, no access-log line; the token is checked below
-@api(media_type="text/plain", problems=(401, 404))
-def metrics() -> Response:
-    """Prometheus metrics (Authorization: Bearer METRICS_TOKEN)."""
-    check_metrics_token(current_settings())
-    return metrics_response(StateCollector(current_app._get_current_object()))  # type: ignore[attr-defined]

@@ -1,21 +1,24 @@
-"""GET /health (liveness), GET /ready (readiness), GET /api/health (components)."""
+"""GET /health (liveness), GET /ready (readiness), GET /api/health (components), GET /metrics."""
 
 from __future__ import annotations
 
 import time
 from typing import Any, Literal
 
-from flask import current_app
+from flask import Response, current_app
 from pydantic import BaseModel
 
+from backend.config import current_settings
 from backend.core.api import api
 from backend.core.db import pool_stats
 from backend.core.errors import ServiceUnavailable
 from backend.core.extensions import db
 from backend.core.markers import probe, public
+from backend.core.metrics import check_metrics_token, metrics_response
 from backend.core.serving import is_draining
 from backend.probes import bp
 from backend.probes.checks import HEALTHY, run_checks
+from backend.probes.metrics import StateCollector
 from backend.version import __version__
 
 STARTED_AT = "homeroom.started_at"
@@ -79,3 +82,12 @@ def component_health() -> dict[str, Any]:
         "components": components,
         "database_pool": pool_stats(db.engine),
     }
+
+
+@bp.get("/metrics")
+@probe  # no rate limit, no access-log line; the token is checked below
+@api(media_type="text/plain", problems=(401, 404))
+def metrics() -> Response:
+    """Prometheus metrics (Authorization: Bearer METRICS_TOKEN)."""
+    check_metrics_token(current_settings())
+    return metrics_response(StateCollector(current_app._get_current_object()))  # type: ignore[attr-defined]

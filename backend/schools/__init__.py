@@ -5,6 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, Flask
 
 from backend.config import Settings
+from backend.schools.models import School
+from backend.schools.service import school_by_slug
+
+__all__ = ["School", "init_app", "school_by_slug"]
 
 bp = Blueprint("schools", __name__, url_prefix="/api/school")
 

@@ -8,7 +8,7 @@ from zoneinfo import available_timezones
 
 from sqlalchemy import exists, select
 
-from backend.audit import service as audit
+from backend import audit
 from backend.core.errors import Conflict, ValidationFailed
 from backend.core.extensions import db
 from backend.schools.models import School

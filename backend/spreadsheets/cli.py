@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from backend.auth.models import User
+from backend.auth import User
 from backend.core.extensions import db
-from backend.schools.service import school_by_slug
+from backend.schools import school_by_slug
 from backend.spreadsheets.imports import ImportRefused, run_import
 from backend.spreadsheets.kinds import KINDS
 from backend.tenancy import AuthContext, Role

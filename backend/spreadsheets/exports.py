@@ -13,18 +13,15 @@ from typing import Any
 
 from sqlalchemy import Select, func, literal, select
 
-from backend.attendance.models import AttendanceRecord
-from backend.auth.models import User
-from backend.classes.models import Enrollment, SchoolClass, Term
-from backend.classes.service import teaching
+from backend.attendance import AttendanceRecord
+from backend.auth import User
+from backend.classes import Enrollment, SchoolClass, Term, teaching
 from backend.core.errors import Forbidden
 from backend.core.extensions import db
-from backend.fees.models import Invoice, InvoiceLine, Payment, PaymentReversal
-from backend.fees.service import finance_students
-from backend.grades.models import Assessment, Grade
+from backend.fees import Invoice, InvoiceLine, Payment, PaymentReversal, finance_students
+from backend.grades import Assessment, Grade
 from backend.spreadsheets.kinds import KINDS
-from backend.students.access import visible_students
-from backend.students.models import GuardianLink, Student
+from backend.students import GuardianLink, Student, visible_students
 from backend.tenancy import AuthContext, Role, allowed
 
 BATCH = 1000

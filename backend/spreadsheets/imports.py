@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass, field, replace
 
-from backend.audit import service as audit
+from backend import audit
 from backend.core.csvfile import CellError, read
 from backend.core.db import commit_unique
 from backend.core.errors import ApiError

@@ -16,10 +16,9 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, EmailStr, StringConstraints
 from sqlalchemy import func, select
 
-from backend.audit import service as audit
-from backend.auth.invitations import NO_PASSWORD_YET, invite
-from backend.auth.models import User
-from backend.classes.models import Enrollment, SchoolClass, Term
+from backend import audit
+from backend.auth import NO_PASSWORD_YET, User, invite
+from backend.classes import Enrollment, SchoolClass, Term
 from backend.core.csvfile import CellError
 from backend.core.extensions import db
 from backend.spreadsheets.plans import (
@@ -33,7 +32,7 @@ from backend.spreadsheets.plans import (
     unique_keys,
     update_from,
 )
-from backend.students.models import GuardianLink, Student, StudentStatus
+from backend.students import GuardianLink, Student, StudentStatus
 from backend.tenancy import AuthContext, Role
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=100)]

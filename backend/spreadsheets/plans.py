@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from backend.audit import service as audit
+from backend import audit
 from backend.core.csvfile import CellError
 from backend.core.extensions import db
 from backend.core.models import Base

@@ -9,9 +9,8 @@ from typing import Any
 
 from sqlalchemy import Row, exists, or_, select
 
-from backend.audit import service as audit
-from backend.auth.models import User
-from backend.auth.schemas import ChildOut
+from backend import audit
+from backend.auth import ChildOut, User
 from backend.core.db import commit_unique
 from backend.core.errors import Conflict, NotFound, ValidationFailed
 from backend.core.extensions import db

@@ -187,7 +187,7 @@ def test_duplicate_invoice_numbers_and_bad_invoices(world: World) -> None:
 
 def test_overdue_is_judged_in_the_school_time_zone(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """Due yesterday in the school's zone is overdue even while it is still that day in UTC."""
-    from backend.schools import service as schools
+    from backend.core import dates
 
     zone = ZoneInfo("Europe/London")
     due = date(2026, 6, 1)
@@ -200,14 +200,14 @@ def test_overdue_is_judged_in_the_school_time_zone(world: World, monkeypatch: py
         def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
             return late_evening_utc.astimezone(tz or zone)
 
-    monkeypatch.setattr(schools, "datetime", Clock)
+    monkeypatch.setattr(dates, "datetime", Clock)
     assert _get(world, invoice)["status"] == "overdue"
     balance = world.client.get(
         f"/api/students/{world.ids['alice']}/balance", headers=world.as_("admin")
     ).get_json()
     assert (balance["overdue_cents"], balance["next_due_date"]) == (500, None)
     monkeypatch.setattr(
-        schools,
+        dates,
         "datetime",
         type(
             "Earlier",
