@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from itertools import groupby
 
 from sqlalchemy import func, select
@@ -23,7 +24,7 @@ from backend.core.errors import Forbidden, NotFound
 from backend.core.extensions import db
 from backend.fees import InvoiceListQuery, list_invoices, student_balance
 from backend.fees import format_money as money
-from backend.grades import StudentGrade, StudentGrades, student_grades
+from backend.grades import StudentGradeOut, StudentGradesOut, student_grades
 from backend.students import Student, guardian_link, list_guardians, visible_student, visible_students
 from backend.tenancy import AuthContext, Role, allowed
 
@@ -84,8 +85,8 @@ def _attendance_of(auth: AuthContext, student: StudentRef, period: Period) -> li
         )
     ]
     missed = [r for r in record.items if r.status != AttendanceStatus.PRESENT]
-    for status, group in groupby(sorted(missed, key=lambda r: (r.status, r.on_date)), key=lambda r: r.status):
-        days = sorted({r.on_date for r in group})
+    for status, group in groupby(sorted(missed, key=lambda r: (r.status, r.date)), key=lambda r: r.status):
+        days = sorted({r.date for r in group})
         shown = ", ".join(day(d) for d in days[:MAX_LINES]) + (" …" if len(days) > MAX_LINES else "")
         facts.append(Fact(f"{student.name} was {status.replace('_', ' ')} on {shown}."))
     return facts
@@ -135,17 +136,20 @@ def _percent(value: float | None, missing: str) -> str:
     return f"{value:.1f}%" if value is not None else missing
 
 
-def _grade_line(name: str, grade: StudentGrade) -> Fact:
-    score = grade.status
+def _score(value: float) -> str:
+    """A stored score as it reads: 18.5, 20 (not 18.50 or 20.0)."""
+    return f"{Decimal(repr(value)).normalize():f}"
+
+
+def _grade_line(name: str, grade: StudentGradeOut) -> Fact:
+    score: str = grade.status
     if grade.score is not None:
-        score = (
-            f"{grade.score.normalize():f}/{grade.max_score.normalize():f} ({_percent(grade.percentage, '')})"
-        )
+        score = f"{_score(grade.score)}/{_score(grade.max_score)} ({_percent(grade.percentage, '')})"
     when = f", {day(grade.due_on)}" if grade.due_on else ""
     return Fact(f"{name} — {grade.title} ({grade.class_name}{when}): {score}.")
 
 
-def _summary(name: str, result: StudentGrades, subject: list[StudentGrade]) -> list[Fact]:
+def _summary(name: str, result: StudentGradesOut, subject: list[StudentGradeOut]) -> list[Fact]:
     """The subject's average when the question names one (maths), else the latest terms'."""
     if subject:
         scored = [g.percentage for g in subject if g.percentage is not None]

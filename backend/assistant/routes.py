@@ -21,7 +21,6 @@ from backend.assistant.schemas import (
     MessageIn,
     StudentMessageIn,
 )
-from backend.assistant.service import Answer, HelpView
 from backend.core.api import Headers, api
 from backend.core.markers import rate_limit
 from backend.core.pagination import Items, Page
@@ -35,7 +34,7 @@ ASSISTANT_LIMIT = setting_limit("assistant_rate_limit")
 @requires("assistant.use")
 @rate_limit(ASSISTANT_LIMIT)
 @api(body=MessageIn, response=AnswerOut, problems=(404, 429))
-def ask(body: MessageIn) -> Answer:
+def ask(body: MessageIn) -> AnswerOut:
     """Ask a question; answered from the data the caller may see (`mode` says how it was phrased)."""
     return service.ask(current_auth(), body.message, student_id=body.student_id, page=body.page)
 
@@ -44,7 +43,7 @@ def ask(body: MessageIn) -> Answer:
 @requires("assistant.use")
 @rate_limit(ASSISTANT_LIMIT)
 @api(body=HelpIn, response=HelpOut, problems=(429,))
-def page_help(body: HelpIn) -> HelpView:
+def page_help(body: HelpIn) -> HelpOut:
     """Help for a page of the web app: what the caller's role may do there, and how."""
     return service.page_help(current_auth(), body.page)
 
@@ -61,7 +60,7 @@ def list_domains() -> Items[Domain]:
 @requires("assistant.use")
 @rate_limit(ASSISTANT_LIMIT)
 @api(body=StudentMessageIn, response=AnswerOut, problems=(404, 429))
-def ask_about_student(student_id: uuid.UUID, body: StudentMessageIn) -> Answer:
+def ask_about_student(student_id: uuid.UUID, body: StudentMessageIn) -> AnswerOut:
     """Ask about one student (404 when the caller may not see them)."""
     return service.ask(current_auth(), body.message, student_id=student_id, page="student")
 

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import astuple, fields
-from typing import Any
 
 from flask import Response
 
 from backend.attendance import bp, reports
-from backend.attendance.reports import AbsenceRun, MissingRegister, Rate
 from backend.attendance.schemas import (
     AbsenceRunOut,
     AbsencesQuery,
@@ -21,26 +18,29 @@ from backend.attendance.schemas import (
 from backend.core import csvfile
 from backend.core.api import api
 from backend.core.pagination import Items
+from backend.core.validation import OutputModel
 from backend.tenancy import current_auth, requires
 
 
-def _csv(name: str, rows: Iterable[Any], kind: type[Any]) -> Response:
-    return csvfile.response(name, [field.name for field in fields(kind)], (astuple(row) for row in rows))
+def _csv(name: str, rows: Iterable[OutputModel], kind: type[OutputModel]) -> Response:
+    """One column per field of `kind`, in the order the model declares them (the JSON's order)."""
+    columns = list(kind.model_fields)
+    return csvfile.response(name, columns, ([getattr(row, column) for column in columns] for row in rows))
 
 
-def _registers(query: RegistersQuery) -> list[MissingRegister]:
+def _registers(query: RegistersQuery) -> list[MissingRegisterOut]:
     auth = current_auth()
     return reports.registers_not_taken(auth, query.date or auth.today())
 
 
-def _rates(query: RatesQuery) -> list[Rate]:
+def _rates(query: RatesQuery) -> list[RateOut]:
     return reports.attendance_rates(current_auth(), query.from_, query.to, query.by)
 
 
 @bp.get("/reports/attendance/registers")
 @requires("reports.read")
 @api(query=RegistersQuery, response=Items[MissingRegisterOut])
-def registers_not_taken(query: RegistersQuery) -> Items[MissingRegister]:
+def registers_not_taken(query: RegistersQuery) -> Items[MissingRegisterOut]:
     """Classes whose register has not been taken on the day (today by default), by teacher."""
     return Items(_registers(query))
 
@@ -50,13 +50,13 @@ def registers_not_taken(query: RegistersQuery) -> Items[MissingRegister]:
 @api(query=RegistersQuery, media_type="text/csv")
 def registers_not_taken_csv(query: RegistersQuery) -> Response:
     """The same, as CSV."""
-    return _csv("registers-not-taken", _registers(query), MissingRegister)
+    return _csv("registers-not-taken", _registers(query), MissingRegisterOut)
 
 
 @bp.get("/reports/attendance/absences")
 @requires("reports.read")
 @api(query=AbsencesQuery, response=Items[AbsenceRunOut])
-def absence_runs(query: AbsencesQuery) -> Items[AbsenceRun]:
+def absence_runs(query: AbsencesQuery) -> Items[AbsenceRunOut]:
     """Students absent on each of the last `days` or more school days, longest run first."""
     return Items(reports.absence_runs(current_auth(), query.days))
 
@@ -66,13 +66,13 @@ def absence_runs(query: AbsencesQuery) -> Items[AbsenceRun]:
 @api(query=AbsencesQuery, media_type="text/csv")
 def absence_runs_csv(query: AbsencesQuery) -> Response:
     """The same, as CSV."""
-    return _csv("absences", reports.absence_runs(current_auth(), query.days), AbsenceRun)
+    return _csv("absences", reports.absence_runs(current_auth(), query.days), AbsenceRunOut)
 
 
 @bp.get("/reports/attendance/rates")
 @requires("reports.read")
 @api(query=RatesQuery, response=Items[RateOut], problems=(422,))
-def attendance_rates(query: RatesQuery) -> Items[Rate]:
+def attendance_rates(query: RatesQuery) -> Items[RateOut]:
     """Counts per status and the attendance rate per class or per student over a range."""
     return Items(_rates(query))
 
@@ -82,4 +82,4 @@ def attendance_rates(query: RatesQuery) -> Items[Rate]:
 @api(query=RatesQuery, media_type="text/csv", problems=(422,))
 def attendance_rates_csv(query: RatesQuery) -> Response:
     """The same, as CSV."""
-    return _csv(f"attendance-rates-by-{query.by}", _rates(query), Rate)
+    return _csv(f"attendance-rates-by-{query.by}", _rates(query), RateOut)

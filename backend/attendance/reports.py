@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import SQLColumnExpression, exists, func, select
 
 from backend.attendance.models import ATTENDED, AttendanceRecord, AttendanceStatus
+from backend.attendance.schemas import AbsenceRunOut, MissingRegisterOut, RateOut
 from backend.attendance.service import attendance_rate
 from backend.auth import User
 from backend.classes import Enrollment, SchoolClass, Term, teaching
@@ -25,15 +25,7 @@ from backend.tenancy import AuthContext
 LOOKBACK_DAYS = 120  # how far back a run of absences is followed
 
 
-@dataclass(frozen=True)
-class MissingRegister:
-    class_id: uuid.UUID
-    class_name: str
-    teacher: str | None
-    students: int
-
-
-def registers_not_taken(auth: AuthContext, on_date: date) -> list[MissingRegister]:
+def registers_not_taken(auth: AuthContext, on_date: date) -> list[MissingRegisterOut]:
     """Classes of a term running on `on_date`, with students, and no mark for that day."""
     taken = exists().where(AttendanceRecord.class_id == SchoolClass.id, AttendanceRecord.on_date == on_date)
     students = select(func.count()).where(Enrollment.class_id == SchoolClass.id).scalar_subquery()
@@ -46,17 +38,11 @@ def registers_not_taken(auth: AuthContext, on_date: date) -> list[MissingRegiste
         )
         .order_by(User.full_name, SchoolClass.name)
     )
-    return [MissingRegister(*row) for row in rows if row[3] > 0]
-
-
-@dataclass(frozen=True)
-class AbsenceRun:
-    student_id: uuid.UUID
-    admission_number: str
-    first_name: str
-    last_name: str
-    days: int
-    since: date
+    return [
+        MissingRegisterOut(class_id=class_id, class_name=class_name, teacher=teacher, students=students)
+        for class_id, class_name, teacher, students in rows
+        if students > 0
+    ]
 
 
 def _school_days(auth: AuthContext, today: date) -> list[date]:
@@ -73,7 +59,7 @@ def _school_days(auth: AuthContext, today: date) -> list[date]:
     )
 
 
-def absence_runs(auth: AuthContext, least: int) -> list[AbsenceRun]:
+def absence_runs(auth: AuthContext, least: int) -> list[AbsenceRunOut]:
     """Students absent on each of the latest `least` or more school days (absent and not marked
     attended in any class that day), longest run first."""
     days = _school_days(auth, auth.today())
@@ -105,23 +91,21 @@ def absence_runs(auth: AuthContext, least: int) -> list[AbsenceRun]:
                 break
             length += 1
         if length >= least:
-            runs.append(AbsenceRun(student_id, *people[student_id], length, days[length - 1]))
+            number, first, last = people[student_id]
+            runs.append(
+                AbsenceRunOut(
+                    student_id=student_id,
+                    admission_number=number,
+                    first_name=first,
+                    last_name=last,
+                    days=length,
+                    since=days[length - 1],
+                )
+            )
     return sorted(runs, key=lambda r: (-r.days, r.last_name, r.first_name))
 
 
-@dataclass(frozen=True)
-class Rate:
-    id: uuid.UUID
-    name: str
-    present: int
-    absent: int
-    late: int
-    excused: int
-    left_early: int
-    attendance_rate: float | None
-
-
-def attendance_rates(auth: AuthContext, start: date, end: date, by: str) -> list[Rate]:
+def attendance_rates(auth: AuthContext, start: date, end: date, by: str) -> list[RateOut]:
     """Counts per status and the rate, per class or per student, over the range."""
     if start > end or end - start > timedelta(days=366):
         raise ValidationFailed.on("query.from", "`from` must be on or before `to`, at most 366 days apart.")
@@ -150,10 +134,10 @@ def attendance_rates(auth: AuthContext, start: date, end: date, by: str) -> list
     return [_rate(row_id, row_name, c) for (row_id, row_name), c in ordered]
 
 
-def _rate(row_id: uuid.UUID, row_name: str, counts: dict[str, int]) -> Rate:
-    return Rate(
-        row_id,
-        row_name,
+def _rate(row_id: uuid.UUID, row_name: str, counts: dict[str, int]) -> RateOut:
+    return RateOut(
+        id=row_id,
+        name=row_name,
         present=counts.get(AttendanceStatus.PRESENT, 0),
         absent=counts.get(AttendanceStatus.ABSENT, 0),
         late=counts.get(AttendanceStatus.LATE, 0),

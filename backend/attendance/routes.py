@@ -48,6 +48,6 @@ def correct_attendance(record_id: uuid.UUID, body: AttendanceCorrectionIn) -> At
 @bp.get("/students/<uuid:student_id>/attendance")
 @requires("attendance.read")
 @api(query=AttendanceRangeQuery, response=StudentAttendanceOut)
-def student_attendance(student_id: uuid.UUID, query: AttendanceRangeQuery) -> service.StudentAttendance:
+def student_attendance(student_id: uuid.UUID, query: AttendanceRangeQuery) -> StudentAttendanceOut:
     """A student's attendance over a date range, with counts and the attendance rate."""
     return service.student_attendance(current_auth(), student_id, query)

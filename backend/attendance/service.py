@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import false, func, or_, select
@@ -12,7 +11,14 @@ from sqlalchemy import false, func, or_, select
 from backend import audit
 from backend.attendance.alerts import sync_absence_alerts
 from backend.attendance.models import ATTENDED, AttendanceRecord, AttendanceStatus
-from backend.attendance.schemas import AttendanceCorrectionIn, AttendanceEntry, AttendanceRangeQuery
+from backend.attendance.schemas import (
+    AttendanceCorrectionIn,
+    AttendanceEntry,
+    AttendanceOut,
+    AttendanceRangeQuery,
+    AttendanceSummary,
+    StudentAttendanceOut,
+)
 from backend.classes import Enrollment, SchoolClass, teaching, visible_class
 from backend.core.db import retry_on_conflict
 from backend.core.errors import Forbidden, NotFound, ValidationFailed
@@ -161,30 +167,6 @@ def attendance_rate(counts: dict[str, int]) -> float | None:
     return round(attended / counted, 4) if counted else None
 
 
-@dataclass(frozen=True)
-class AttendanceSummary:
-    """Counts per status over a date range, the total and the attendance rate."""
-
-    from_: date
-    to: date
-    present: int
-    absent: int
-    late: int
-    excused: int
-    left_early: int
-    total: int
-    attendance_rate: float | None
-
-
-@dataclass(frozen=True)
-class StudentAttendance:
-    """A page of a student's records and the summary of the whole range."""
-
-    items: list[AttendanceRecord]
-    next_cursor: str | None
-    summary: AttendanceSummary
-
-
 def summarise(counts: dict[str, int], start: date, end: date) -> AttendanceSummary:
     per_status = {status.value: counts.get(status.value, 0) for status in AttendanceStatus}
     return AttendanceSummary(
@@ -215,7 +197,7 @@ def status_counts(auth: AuthContext, student_id: uuid.UUID, start: date, end: da
 
 def student_attendance(
     auth: AuthContext, student_id: uuid.UUID, query: AttendanceRangeQuery
-) -> StudentAttendance:
+) -> StudentAttendanceOut:
     """A page of the student's records in the range, in date order, and the summary of the range."""
     visible_student(auth, student_id)
     end = query.to or auth.today()
@@ -230,4 +212,8 @@ def student_attendance(
         db.session.scalars(keyset(statement, order, query)).all(), query, lambda r: [r.on_date, r.id]
     )
     summary = summarise(status_counts(auth, student_id, start, end), start, end)
-    return StudentAttendance(page.items, page.next_cursor, summary)
+    return StudentAttendanceOut(
+        items=[AttendanceOut.model_validate(record) for record in page.items],
+        next_cursor=page.next_cursor,
+        summary=summary,
+    )

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 
 from flask import Response, after_this_request, request
 
 from backend.auth import auth_bp as bp
 from backend.auth import invitations, recovery, service
 from backend.auth.access import bearer_token
-from backend.auth.models import User
 from backend.auth.schemas import (
     AcceptedOut,
     InvitationAcceptIn,
@@ -21,6 +19,7 @@ from backend.auth.schemas import (
     PasswordResetIn,
     RefreshIn,
     TokenOut,
+    UserOut,
     normalise_email,
 )
 from backend.auth.tokens import read_access_token
@@ -99,22 +98,17 @@ def _clear_refresh_cookie() -> None:
         return response
 
 
-@dataclass(frozen=True)
-class TokenGrant:
-    """The answer to a sign-in or refresh (`TokenOut`): the refresh token only if sent in the body."""
-
-    access_token: str
-    expires_in: int
-    refresh_token: str | None
-    user: User
-
-
-def _tokens(tokens: service.IssuedTokens, *, in_body: bool) -> TokenGrant:
-    """Browsers get the refresh token as an HttpOnly cookie; other clients, who ask, in the body."""
+def _tokens(tokens: service.IssuedTokens, *, in_body: bool) -> TokenOut:
+    """The answer to a sign-in or refresh. Browsers get the refresh token as an HttpOnly cookie;
+    other clients, who ask, in the body."""
     if not in_body:
         _set_refresh_cookie(tokens.refresh_token)
-    refresh_token = tokens.refresh_token if in_body else None
-    return TokenGrant(tokens.access_token, tokens.expires_in, refresh_token, tokens.user)
+    return TokenOut(
+        access_token=tokens.access_token,
+        expires_in=tokens.expires_in,
+        refresh_token=tokens.refresh_token if in_body else None,
+        user=UserOut.model_validate(tokens.user),
+    )
 
 
 def _cookie_token() -> str | None:
@@ -131,7 +125,7 @@ def _cookie_token() -> str | None:
 @rate_limit(setting_limit("login_failure_limit"), key=login_account_client_key, deduct_when=_failed)
 @rate_limit(setting_limit("login_account_failure_limit"), key=login_account_key, deduct_when=_failed)
 @api(body=LoginIn, response=TokenOut, problems=(401,))
-def login(body: LoginIn) -> TokenGrant:
+def login(body: LoginIn) -> TokenOut:
     """Sign in: an access token, and the refresh token as a cookie (or in the body if asked)."""
     tokens = service.login(body.email, body.password, _client())
     return _tokens(tokens, in_body=body.return_refresh_token)
@@ -141,7 +135,7 @@ def login(body: LoginIn) -> TokenGrant:
 @public
 @rate_limit(setting_limit("refresh_rate_limit"), key=client_ip_key)
 @api(body=RefreshIn, optional_body=True, response=TokenOut, problems=(401, 403))
-def refresh(body: RefreshIn) -> TokenGrant:
+def refresh(body: RefreshIn) -> TokenOut:
     """Swap the refresh token (cookie, or body for other clients) for new tokens; each works once."""
     token = body.refresh_token or _cookie_token()
     if not token:
@@ -174,7 +168,7 @@ def logout_all() -> None:
 @bp.get("/me")
 @requires("auth.self")
 @api(response=MeOut)
-def me() -> service.Profile:
+def me() -> MeOut:
     """The signed-in user, their school and role (and a parent's children)."""
     return service.profile(current_caller())
 
@@ -192,7 +186,7 @@ def change_password(body: PasswordChangeIn) -> None:
 @public
 @rate_limit(setting_limit("login_rate_limit"), key=client_ip_key, deduct_when=lambda r: r.status_code == 400)
 @api(body=InvitationAcceptIn, response=TokenOut, problems=(400,))
-def accept_invitation(body: InvitationAcceptIn) -> TokenGrant:
+def accept_invitation(body: InvitationAcceptIn) -> TokenOut:
     """Choose a password with an invitation's link (it works once) and sign in."""
     return _tokens(invitations.accept(body.token, body.password, _client()), in_body=False)
 

@@ -17,7 +17,7 @@ from backend import audit
 from backend.auth.access import forget_sessions
 from backend.auth.models import AuthSession, RefreshToken, User
 from backend.auth.passwords import Passwords, policy_problem
-from backend.auth.schemas import ChildOut, normalise_email
+from backend.auth.schemas import ChildOut, MeOut, SchoolOut, UserOut, normalise_email
 from backend.auth.tokens import INVALID_TOKEN, hash_secret_token, issue_access_token, new_secret_token
 from backend.config import current_settings
 from backend.core import metrics
@@ -274,15 +274,7 @@ def provide_children(app: Flask, children_of: ChildrenOf) -> None:
     app.extensions[_CHILDREN] = children_of
 
 
-@dataclass(frozen=True)
-class Profile:
-    user: User
-    school: School | None  # operators belong to no school
-    role: Role
-    children: list[ChildOut] | None  # parents only
-
-
-def profile(caller: Caller) -> Profile:
+def profile(caller: Caller) -> MeOut:
     """The caller, their school and role; for a parent, the children linked to them."""
     row = db.session.execute(
         select(User, School).outerjoin(School, School.id == User.school_id).where(User.id == caller.user_id)
@@ -292,4 +284,9 @@ def profile(caller: Caller) -> Profile:
     user, school = row
     parent = isinstance(caller, AuthContext) and caller.role == Role.PARENT
     children = current_app.extensions[_CHILDREN](caller) if parent else None
-    return Profile(user, school, caller.role, children)
+    return MeOut(
+        user=UserOut.model_validate(user),
+        school=None if school is None else SchoolOut.model_validate(school),
+        role=caller.role,
+        children=children,
+    )

@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import Flask
 
 from backend.backups.files import BackupError, local_backups
+from backend.backups.making import create
 from backend.backups.models import BackupRun
-from backend.backups.service import create, last_good_backup_at, recent_runs, runs_for
+from backend.backups.runs import last_good_backup_at, recent_runs, runs_for
 from backend.config import Settings
 
 __all__ = [
@@ -24,7 +25,7 @@ __all__ = [
 def init_app(app: Flask, settings: Settings) -> None:
     from backend.backups import metrics
     from backend.backups.cli import backup_cli
-    from backend.backups.service import check_backups, check_object_storage
+    from backend.backups.health import check_backups, check_object_storage
     from backend.probes import register_check, register_state_metric
 
     app.cli.add_command(backup_cli)

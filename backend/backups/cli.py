@@ -12,9 +12,13 @@ from typing import ParamSpec, TypeVar
 import click
 from flask.cli import AppGroup
 
-from backend.backups import service
-from backend.backups.files import Advance, BackupError, find_local
+from backend.backups.drill import verify
+from backend.backups.files import Advance, BackupError, find_local, newest_backup
+from backend.backups.making import create, fetch_offsite, upload_offsite
 from backend.backups.models import BackupRun
+from backend.backups.restoring import restore
+from backend.backups.retention import prune
+from backend.backups.runs import listing, recent_runs
 from backend.config import current_settings
 
 P = ParamSpec("P")
@@ -57,7 +61,7 @@ def _size(count: int) -> str:
 def create_command(no_upload: bool, no_prune: bool) -> None:
     """Dump the database into BACKUP_DIR (and BACKUP_S3_BUCKET), then apply retention."""
     settings = current_settings()
-    backup = service.create(settings, terminal_stage)
+    backup = create(settings, terminal_stage)
     manifest = backup.manifest()
     click.echo(
         f"Backup written: {backup.path} ({_size(manifest.bytes)}, {sum(manifest.row_counts.values())} rows "
@@ -66,11 +70,11 @@ def create_command(no_upload: bool, no_prune: bool) -> None:
     upload_error: BackupError | None = None
     if settings.backup_s3_bucket and not no_upload:
         try:
-            click.echo(f"Copied off-site: {service.upload_offsite(settings, backup, terminal_stage)}")
+            click.echo(f"Copied off-site: {upload_offsite(settings, backup, terminal_stage)}")
         except BackupError as error:
             upload_error = error
     if not no_prune:
-        report = service.prune(settings, offsite=upload_error is None)
+        report = prune(settings, offsite=upload_error is None)
         click.echo(f"Retention: {len(report.deleted)} old backup(s) deleted, {len(report.kept)} kept.")
     if upload_error is not None:
         raise BackupError(
@@ -85,8 +89,8 @@ def create_command(no_upload: bool, no_prune: bool) -> None:
 def upload_command(file: str | None) -> None:
     """Copy a backup (the newest if none is named) to BACKUP_S3_BUCKET."""
     settings = current_settings()
-    backup = find_local(settings.backup_dir, file) if file else service.newest_backup(settings)
-    click.echo(f"Copied off-site: {service.upload_offsite(settings, backup, terminal_stage)}")
+    backup = find_local(settings.backup_dir, file) if file else newest_backup(settings)
+    click.echo(f"Copied off-site: {upload_offsite(settings, backup, terminal_stage)}")
 
 
 @backup_cli.command("fetch")
@@ -94,7 +98,7 @@ def upload_command(file: str | None) -> None:
 @failing_cleanly
 def fetch_command(name: str | None) -> None:
     """Download a backup (the newest if none is named) from BACKUP_S3_BUCKET into BACKUP_DIR."""
-    backup = service.fetch_offsite(current_settings(), name, terminal_stage)
+    backup = fetch_offsite(current_settings(), name, terminal_stage)
     click.echo(f"Fetched and checked: {backup.path}")
 
 
@@ -109,14 +113,14 @@ def _run_line(run: BackupRun) -> str:
 def list_command() -> None:
     """The backups in BACKUP_DIR, newest last, with their runs; then the latest runs of any kind."""
     settings = current_settings()
-    listed = service.listing(settings)
+    listed = listing(settings)
     if not listed:
         click.echo(f"No backups in {settings.backup_dir}.")
     for item in listed:
         state = "finished" if item.complete else "UNFINISHED"
         runs = "; ".join(_run_line(run) for run in item.runs) or "no runs recorded"
         click.echo(f"{item.backup.name}  {_size(item.size):>10}  {state}  {runs}")
-    recent = service.recent_runs()
+    recent = recent_runs()
     if recent:
         click.echo("\nLatest runs:")
         for run in recent:
@@ -127,7 +131,7 @@ def list_command() -> None:
 @failing_cleanly
 def prune_command() -> None:
     """Delete backups older than BACKUP_RETENTION_DAYS; the newest good one always stays."""
-    report = service.prune(current_settings())
+    report = prune(current_settings())
     for name in report.deleted:
         click.echo(f"deleted  {name}")
     for name in report.remote_deleted:
@@ -142,7 +146,7 @@ def prune_command() -> None:
 def verify_command(file: str | None, server_url: str | None) -> None:
     """The restore drill: restore a backup (the newest if none is named) into a scratch database,
     check migrations, row counts and audit chains, then drop it."""
-    report = service.verify(current_settings(), file, server_url, terminal_stage)
+    report = verify(current_settings(), file, server_url, terminal_stage)
     migrated = "upgraded to head" if report.upgraded else "at head"
     click.echo(
         f"Verified {report.backup}: restored {report.rows} rows in {report.tables} tables (counts match), "
@@ -157,7 +161,7 @@ def verify_command(file: str | None, server_url: str | None) -> None:
 @failing_cleanly
 def restore_command(file: str, target_url: str | None, force: bool) -> None:
     """Restore a backup into a database: refused for a non-empty one unless --force."""
-    report = service.restore(
+    report = restore(
         current_settings(), file, target_url, force, terminal_stage, lambda text: click.echo(text, err=True)
     )
     click.echo(

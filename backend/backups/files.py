@@ -1,4 +1,5 @@
-"""Backup files on disk: names, the checksum and manifest beside each, atomic writes, retention.
+"""Backup files on disk: names, the checksum and manifest beside each, atomic writes, the folder
+(BACKUP_DIR) and its newest finished backup, the retention rule.
 
 A backup is three files in BACKUP_DIR:
 
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import BinaryIO, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+from backend.config import Settings
 
 DatabaseKind = Literal["postgresql", "sqlite"]
 EXTENSIONS: dict[DatabaseKind, str] = {"postgresql": "pgdump", "sqlite": "sqlite3.gz"}
@@ -195,6 +198,19 @@ def local_backups(folder: Path) -> list[LocalBackup]:
         if info is not None and path.is_file():
             found.append(LocalBackup(path, info))
     return sorted(found, key=lambda backup: backup.info.order)
+
+
+def backup_folder(settings: Settings) -> Path:
+    if settings.backup_dir is None:
+        raise BackupError("BACKUP_DIR is not set: it names the folder backups are written to.")
+    return settings.backup_dir
+
+
+def newest_backup(settings: Settings) -> LocalBackup:
+    finished = [backup for backup in local_backups(backup_folder(settings)) if backup.complete]
+    if not finished:
+        raise BackupError(f"There is no finished backup in {settings.backup_dir}.")
+    return finished[-1]
 
 
 def find_local(folder: Path | None, given: str) -> LocalBackup:

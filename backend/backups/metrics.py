@@ -6,7 +6,7 @@ from datetime import datetime
 
 from prometheus_client.core import GaugeMetricFamily
 
-from backend.backups.service import last_good_backup_at
+from backend.backups.runs import last_good_backup_at
 
 
 def _family(last: datetime | None) -> list[GaugeMetricFamily]:

@@ -29,6 +29,7 @@ from backend.backups.files import (
     expired,
     find_local,
 )
+from backend.config import Settings
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
@@ -76,6 +77,12 @@ class RemoteBackup:
     @property
     def complete(self) -> bool:
         return {f"{self.name}{suffix}" for suffix in ("", *SIDECARS)} <= self.keys
+
+
+def bucket_of(settings: Settings) -> Bucket | None:
+    if not settings.backup_s3_bucket:
+        return None
+    return Bucket(settings.backup_s3_bucket, settings.backup_s3_prefix)
 
 
 def reachable(bucket: Bucket, timeout: float) -> None:
@@ -147,13 +154,7 @@ def prune_remote(bucket: Bucket, now: datetime, retention_days: int) -> list[str
 
 def fetch(bucket: Bucket, name: str | None, folder: Path, stage: Stage) -> LocalBackup:
     """Download a finished backup (the newest if no name is given) into `folder` and check it."""
-    finished = [backup for backup in remote_backups(bucket) if backup.complete]
-    if name is not None:
-        finished = [backup for backup in finished if backup.name == name]
-    if not finished:
-        which = name or "any backup"
-        raise BackupError(f"{bucket.where()} holds no finished copy of {which}.")
-    chosen = finished[-1]
+    chosen = _finished_copy(bucket, name)
     client = _client()
     target = folder / chosen.name
     if target.exists():
@@ -171,6 +172,17 @@ def fetch(bucket: Bucket, name: str | None, folder: Path, stage: Stage) -> Local
     backup = find_local(folder, chosen.name)
     backup.check()
     return backup
+
+
+def _finished_copy(bucket: Bucket, name: str | None) -> RemoteBackup:
+    """The newest finished backup in the bucket (of that name, if one is given)."""
+    finished = [backup for backup in remote_backups(bucket) if backup.complete]
+    if name is not None:
+        finished = [backup for backup in finished if backup.name == name]
+    if not finished:
+        which = name or "any backup"
+        raise BackupError(f"{bucket.where()} holds no finished copy of {which}.")
+    return finished[-1]
 
 
 def _download(

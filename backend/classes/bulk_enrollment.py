@@ -6,12 +6,12 @@ and idempotent (students already in the class are counted, not enrolled again)."
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
 from sqlalchemy import select
 
 from backend import audit
 from backend.classes.models import Enrollment
+from backend.classes.schemas import BulkEnrollmentOut
 from backend.classes.service import visible_class
 from backend.core.db import commit_unique
 from backend.core.errors import ValidationFailed
@@ -20,16 +20,9 @@ from backend.students import Student, StudentStatus
 from backend.tenancy import AuthContext
 
 
-@dataclass(frozen=True)
-class BulkEnrollment:
-    class_id: uuid.UUID
-    enrolled: list[uuid.UUID]  # added by this call
-    already: list[uuid.UUID]  # were in the class before it
-
-
 def _enroll(
     auth: AuthContext, class_id: uuid.UUID, student_ids: list[uuid.UUID], field: str
-) -> BulkEnrollment:
+) -> BulkEnrollmentOut:
     wanted = list(dict.fromkeys(student_ids))
     active = set(
         db.session.scalars(
@@ -68,15 +61,15 @@ def _enroll(
             changes={"students": [str(s) for s in added]},
         )
     commit_unique("Someone enrolled one of these students at the same moment; try again.")
-    return BulkEnrollment(class_id, added, [s for s in wanted if s in present])
+    return BulkEnrollmentOut(class_id=class_id, enrolled=added, already=[s for s in wanted if s in present])
 
 
-def enroll_many(auth: AuthContext, class_id: uuid.UUID, student_ids: list[uuid.UUID]) -> BulkEnrollment:
+def enroll_many(auth: AuthContext, class_id: uuid.UUID, student_ids: list[uuid.UUID]) -> BulkEnrollmentOut:
     visible_class(auth, class_id)
     return _enroll(auth, class_id, student_ids, "body.student_ids")
 
 
-def promote(auth: AuthContext, class_id: uuid.UUID, to_class_id: uuid.UUID) -> BulkEnrollment:
+def promote(auth: AuthContext, class_id: uuid.UUID, to_class_id: uuid.UUID) -> BulkEnrollmentOut:
     """Enroll the class's active students in `to_class_id` (their old enrollment stays, as history)."""
     visible_class(auth, class_id)
     visible_class(auth, to_class_id)

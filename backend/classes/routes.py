@@ -7,7 +7,6 @@ import uuid
 from flask import url_for
 
 from backend.classes import bp, bulk_enrollment, service, terms_bp
-from backend.classes.bulk_enrollment import BulkEnrollment
 from backend.classes.models import SchoolClass, Term
 from backend.classes.schemas import (
     BulkEnrollmentIn,
@@ -95,7 +94,7 @@ def enroll(class_id: uuid.UUID, body: EnrollmentIn) -> Student:
 @bp.post("/<uuid:class_id>/enrollments/bulk")
 @requires("classes.manage")
 @api(body=BulkEnrollmentIn, response=BulkEnrollmentOut)
-def enroll_many(class_id: uuid.UUID, body: BulkEnrollmentIn) -> BulkEnrollment:
+def enroll_many(class_id: uuid.UUID, body: BulkEnrollmentIn) -> BulkEnrollmentOut:
     """Enroll many students at once: all or none; those already enrolled are counted, not added."""
     return bulk_enrollment.enroll_many(current_auth(), class_id, body.student_ids)
 
@@ -103,7 +102,7 @@ def enroll_many(class_id: uuid.UUID, body: BulkEnrollmentIn) -> BulkEnrollment:
 @bp.post("/<uuid:class_id>/promote")
 @requires("classes.manage")
 @api(body=PromoteIn, response=BulkEnrollmentOut)
-def promote(class_id: uuid.UUID, body: PromoteIn) -> BulkEnrollment:
+def promote(class_id: uuid.UUID, body: PromoteIn) -> BulkEnrollmentOut:
     """Enroll this class's active students in next year's class (repeatable; all or none)."""
     return bulk_enrollment.promote(current_auth(), class_id, body.to_class_id)
 

@@ -52,43 +52,65 @@ def _text(raw: bytes) -> str | None:
         return None
 
 
+def _delimiter(text: str) -> str:
+    """Semicolon when the header line has more semicolons than commas (some locales), else comma."""
+    header_line = text.split("\n", 1)[0]
+    return ";" if header_line.count(";") > header_line.count(",") else ","
+
+
 def read(raw: bytes, known: Iterable[str], required: Iterable[str]) -> Table:
     """The rows of a CSV file, or the errors that make it unreadable as a whole."""
     text = _text(raw)
     if text is None:
         return Table([], [CellError(1, None, "The file is not UTF-8 text (save it as CSV UTF-8).")])
-    header_line = text.split("\n", 1)[0]
-    delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        header = [_column(name) for name in next(reader)]
-    except StopIteration:
-        return Table([], [CellError(1, None, "The file is empty.")])
-    except csv.Error as error:
-        return Table([], [CellError(1, None, f"Not a CSV file: {error}.")])
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    header = _header(reader)
+    if isinstance(header, CellError):
+        return Table([], [header])
     errors = _header_errors(header, set(known), list(required))
     if errors:
         return Table([], errors)
+    return _body(reader, header)
+
+
+def _header(reader: Iterator[list[str]]) -> list[str] | CellError:
+    """The first line's column names, normalised; or why there is no header line."""
+    try:
+        return [_column(name) for name in next(reader)]
+    except StopIteration:
+        return CellError(1, None, "The file is empty.")
+    except csv.Error as error:
+        return CellError(1, None, f"Not a CSV file: {error}.")
+
+
+def _body(reader: Iterator[list[str]], header: list[str]) -> Table:
+    """The rows after the header; blank ones skipped, a malformed one an error on its row."""
     rows: list[tuple[int, dict[str, str]]] = []
+    errors: list[CellError] = []
     number = 1  # spreadsheet rows: a quoted newline does not start a new one
     try:
         for cells in reader:
             number += 1
             if not any(cell.strip() for cell in cells):
                 continue
-            if len(cells) != len(header):
-                errors.append(
-                    CellError(number, None, f"Has {len(cells)} cells; the header has {len(header)}.")
-                )
-                continue
-            too_long = [name for name, cell in zip(header, cells, strict=True) if len(cell) > MAX_CELL]
-            if too_long:
-                errors.append(CellError(number, too_long[0], f"Longer than {MAX_CELL} characters."))
+            problem = _row_error(number, header, cells)
+            if problem is not None:
+                errors.append(problem)
                 continue
             rows.append((number, {name: _cell(cell) for name, cell in zip(header, cells, strict=True)}))
     except csv.Error as error:
         errors.append(CellError(number + 1, None, f"Not readable as CSV: {error}."))
     return Table(rows, errors)
+
+
+def _row_error(number: int, header: list[str], cells: list[str]) -> CellError | None:
+    """What makes a non-blank row unreadable: the wrong number of cells, or a cell too long."""
+    if len(cells) != len(header):
+        return CellError(number, None, f"Has {len(cells)} cells; the header has {len(header)}.")
+    too_long = [name for name, cell in zip(header, cells, strict=True) if len(cell) > MAX_CELL]
+    if too_long:
+        return CellError(number, too_long[0], f"Longer than {MAX_CELL} characters.")
+    return None
 
 
 def _header_errors(header: list[str], known: set[str], required: list[str]) -> list[CellError]:

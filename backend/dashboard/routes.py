@@ -11,6 +11,6 @@ from backend.tenancy import current_auth, requires
 @bp.get("/parent/dashboard")
 @requires("dashboard.parent")
 @api(response=DashboardOut)
-def parent_dashboard() -> service.Dashboard:
+def parent_dashboard() -> DashboardOut:
     """Each linked child: today's attendance, this term's attendance rate, recent published grades."""
     return service.parent_dashboard(current_auth())

@@ -7,52 +7,21 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from backend.attendance import AttendanceRecord, attendance_rate
+from backend.attendance import AttendanceOut, AttendanceRecord, attendance_rate
 from backend.classes import SchoolClass, Term, term_on
 from backend.core.extensions import db
-from backend.fees import Balance, student_balances
-from backend.grades import Assessment, Grade, percentage
-from backend.students import GuardianLink, Student
+from backend.dashboard.schemas import ChildSummary, DashboardOut, RecentGrade
+from backend.fees import student_balances
+from backend.grades import Assessment, Grade, GradeStatus, percentage
+from backend.students import GuardianLink, Student, StudentOut
 from backend.tenancy import AuthContext
 
 RECENT_GRADES = 5
 Ids = list[uuid.UUID]
-
-
-@dataclass(frozen=True)
-class RecentGrade:
-    assessment_id: uuid.UUID
-    title: str
-    class_name: str
-    status: str
-    score: Decimal | None
-    max_score: Decimal
-    percentage: float | None
-    due_on: date | None
-
-
-@dataclass(frozen=True)
-class ChildSummary:
-    student: Student
-    relationship: str
-    today: list[AttendanceRecord]
-    term_attendance_rate: float | None
-    recent_grades: list[RecentGrade]
-    balance: Balance | None
-
-
-@dataclass(frozen=True)
-class Dashboard:
-    date: date
-    term_id: uuid.UUID | None
-    term_name: str | None
-    children: list[ChildSummary]
 
 
 def _today(auth: AuthContext, ids: Ids, today: date) -> dict[uuid.UUID, list[AttendanceRecord]]:
@@ -112,9 +81,9 @@ def _recent_grades(auth: AuthContext, ids: Ids) -> dict[uuid.UUID, list[RecentGr
                 assessment_id=row.assessment_id,
                 title=row.title,
                 class_name=row.class_name,
-                status=row.status,
-                score=row.score,
-                max_score=row.max_score,
+                status=GradeStatus(row.status),
+                score=None if row.score is None else float(row.score),
+                max_score=float(row.max_score),
                 percentage=percentage(row.score, row.max_score),
                 due_on=row.due_on,
             )
@@ -122,7 +91,7 @@ def _recent_grades(auth: AuthContext, ids: Ids) -> dict[uuid.UUID, list[RecentGr
     return grades
 
 
-def parent_dashboard(auth: AuthContext) -> Dashboard:
+def parent_dashboard(auth: AuthContext) -> DashboardOut:
     today = auth.today()
     term = term_on(auth, today)
     children = db.session.execute(
@@ -136,15 +105,15 @@ def parent_dashboard(auth: AuthContext) -> Dashboard:
     rates = _term_rates(auth, ids, term, today)
     grades = _recent_grades(auth, ids)
     money = student_balances(auth, [student.id for student, _, finance in children if finance])
-    return Dashboard(
+    return DashboardOut(
         date=today,
         term_id=term.id if term else None,
         term_name=term.name if term else None,
         children=[
             ChildSummary(
-                student=student,
+                student=StudentOut.model_validate(student),
                 relationship=relationship,
-                today=attendance[student.id],
+                today=[AttendanceOut.model_validate(record) for record in attendance[student.id]],
                 term_attendance_rate=rates.get(student.id),
                 recent_grades=grades[student.id],
                 balance=money.get(student.id),

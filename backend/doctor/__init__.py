@@ -1,5 +1,10 @@
 """The schema doctor: `flask db doctor` scans the live database against the models, fixes what is
-safe to fix (after a backup), drafts migrations for the rest, and can keep watching."""
+safe to fix (after a backup), drafts migrations for the rest, and can keep watching.
+
+Inside: `issues` (what a scan finds), `scan`, `diffs` and `constraints` (finding it), `lock` (one at
+a time), `switch` (the kill switch), `service` (running and recording scans), `drafts`, `fixes`,
+`watcher`, `cli` and `metrics`. Other packages import only from here.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +12,20 @@ from flask import Flask
 from flask_migrate.cli import db as migrate_commands
 
 from backend.config import Settings
+from backend.doctor.drafts import read_draft
+from backend.doctor.errors import DoctorError
+from backend.doctor.fixes import apply_fixes, fix_history
 from backend.doctor.models import DoctorFix, DoctorScan
-from backend.doctor.service import (
-    DoctorError,
-    FixOutcome,
-    SwitchState,
-    apply_fixes,
-    fix_history,
-    last_scan,
-    read_draft,
-    run_scan,
-    set_switch,
-    switch_state,
-)
+from backend.doctor.schemas import FixOutcomeOut, SwitchOut
+from backend.doctor.service import last_scan, run_scan
+from backend.doctor.switch import set_switch, switch_state
 
 __all__ = [
     "DoctorError",
     "DoctorFix",
     "DoctorScan",
-    "FixOutcome",
-    "SwitchState",
+    "FixOutcomeOut",
+    "SwitchOut",
     "apply_fixes",
     "fix_history",
     "init_app",

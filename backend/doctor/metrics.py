@@ -6,7 +6,8 @@ from collections.abc import Mapping
 
 from prometheus_client.core import GaugeMetricFamily
 
-from backend.doctor.service import open_issue_counts, severity_counts
+from backend.doctor.issues import severity_counts
+from backend.doctor.service import open_issue_counts
 
 
 def _family(counts: Mapping[str, int]) -> list[GaugeMetricFamily]:

@@ -5,13 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, Flask
 
 from backend.config import Settings
-from backend.fees.balances import Balance, format_money, student_balances
+from backend.fees.balances import format_money, student_balances
 from backend.fees.models import Invoice, InvoiceLine, InvoiceState, Payment, PaymentMethod, PaymentReversal
 from backend.fees.schemas import BalanceOut, InvoiceListQuery
 from backend.fees.service import finance_students, list_invoices, student_balance
 
 __all__ = [
-    "Balance",
     "BalanceOut",
     "Invoice",
     "InvoiceLine",

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import func, select
 
 from backend.core.extensions import db
 from backend.fees.models import Invoice, InvoiceLine, InvoiceState, Payment, PaymentReversal
-from backend.fees.schemas import PaymentStatus
+from backend.fees.schemas import BalanceOut, PaymentStatus
 from backend.tenancy import AuthContext
 
 # --- money as people read it --------------------------------------------------------------------
@@ -74,35 +74,24 @@ def payment_status(invoice: Invoice, sums: Totals, today: date) -> PaymentStatus
 # --- balances -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Balance:
-    """A student's issued invoices summed up."""
-
-    student_id: uuid.UUID
-    currency: str
-    invoiced_cents: int = 0
-    paid_cents: int = 0
-    outstanding_cents: int = 0
-    overdue_cents: int = 0
-    next_due_date: date | None = None
-
-    def add(self, invoice: Invoice, owed: Totals, today: date) -> Balance:
-        """This balance with one more invoice counted."""
-        overdue = owed.outstanding > 0 and invoice.due_date < today
-        next_due = self.next_due_date
-        if owed.outstanding > 0 and not overdue and (next_due is None or invoice.due_date < next_due):
-            next_due = invoice.due_date
-        return replace(
-            self,
-            invoiced_cents=self.invoiced_cents + owed.total,
-            paid_cents=self.paid_cents + owed.paid,
-            outstanding_cents=self.outstanding_cents + owed.outstanding,
-            overdue_cents=self.overdue_cents + (owed.outstanding if overdue else 0),
-            next_due_date=next_due,
-        )
+def _balance(
+    student_id: uuid.UUID, currency: str, owed: list[tuple[Invoice, Totals]], today: date
+) -> BalanceOut:
+    """A student's issued invoices summed up; an invoice still owed is overdue once its due date has
+    passed, and the earliest due date of those not yet overdue is the next one."""
+    unpaid = [(invoice.due_date, sums.outstanding) for invoice, sums in owed if sums.outstanding > 0]
+    return BalanceOut(
+        student_id=student_id,
+        currency=currency,
+        invoiced_cents=sum(sums.total for _, sums in owed),
+        paid_cents=sum(sums.paid for _, sums in owed),
+        outstanding_cents=sum(sums.outstanding for _, sums in owed),
+        overdue_cents=sum(outstanding for due, outstanding in unpaid if due < today),
+        next_due_date=min((due for due, _ in unpaid if due >= today), default=None),
+    )
 
 
-def student_balances(auth: AuthContext, student_ids: list[uuid.UUID]) -> dict[uuid.UUID, Balance]:
+def student_balances(auth: AuthContext, student_ids: list[uuid.UUID]) -> dict[uuid.UUID, BalanceOut]:
     """Each student's issued invoices summed up: invoiced, paid, outstanding, overdue, next due."""
     invoices = list(
         db.session.scalars(
@@ -112,7 +101,9 @@ def student_balances(auth: AuthContext, student_ids: list[uuid.UUID]) -> dict[uu
         )
     )
     sums, today = totals(i.id for i in invoices), auth.today()
-    result = {student_id: Balance(student_id, auth.currency) for student_id in student_ids}
+    owed: dict[uuid.UUID, list[tuple[Invoice, Totals]]] = {student_id: [] for student_id in student_ids}
     for invoice in invoices:
-        result[invoice.student_id] = result[invoice.student_id].add(invoice, sums[invoice.id], today)
-    return result
+        owed[invoice.student_id].append((invoice, sums[invoice.id]))
+    return {
+        student_id: _balance(student_id, auth.currency, theirs, today) for student_id, theirs in owed.items()
+    }

@@ -10,7 +10,6 @@ from backend.core.api import Headers, api
 from backend.core.idempotency import idempotent
 from backend.core.pagination import Page
 from backend.fees import bp, service
-from backend.fees.balances import Balance
 from backend.fees.schemas import (
     BalanceOut,
     InvoiceIn,
@@ -21,14 +20,13 @@ from backend.fees.schemas import (
     PaymentOut,
     ReversalIn,
 )
-from backend.fees.service import InvoiceDetail, InvoiceSummary, PaymentView
 from backend.tenancy import current_auth, requires
 
 
 @bp.get("/invoices")
 @requires("fees.read")
 @api(query=InvoiceListQuery, response=Page[InvoiceSummaryOut])
-def list_invoices(query: InvoiceListQuery) -> Page[InvoiceSummary]:
+def list_invoices(query: InvoiceListQuery) -> Page[InvoiceSummaryOut]:
     """Invoices by due date: the school's for admins, their children's for parents allowed to see fees."""
     return service.list_invoices(current_auth(), query)
 
@@ -36,7 +34,7 @@ def list_invoices(query: InvoiceListQuery) -> Page[InvoiceSummary]:
 @bp.post("/invoices")
 @requires("fees.manage")
 @api(body=InvoiceIn, response=InvoiceOut, status=201)
-def create_invoice(body: InvoiceIn) -> tuple[InvoiceDetail, Headers]:
+def create_invoice(body: InvoiceIn) -> tuple[InvoiceOut, Headers]:
     """Create a draft invoice with its lines."""
     invoice = service.create_invoice(current_auth(), body)
     return invoice, {"Location": url_for("fees.get_invoice", invoice_id=invoice.id)}
@@ -45,7 +43,7 @@ def create_invoice(body: InvoiceIn) -> tuple[InvoiceDetail, Headers]:
 @bp.get("/invoices/<uuid:invoice_id>")
 @requires("fees.read")
 @api(response=InvoiceOut)
-def get_invoice(invoice_id: uuid.UUID) -> InvoiceDetail:
+def get_invoice(invoice_id: uuid.UUID) -> InvoiceOut:
     """One invoice with its lines, payments, balance and status."""
     return service.get_invoice(current_auth(), invoice_id)
 
@@ -53,7 +51,7 @@ def get_invoice(invoice_id: uuid.UUID) -> InvoiceDetail:
 @bp.post("/invoices/<uuid:invoice_id>/issue")
 @requires("fees.manage")
 @api(response=InvoiceOut, problems=(409,))
-def issue_invoice(invoice_id: uuid.UUID) -> InvoiceDetail:
+def issue_invoice(invoice_id: uuid.UUID) -> InvoiceOut:
     """Issue a draft invoice: it is then payable and can become overdue."""
     return service.issue_invoice(current_auth(), invoice_id)
 
@@ -61,7 +59,7 @@ def issue_invoice(invoice_id: uuid.UUID) -> InvoiceDetail:
 @bp.post("/invoices/<uuid:invoice_id>/void")
 @requires("fees.manage")
 @api(response=InvoiceOut, problems=(409,))
-def void_invoice(invoice_id: uuid.UUID) -> InvoiceDetail:
+def void_invoice(invoice_id: uuid.UUID) -> InvoiceOut:
     """Void an invoice that has no payments left (reverse them first)."""
     return service.void_invoice(current_auth(), invoice_id)
 
@@ -70,7 +68,7 @@ def void_invoice(invoice_id: uuid.UUID) -> InvoiceDetail:
 @requires("fees.manage")
 @idempotent
 @api(body=PaymentIn, response=PaymentOut, status=201, problems=(400, 409))
-def create_payment(invoice_id: uuid.UUID, body: PaymentIn) -> PaymentView:
+def create_payment(invoice_id: uuid.UUID, body: PaymentIn) -> PaymentOut:
     """Record a payment. Requires an Idempotency-Key header: a repeat replays the first response."""
     return service.create_payment(current_auth(), invoice_id, body)
 
@@ -78,7 +76,7 @@ def create_payment(invoice_id: uuid.UUID, body: PaymentIn) -> PaymentView:
 @bp.post("/payments/<uuid:payment_id>/reverse")
 @requires("fees.manage")
 @api(body=ReversalIn, response=PaymentOut, problems=(409,))
-def reverse_payment(payment_id: uuid.UUID, body: ReversalIn) -> PaymentView:
+def reverse_payment(payment_id: uuid.UUID, body: ReversalIn) -> PaymentOut:
     """Reverse a payment (it is never edited or deleted)."""
     return service.reverse_payment(current_auth(), payment_id, body.reason)
 
@@ -86,6 +84,6 @@ def reverse_payment(payment_id: uuid.UUID, body: ReversalIn) -> PaymentView:
 @bp.get("/students/<uuid:student_id>/balance")
 @requires("fees.read")
 @api(response=BalanceOut)
-def student_balance(student_id: uuid.UUID) -> Balance:
+def student_balance(student_id: uuid.UUID) -> BalanceOut:
     """A student's issued invoices summed: invoiced, paid, outstanding, overdue and the next due date."""
     return service.student_balance(current_auth(), student_id)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, select, true
 
@@ -14,9 +12,19 @@ from backend.core.errors import Conflict, NotFound, ValidationFailed
 from backend.core.extensions import db
 from backend.core.models import utcnow
 from backend.core.pagination import Page, keyset, page_of
-from backend.fees.balances import Balance, payment_status, student_balances, totals
-from backend.fees.models import Invoice, InvoiceLine, InvoiceState, Payment, PaymentReversal
-from backend.fees.schemas import InvoiceIn, InvoiceListQuery, PaymentIn, PaymentStatus
+from backend.fees.balances import payment_status, student_balances, totals
+from backend.fees.models import Invoice, InvoiceLine, InvoiceState, Payment, PaymentMethod, PaymentReversal
+from backend.fees.schemas import (
+    BalanceOut,
+    InvoiceIn,
+    InvoiceListQuery,
+    InvoiceOut,
+    InvoiceSummaryOut,
+    LineOut,
+    PaymentIn,
+    PaymentOut,
+    ReversalOut,
+)
 from backend.students import GuardianLink, Student
 from backend.tenancy import AuthContext, Role
 
@@ -49,66 +57,31 @@ def _invoice_for(auth: AuthContext, invoice_id: uuid.UUID, *, lock: bool = False
     return invoice
 
 
-@dataclass(frozen=True)
-class InvoiceSummary:
-    """An invoice with its totals and payment status (computed, never stored)."""
-
-    id: uuid.UUID
-    student_id: uuid.UUID
-    number: str
-    issue_date: date
-    due_date: date
-    state: str
-    currency: str
-    total_cents: int
-    paid_cents: int
-    outstanding_cents: int
-    status: PaymentStatus | None
-
-
-@dataclass(frozen=True)
-class PaymentView:
+def _payment_out(payment: Payment, reversal: PaymentReversal | None) -> PaymentOut:
     """A payment and its reversal, if it was reversed."""
-
-    id: uuid.UUID
-    invoice_id: uuid.UUID
-    amount_cents: int
-    method: str
-    reference: str | None
-    paid_at: datetime
-    received_by: uuid.UUID
-    reversal: PaymentReversal | None
-
-    @classmethod
-    def of(cls, payment: Payment, reversal: PaymentReversal | None) -> PaymentView:
-        return cls(
-            payment.id,
-            payment.invoice_id,
-            payment.amount_cents,
-            payment.method,
-            payment.reference,
-            payment.paid_at,
-            payment.received_by,
-            reversal,
-        )
+    return PaymentOut(
+        id=payment.id,
+        invoice_id=payment.invoice_id,
+        amount_cents=payment.amount_cents,
+        method=PaymentMethod(payment.method),
+        reference=payment.reference,
+        paid_at=payment.paid_at,
+        received_by=payment.received_by,
+        reversal=None if reversal is None else ReversalOut.model_validate(reversal),
+    )
 
 
-@dataclass(frozen=True)
-class InvoiceDetail(InvoiceSummary):
-    lines: list[InvoiceLine]
-    payments: list[PaymentView]
-
-
-def summaries(auth: AuthContext, invoices: list[Invoice]) -> list[InvoiceSummary]:
+def summaries(auth: AuthContext, invoices: list[Invoice]) -> list[InvoiceSummaryOut]:
+    """Each invoice with its totals and payment status (computed, never stored)."""
     sums, today = totals(i.id for i in invoices), auth.today()
     return [
-        InvoiceSummary(
+        InvoiceSummaryOut(
             id=i.id,
             student_id=i.student_id,
             number=i.number,
             issue_date=i.issue_date,
             due_date=i.due_date,
-            state=i.state,
+            state=InvoiceState(i.state),
             currency=auth.currency,
             total_cents=sums[i.id].total,
             paid_cents=sums[i.id].paid,
@@ -119,7 +92,7 @@ def summaries(auth: AuthContext, invoices: list[Invoice]) -> list[InvoiceSummary
     ]
 
 
-def invoice_detail(auth: AuthContext, invoice: Invoice) -> InvoiceDetail:
+def invoice_detail(auth: AuthContext, invoice: Invoice) -> InvoiceOut:
     lines = db.session.scalars(
         select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id).order_by(InvoiceLine.position)
     ).all()
@@ -130,15 +103,17 @@ def invoice_detail(auth: AuthContext, invoice: Invoice) -> InvoiceDetail:
         .order_by(Payment.paid_at, Payment.id)
     )
     summary = summaries(auth, [invoice])[0]
-    return InvoiceDetail(
-        **vars(summary), lines=list(lines), payments=[PaymentView.of(p, r) for p, r in payments]
+    return InvoiceOut(
+        **dict(summary),
+        lines=[LineOut.model_validate(line) for line in lines],
+        payments=[_payment_out(p, r) for p, r in payments],
     )
 
 
 # --- invoices -----------------------------------------------------------------------------------
 
 
-def list_invoices(auth: AuthContext, query: InvoiceListQuery) -> Page[InvoiceSummary]:
+def list_invoices(auth: AuthContext, query: InvoiceListQuery) -> Page[InvoiceSummaryOut]:
     statement = (
         auth.scoped(Invoice).join(Student, Student.id == Invoice.student_id).where(finance_students(auth))
     )
@@ -151,11 +126,11 @@ def list_invoices(auth: AuthContext, query: InvoiceListQuery) -> Page[InvoiceSum
     return Page(summaries(auth, page.items), page.next_cursor)
 
 
-def get_invoice(auth: AuthContext, invoice_id: uuid.UUID) -> InvoiceDetail:
+def get_invoice(auth: AuthContext, invoice_id: uuid.UUID) -> InvoiceOut:
     return invoice_detail(auth, _invoice_for(auth, invoice_id))
 
 
-def create_invoice(auth: AuthContext, data: InvoiceIn) -> InvoiceDetail:
+def create_invoice(auth: AuthContext, data: InvoiceIn) -> InvoiceOut:
     if db.session.scalar(auth.scoped(Student).where(Student.id == data.student_id)) is None:
         raise ValidationFailed.on("body.student_id", "No student with this id in the school.")
     issue_date = data.issue_date or auth.today()
@@ -193,7 +168,7 @@ def create_invoice(auth: AuthContext, data: InvoiceIn) -> InvoiceDetail:
     return invoice_detail(auth, invoice)
 
 
-def issue_invoice(auth: AuthContext, invoice_id: uuid.UUID) -> InvoiceDetail:
+def issue_invoice(auth: AuthContext, invoice_id: uuid.UUID) -> InvoiceOut:
     invoice = _invoice_for(auth, invoice_id, lock=True)
     if invoice.state != InvoiceState.DRAFT:
         raise Conflict(f"Only a draft can be issued; this invoice is {invoice.state}.")
@@ -209,7 +184,7 @@ def issue_invoice(auth: AuthContext, invoice_id: uuid.UUID) -> InvoiceDetail:
     return invoice_detail(auth, invoice)
 
 
-def void_invoice(auth: AuthContext, invoice_id: uuid.UUID) -> InvoiceDetail:
+def void_invoice(auth: AuthContext, invoice_id: uuid.UUID) -> InvoiceOut:
     invoice = _invoice_for(auth, invoice_id, lock=True)
     if invoice.state == InvoiceState.VOID:
         raise Conflict("The invoice is already void.")
@@ -230,7 +205,7 @@ def void_invoice(auth: AuthContext, invoice_id: uuid.UUID) -> InvoiceDetail:
 # --- payments -----------------------------------------------------------------------------------
 
 
-def create_payment(auth: AuthContext, invoice_id: uuid.UUID, data: PaymentIn) -> PaymentView:
+def create_payment(auth: AuthContext, invoice_id: uuid.UUID, data: PaymentIn) -> PaymentOut:
     """Record a payment on an issued invoice; the invoice row is locked so two payments cannot
     both see the same outstanding amount. The caller commits (with the idempotency record)."""
     invoice = _invoice_for(auth, invoice_id, lock=True)
@@ -261,15 +236,15 @@ def create_payment(auth: AuthContext, invoice_id: uuid.UUID, data: PaymentIn) ->
         resource_type="payment",
         changes={"invoice_id": invoice.id, "amount_cents": data.amount_cents, "method": data.method},
     )
-    return PaymentView.of(payment, None)
+    return _payment_out(payment, None)
 
 
-def payment_detail(payment: Payment) -> PaymentView:
+def payment_detail(payment: Payment) -> PaymentOut:
     reversal = db.session.scalar(select(PaymentReversal).where(PaymentReversal.payment_id == payment.id))
-    return PaymentView.of(payment, reversal)
+    return _payment_out(payment, reversal)
 
 
-def reverse_payment(auth: AuthContext, payment_id: uuid.UUID, reason: str) -> PaymentView:
+def reverse_payment(auth: AuthContext, payment_id: uuid.UUID, reason: str) -> PaymentOut:
     payment = db.session.scalar(auth.scoped(Payment).where(Payment.id == payment_id))
     if payment is None:
         raise NotFound("Payment not found.")
@@ -293,7 +268,7 @@ def reverse_payment(auth: AuthContext, payment_id: uuid.UUID, reason: str) -> Pa
     return payment_detail(payment)
 
 
-def student_balance(auth: AuthContext, student_id: uuid.UUID) -> Balance:
+def student_balance(auth: AuthContext, student_id: uuid.UUID) -> BalanceOut:
     if (
         db.session.scalar(auth.scoped(Student).where(Student.id == student_id, finance_students(auth)))
         is None

@@ -6,14 +6,15 @@ from flask import Blueprint, Flask
 
 from backend.config import Settings
 from backend.grades.models import Assessment, Grade, GradeStatus
-from backend.grades.service import StudentGrade, StudentGrades, percentage, student_grades
+from backend.grades.schemas import StudentGradeOut, StudentGradesOut
+from backend.grades.service import percentage, student_grades
 
 __all__ = [
     "Assessment",
     "Grade",
     "GradeStatus",
-    "StudentGrade",
-    "StudentGrades",
+    "StudentGradeOut",
+    "StudentGradesOut",
     "init_app",
     "percentage",
     "student_grades",

@@ -63,6 +63,6 @@ def record_grades(assessment_id: uuid.UUID, body: BulkGradesIn) -> Items[Grade]:
 @bp.get("/students/<uuid:student_id>/grades")
 @requires("grades.read")
 @api(query=StudentGradesQuery, response=StudentGradesOut)
-def student_grades(student_id: uuid.UUID, query: StudentGradesQuery) -> service.StudentGrades:
+def student_grades(student_id: uuid.UUID, query: StudentGradesQuery) -> StudentGradesOut:
     """A student's grades and a weighted summary per term (parents: published only)."""
     return service.student_grades(current_auth(), student_id, query.term_id)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -16,7 +15,14 @@ from backend.core.db import retry_on_conflict
 from backend.core.errors import NotFound, ValidationFailed
 from backend.core.extensions import db
 from backend.grades.models import Assessment, Grade, GradeStatus
-from backend.grades.schemas import AssessmentIn, AssessmentUpdateIn, GradeEntry
+from backend.grades.schemas import (
+    AssessmentIn,
+    AssessmentUpdateIn,
+    GradeEntry,
+    StudentGradeOut,
+    StudentGradesOut,
+    TermSummary,
+)
 from backend.students import visible_student
 from backend.tenancy import AuthContext, Role
 
@@ -167,41 +173,6 @@ def percentage(score: Decimal | None, max_score: Decimal) -> float | None:
     return None if score is None else round(float(score / max_score * 100), 2)
 
 
-@dataclass(frozen=True)
-class StudentGrade:
-    """One grade of a student, with what the assessment it belongs to says about it."""
-
-    assessment_id: uuid.UUID
-    title: str
-    category: str
-    class_id: uuid.UUID
-    class_name: str
-    term_id: uuid.UUID
-    due_on: date | None
-    max_score: Decimal
-    weight: Decimal
-    status: str
-    score: Decimal | None
-    comment: str | None
-    percentage: float | None
-
-
-@dataclass(frozen=True)
-class TermSummary:
-    term_id: uuid.UUID
-    term_name: str
-    graded: int
-    missing: int
-    exempt: int
-    average_percentage: float | None
-
-
-@dataclass(frozen=True)
-class StudentGrades:
-    items: list[StudentGrade]
-    terms: list[TermSummary]
-
-
 @dataclass
 class TermTotals:
     """A term's grades, summarised: weighted, a missing grade as 0, an exempt one left out."""
@@ -229,7 +200,7 @@ class TermTotals:
         )
 
 
-def student_grades(auth: AuthContext, student_id: uuid.UUID, term_id: uuid.UUID | None) -> StudentGrades:
+def student_grades(auth: AuthContext, student_id: uuid.UUID, term_id: uuid.UUID | None) -> StudentGradesOut:
     """The student's grades, latest term first, and a summary per term.
 
     Parents see published assessments only; teachers those of the classes they teach."""
@@ -248,11 +219,11 @@ def student_grades(auth: AuthContext, student_id: uuid.UUID, term_id: uuid.UUID 
         statement = statement.where(Assessment.published.is_(True))
     if term_id is not None:
         statement = statement.where(Term.id == term_id)
-    items: list[StudentGrade] = []
+    items: list[StudentGradeOut] = []
     terms: dict[uuid.UUID, TermTotals] = {}
     for grade, assessment, class_name, term, term_name in db.session.execute(statement):
         items.append(
-            StudentGrade(
+            StudentGradeOut(
                 assessment_id=assessment.id,
                 title=assessment.title,
                 category=assessment.category,
@@ -260,13 +231,13 @@ def student_grades(auth: AuthContext, student_id: uuid.UUID, term_id: uuid.UUID 
                 class_name=class_name,
                 term_id=term,
                 due_on=assessment.due_on,
-                max_score=assessment.max_score,
-                weight=assessment.weight,
-                status=grade.status,
-                score=grade.score,
-                comment=grade.comment,
+                max_score=float(assessment.max_score),
+                weight=float(assessment.weight),
+                status=GradeStatus(grade.status),
+                score=None if grade.score is None else float(grade.score),
                 percentage=percentage(grade.score, assessment.max_score),
+                comment=grade.comment,
             )
         )
         terms.setdefault(term, TermTotals(term_name)).add(grade, assessment)
-    return StudentGrades(items, [totals.summary(term) for term, totals in terms.items()])
+    return StudentGradesOut(items=items, terms=[totals.summary(term) for term, totals in terms.items()])

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Response
 
 from backend.config import current_settings
 from backend.core.api import api
 from backend.core.markers import in_transaction
-from backend.doctor import DoctorScan, SwitchState
+from backend.doctor import DoctorScan, SwitchOut
 from backend.ops import bp, service
 from backend.ops.schemas import (
     AuditVerifyOut,
@@ -20,7 +18,6 @@ from backend.ops.schemas import (
     FixesOut,
     ScanOut,
     SwitchIn,
-    SwitchOut,
 )
 from backend.tenancy import current_operator, requires
 
@@ -28,7 +25,7 @@ from backend.tenancy import current_operator, requires
 @bp.get("/db-health")
 @requires("ops.read")
 @api(response=DbHealthOut)
-def db_health() -> service.DbHealth:
+def db_health() -> DbHealthOut:
     """The last schema scan, the fix switch and the history of fixes."""
     return service.db_health(current_settings())
 
@@ -44,7 +41,7 @@ def scan() -> DoctorScan:
 @bp.post("/db-health/fixes")
 @requires("ops.manage")
 @api(body=FixesIn, response=FixesOut, problems=(409,))
-def fixes(body: FixesIn) -> service.FixesDone:
+def fixes(body: FixesIn) -> FixesOut:
     """Apply the named safe fixes, after a backup; 409 when fixing is switched off."""
     return service.fix(current_settings(), current_operator(), body.issue_ids)
 
@@ -52,7 +49,7 @@ def fixes(body: FixesIn) -> service.FixesDone:
 @bp.post("/db-health/autofix")
 @requires("ops.manage")
 @api(body=SwitchIn, response=SwitchOut)
-def autofix(body: SwitchIn) -> SwitchState:
+def autofix(body: SwitchIn) -> SwitchOut:
     """Switch fixing on or off for every instance at once."""
     return service.set_switch(current_settings(), current_operator(), body.enabled)
 
@@ -68,7 +65,7 @@ def draft(name: str) -> Response:
 @bp.get("/backups")
 @requires("ops.read")
 @api(response=BackupsOut)
-def list_backups() -> service.Backups:
+def list_backups() -> BackupsOut:
     """Backup files, the last good backup's age and the latest runs."""
     return service.backups_overview(current_settings())
 
@@ -76,7 +73,7 @@ def list_backups() -> service.Backups:
 @bp.post("/backups")
 @requires("ops.manage")
 @api(response=BackupCreatedOut, status=201, problems=(409,))
-def create_backup() -> service.BackupCreated:
+def create_backup() -> BackupCreatedOut:
     """Back up the database now (409 when backups are not configured or it fails)."""
     return service.start_backup(current_settings(), current_operator())
 
@@ -85,6 +82,6 @@ def create_backup() -> service.BackupCreated:
 @in_transaction  # chains are walked with a server-side cursor
 @requires("ops.read")
 @api(response=AuditVerifyOut)
-def verify_audit() -> dict[str, Any]:
+def verify_audit() -> AuditVerifyOut:
     """Every audit chain (each school's and the platform's) walked and verified."""
     return service.audit_chains()

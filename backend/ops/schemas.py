@@ -1,4 +1,8 @@
-"""Shapes of the ops API: database health, fixes, the fix switch, backups, audit chains."""
+"""Shapes of the ops API: database health, fixes, the fix switch, backups, audit chains.
+
+The fix switch's state and each fix's outcome are the doctor's own results (`SwitchOut`,
+`FixOutcomeOut` from `backend.doctor`); the shapes here are built by `service` and declared by the
+routes."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints
 
 from backend.core.validation import InputModel, OutputModel
+from backend.doctor import FixOutcomeOut, SwitchOut
 
 IssueId = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[a-z_]+:[A-Za-z0-9_.]*$")]
 
@@ -50,16 +55,6 @@ class FixOut(OutputModel):
     finished_at: datetime
 
 
-class SwitchOut(OutputModel):
-    fixes_enabled: bool = Field(
-        description="Fixes may run: the setting and the runtime switch both allow it."
-    )
-    by_setting: bool = Field(description="DB_DOCTOR_AUTOFIX")
-    by_switch: bool = Field(description="The runtime switch shared by every instance.")
-    changed_at: datetime | None
-    changed_by: uuid.UUID | None
-
-
 class DbHealthOut(OutputModel):
     status: Literal["clean", "issues", "failed", "never_scanned"]
     last_scan: ScanOut | None
@@ -70,13 +65,6 @@ class DbHealthOut(OutputModel):
 
 class FixesIn(InputModel):
     issue_ids: list[IssueId] = Field(min_length=1, max_length=50)
-
-
-class FixOutcomeOut(OutputModel):
-    issue_id: str
-    status: Literal["ok", "failed", "skipped"]
-    message: str
-    backup_file: str | None
 
 
 class FixesOut(OutputModel):

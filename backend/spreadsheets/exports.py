@@ -5,10 +5,8 @@ their import reads, so an export imports back unchanged."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from sqlalchemy import Select, func, literal, select
@@ -21,6 +19,7 @@ from backend.core.extensions import db
 from backend.fees import Invoice, InvoiceLine, Payment, PaymentReversal, finance_students
 from backend.grades import Assessment, Grade
 from backend.spreadsheets.kinds import KINDS
+from backend.spreadsheets.schemas import ExportQuery
 from backend.students import GuardianLink, Student, visible_students
 from backend.tenancy import AuthContext, Role, allowed
 
@@ -29,21 +28,13 @@ Rows = Select[*tuple[Any, ...]]
 
 
 @dataclass(frozen=True)
-class ExportFilters:
-    from_: date | None = None
-    to: date | None = None
-    class_id: uuid.UUID | None = None
-    term_id: uuid.UUID | None = None
-
-
-@dataclass(frozen=True)
 class Export:
     permission: str
     columns: tuple[str, ...]
-    statement: Callable[[AuthContext, ExportFilters], Rows]
+    statement: Callable[[AuthContext, ExportQuery], Rows]
 
 
-def _students(auth: AuthContext, _f: ExportFilters) -> Rows:
+def _students(auth: AuthContext, _f: ExportQuery) -> Rows:
     return (
         select(*(Student.__table__.c[name] for name in KINDS["students"].columns))
         .where(auth.owns(Student), visible_students(auth))
@@ -51,7 +42,7 @@ def _students(auth: AuthContext, _f: ExportFilters) -> Rows:
     )
 
 
-def _classes(auth: AuthContext, _f: ExportFilters) -> Rows:
+def _classes(auth: AuthContext, _f: ExportQuery) -> Rows:
     return (
         select(Term.name, SchoolClass.name, SchoolClass.subject, SchoolClass.grade_level, User.email)
         .join(Term, Term.id == SchoolClass.term_id)
@@ -61,7 +52,7 @@ def _classes(auth: AuthContext, _f: ExportFilters) -> Rows:
     )
 
 
-def _enrollments(auth: AuthContext, _f: ExportFilters) -> Rows:
+def _enrollments(auth: AuthContext, _f: ExportQuery) -> Rows:
     return (
         select(Student.admission_number, Term.name, SchoolClass.name)
         .join(Enrollment, Enrollment.student_id == Student.id)
@@ -72,7 +63,7 @@ def _enrollments(auth: AuthContext, _f: ExportFilters) -> Rows:
     )
 
 
-def _guardians(auth: AuthContext, _f: ExportFilters) -> Rows:
+def _guardians(auth: AuthContext, _f: ExportQuery) -> Rows:
     return (
         select(
             Student.admission_number,
@@ -90,7 +81,7 @@ def _guardians(auth: AuthContext, _f: ExportFilters) -> Rows:
     )
 
 
-def _attendance(auth: AuthContext, f: ExportFilters) -> Rows:
+def _attendance(auth: AuthContext, f: ExportQuery) -> Rows:
     statement: Rows = (
         select(
             AttendanceRecord.on_date,
@@ -117,7 +108,7 @@ def _attendance(auth: AuthContext, f: ExportFilters) -> Rows:
     return statement
 
 
-def _grades(auth: AuthContext, f: ExportFilters) -> Rows:
+def _grades(auth: AuthContext, f: ExportQuery) -> Rows:
     statement: Rows = (
         select(
             Student.admission_number,
@@ -151,7 +142,7 @@ def _grades(auth: AuthContext, f: ExportFilters) -> Rows:
     return statement
 
 
-def _invoices(auth: AuthContext, _f: ExportFilters) -> Rows:
+def _invoices(auth: AuthContext, _f: ExportQuery) -> Rows:
     billed = (
         select(func.coalesce(func.sum(InvoiceLine.amount_cents), 0))
         .where(InvoiceLine.invoice_id == Invoice.id)
@@ -229,9 +220,7 @@ EXPORTS: dict[str, Export] = {
 }
 
 
-def export_rows(
-    auth: AuthContext, kind: str, filters: ExportFilters
-) -> tuple[tuple[str, ...], Iterator[Any]]:
+def export_rows(auth: AuthContext, kind: str, filters: ExportQuery) -> tuple[tuple[str, ...], Iterator[Any]]:
     """The kind's columns and its rows, fetched in batches as they are written."""
     export = EXPORTS[kind]
     if not allowed(auth.role, export.permission):

@@ -8,8 +8,8 @@ from backend.core import csvfile
 from backend.core.api import api
 from backend.core.markers import in_transaction
 from backend.spreadsheets import bp
-from backend.spreadsheets.exports import ExportFilters, export_rows
-from backend.spreadsheets.imports import ImportReport, run_import
+from backend.spreadsheets.exports import export_rows
+from backend.spreadsheets.imports import run_import
 from backend.spreadsheets.schemas import ExportQuery, ImportQuery, ImportReportOut
 from backend.tenancy import current_auth, requires
 
@@ -20,7 +20,7 @@ EXPORT_KINDS = "any(students, classes, enrollments, guardians, attendance, grade
 @bp.post(f"/imports/<{IMPORT_KINDS}:kind>")
 @requires("imports.manage")
 @api(query=ImportQuery, body_media_type="text/csv", response=ImportReportOut, problems=(422,))
-def import_csv(kind: str, query: ImportQuery, body: bytes) -> ImportReport:
+def import_csv(kind: str, query: ImportQuery, body: bytes) -> ImportReportOut:
     """Import a CSV file: every row or none (422 lists every problem); `dry_run` only reports."""
     return run_import(current_auth(), kind, body, dry_run=query.dry_run, invite=query.invite)
 
@@ -31,6 +31,5 @@ def import_csv(kind: str, query: ImportQuery, body: bytes) -> ImportReport:
 @api(query=ExportQuery, media_type="text/csv", problems=(403,))
 def export_csv(kind: str, query: ExportQuery) -> Response:
     """Export as CSV what the caller may see (streamed; the first four import back unchanged)."""
-    filters = ExportFilters(query.from_, query.to, query.class_id, query.term_id)
-    columns, rows = export_rows(current_auth(), kind, filters)
+    columns, rows = export_rows(current_auth(), kind, query)
     return csvfile.response(kind, list(columns), rows)

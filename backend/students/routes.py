@@ -21,7 +21,6 @@ from backend.students.schemas import (
     StudentOut,
     StudentUpdateIn,
 )
-from backend.students.service import Guardian
 from backend.tenancy import current_auth, requires
 
 
@@ -69,7 +68,7 @@ def withdraw_student(student_id: uuid.UUID) -> Student:
 @bp.get("/<uuid:student_id>/guardians")
 @requires("guardians.read")
 @api(response=Items[GuardianOut])
-def list_guardians(student_id: uuid.UUID) -> Items[Guardian]:
+def list_guardians(student_id: uuid.UUID) -> Items[GuardianOut]:
     """A student's guardians, the primary one first."""
     return Items(service.list_guardians(current_auth(), student_id))
 
@@ -77,7 +76,7 @@ def list_guardians(student_id: uuid.UUID) -> Items[Guardian]:
 @bp.post("/<uuid:student_id>/guardians")
 @requires("guardians.manage")
 @api(body=GuardianLinkIn, response=GuardianOut, status=201)
-def link_guardian(student_id: uuid.UUID, body: GuardianLinkIn) -> Guardian:
+def link_guardian(student_id: uuid.UUID, body: GuardianLinkIn) -> GuardianOut:
     """Link a parent account to a student."""
     return service.link_guardian(current_auth(), student_id, body)
 

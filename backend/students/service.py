@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -17,7 +16,14 @@ from backend.core.extensions import db
 from backend.core.pagination import Page, keyset, page_of
 from backend.students.access import roster, visible_student, visible_students
 from backend.students.models import GuardianLink, Student, StudentStatus
-from backend.students.schemas import GuardianLinkIn, StudentIn, StudentListQuery, StudentOut, StudentUpdateIn
+from backend.students.schemas import (
+    GuardianLinkIn,
+    GuardianOut,
+    StudentIn,
+    StudentListQuery,
+    StudentOut,
+    StudentUpdateIn,
+)
 from backend.tenancy import AuthContext, Role
 
 STUDENT_FIELDS = (
@@ -146,26 +152,22 @@ LINK_FIELDS = (
 )
 
 
-@dataclass(frozen=True)
-class Guardian:
+def _guardian(link: GuardianLink, full_name: str, email: str) -> GuardianOut:
     """A guardian link with the parent's name and email."""
-
-    id: uuid.UUID
-    student_id: uuid.UUID
-    user_id: uuid.UUID
-    relationship: str
-    is_primary: bool
-    can_view_finance: bool
-    can_view_health: bool
-    full_name: str
-    email: str
-
-
-def _guardian(link: GuardianLink, full_name: str, email: str) -> Guardian:
-    return Guardian(**{name: getattr(link, name) for name in LINK_FIELDS}, full_name=full_name, email=email)
+    return GuardianOut(
+        id=link.id,
+        student_id=link.student_id,
+        user_id=link.user_id,
+        full_name=full_name,
+        email=email,
+        relationship=link.relationship,
+        is_primary=link.is_primary,
+        can_view_finance=link.can_view_finance,
+        can_view_health=link.can_view_health,
+    )
 
 
-def list_guardians(auth: AuthContext, student_id: uuid.UUID) -> list[Guardian]:
+def list_guardians(auth: AuthContext, student_id: uuid.UUID) -> list[GuardianOut]:
     visible_student(auth, student_id)
     rows = db.session.execute(
         select(GuardianLink, User.full_name, User.email)
@@ -176,7 +178,7 @@ def list_guardians(auth: AuthContext, student_id: uuid.UUID) -> list[Guardian]:
     return [_guardian(link, full_name, email) for link, full_name, email in rows]
 
 
-def link_guardian(auth: AuthContext, student_id: uuid.UUID, data: GuardianLinkIn) -> Guardian:
+def link_guardian(auth: AuthContext, student_id: uuid.UUID, data: GuardianLinkIn) -> GuardianOut:
     visible_student(auth, student_id)
     parent = db.session.scalar(
         auth.scoped(User).where(

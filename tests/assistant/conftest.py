@@ -13,7 +13,7 @@ from flask import Flask
 from backend.core.dates import today_in
 from tests.assistant.model_server import ModelServer
 from tests.conftest import auth_headers, make_user
-from tests.records.conftest import World, world  # noqa: F401  (the fixture, reused)
+from tests.school import World, world  # noqa: F401  (the fixture, reused)
 
 ALICE_HEALTH = {
     "blood_type": "A+",

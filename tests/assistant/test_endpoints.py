@@ -11,7 +11,7 @@ from sqlalchemy import select
 from backend.audit.models import AuditEvent
 from backend.core.extensions import db
 from tests.assistant.conftest import ask, send
-from tests.records.conftest import World
+from tests.school import World
 
 MESSAGES = "/api/assistant/messages"
 SECRET_PHRASE = "my-very-private-phrase-about-alice"

@@ -14,7 +14,7 @@ from backend.core.db import dispose_pools
 from backend.core.extensions import db
 from tests.assistant.conftest import send
 from tests.conftest import ON_POSTGRES, base_config
-from tests.records.conftest import World
+from tests.school import World
 
 KNOWLEDGE = "/api/assistant/knowledge"
 ENTRY = {

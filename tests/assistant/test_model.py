@@ -17,7 +17,7 @@ from flask import Flask
 from backend.assistant.provider import MODEL_EXTENSION, ChatModel
 from tests.assistant.conftest import ask, model_settings
 from tests.assistant.model_server import API_KEY, ModelServer
-from tests.records.conftest import World
+from tests.school import World
 
 OTHER_DATA = ("Bob", "555", "Zed", "Zulu", "777", "Shellfish", "Diabetes", "green blazer", "hearing aid")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.assistant.conftest import ask
-from tests.records.conftest import World
+from tests.school import World
 
 # (who, question, domain, facts the answer must contain, facts it must not)
 CASES = [

@@ -1,3 +1,3 @@
-"""The audit tests use the school-records world."""
+"""The audit tests use the small school of tests/school.py."""
 
-from tests.records.conftest import world  # noqa: F401  (re-exported fixture)
+from tests.school import world  # noqa: F401  (re-exported fixture)

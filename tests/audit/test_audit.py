@@ -33,7 +33,7 @@ from tests.conftest import (
     make_user,
     postgres_only,
 )
-from tests.records.conftest import TODAY, World
+from tests.school import TODAY, World
 
 
 def events(app: Flask, school_id: uuid.UUID | None, action: str | None = None) -> list[AuditEvent]:

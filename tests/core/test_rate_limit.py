@@ -116,7 +116,7 @@ def test_strategy_is_configurable(make_app: AppFactory, strategy: str, limiter_c
 def test_per_process_limits_are_said_when_serving_not_by_every_app_or_command(
     make_app: AppFactory, logs
 ) -> None:
-    """Without Redis, limits are counted per process. Gunicorn's start says so once (tests/ops);
+    """Without Redis, limits are counted per process. Gunicorn's start says so once (tests/serving);
     building an app or running a command (three of them run before every start) says nothing."""
     logs()
     app = _limited_app(make_app, REDIS_URL="")

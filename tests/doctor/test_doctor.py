@@ -127,7 +127,7 @@ def test_the_kill_switch_stops_fixes_on_every_instance(drifted: Drifted) -> None
     off_by_setting = drifted.doctor("--fix", app=drifted.app(DB_DOCTOR_AUTOFIX="false"))
     assert off_by_setting.exit_code == 2 and "DB_DOCTOR_AUTOFIX is false" in off_by_setting.output
 
-    from backend.doctor.service import set_switch
+    from backend.doctor.switch import set_switch
 
     first, second = drifted.app(), drifted.app()  # two instances of the app on one database
     with first.app_context():
@@ -152,7 +152,7 @@ def test_two_scans_never_run_at_once(drifted: Drifted, tmp_path: Path) -> None:
             "-c",
             "import sys, time, pathlib\n"
             "from backend import create_app\n"
-            "from backend.doctor.service import exclusive\n"
+            "from backend.doctor.lock import exclusive\n"
             "from backend.core.extensions import db\n"
             "app = create_app()\n"
             "with app.app_context(), exclusive(db.engine):\n"

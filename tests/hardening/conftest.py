@@ -1,3 +1,3 @@
 """The hardening tests use the school-records world (a school with every role, and another school)."""
 
-from tests.records.conftest import world  # noqa: F401  (a fixture)
+from tests.school import world  # noqa: F401  (a fixture)

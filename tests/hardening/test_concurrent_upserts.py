@@ -15,7 +15,7 @@ from backend.core.extensions import db
 from backend.core.markers import public
 from backend.schools.models import School
 from tests.conftest import AppFactory, postgres_only
-from tests.records.conftest import TODAY, World
+from tests.school import TODAY, World
 
 CONCURRENT = 10
 

@@ -7,7 +7,7 @@ import re
 import uuid
 from typing import Any
 
-from tests.records.conftest import TODAY, World
+from tests.school import TODAY, World
 
 
 def _spec(world: World) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import PASSWORD
-from tests.records.conftest import World
+from tests.school import World
 
 
 def _assert_422(response: Any, field: str | None = None) -> None:
@@ -153,7 +153,7 @@ class InvalidChunkSize(Exception):  # named after Gunicorn's, which is a plain E
 
 class BrokenChunks(io.RawIOBase):
     """A chunked body as Gunicorn hands it over when the chunk size is not hexadecimal (the real
-    server is in tests/ops/test_gunicorn.py)."""
+    server is in tests/serving/test_gunicorn.py)."""
 
     def readable(self) -> bool:
         return True

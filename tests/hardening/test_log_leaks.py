@@ -15,7 +15,7 @@ from backend.auth import service as auth_service
 from backend.auth.schemas import LoginIn, PasswordChangeIn, RefreshIn, UserCreateIn
 from backend.health_records.schemas import HealthRecordIn
 from tests.conftest import PASSWORD, login
-from tests.records.conftest import World
+from tests.school import World
 
 SECRET_PASSWORD = "Leaky-Passw0rd-4417"
 HEALTH = {

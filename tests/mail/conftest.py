@@ -1,5 +1,5 @@
 """Apps that send mail to a real SMTP server on 127.0.0.1 (aiosmtpd), and a sender to drain the
-outbox on demand. The records school (tests/records/conftest.py) is reused on such an app."""
+outbox on demand. The small school of tests/school.py is reused on such an app."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from backend.config import SETTINGS_EXTENSION
 from backend.mail.sender import Sender, Totals
 from tests.conftest import AppFactory
 from tests.mail.smtp_server import SMTPServer
-from tests.records.conftest import World, world  # noqa: F401  (the fixture, reused)
+from tests.school import World, world  # noqa: F401  (the fixture, reused)
 
 BASE_URL = "https://app.homeroom.test"
 

@@ -12,7 +12,7 @@ from backend.core.extensions import db
 from backend.core.models import utcnow
 from tests.mail.conftest import BASE_URL, deliver, link_token
 from tests.mail.smtp_server import SMTPServer
-from tests.records.conftest import World
+from tests.school import World
 
 NEW_PASSWORD = "a-brand-new-passphrase-9"
 INVITEE = {"email": "new.teacher@example.org", "full_name": "Nia Newton", "role": "teacher", "invite": True}

@@ -8,7 +8,7 @@ from typing import Any
 from backend.core.dates import today_in
 from tests.mail.conftest import BASE_URL, deliver
 from tests.mail.smtp_server import SMTPServer
-from tests.records.conftest import World
+from tests.school import World
 
 TODAY = today_in("Europe/London")
 

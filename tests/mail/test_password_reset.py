@@ -15,7 +15,7 @@ from backend.core.models import utcnow
 from tests.conftest import PASSWORD, AppFactory, auth_headers, login, make_school, make_user
 from tests.mail.conftest import deliver, link_token, mail_settings
 from tests.mail.smtp_server import SMTPServer
-from tests.records.conftest import World
+from tests.school import World
 
 RESET = "/api/auth/password-reset"
 NEW_PASSWORD = "reset-to-this-passphrase-4"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.records.conftest import World, world  # noqa: F401  (the fixture, reused)
+from tests.school import World, world  # noqa: F401  (the fixture, reused)
 
 HEADER = "admission_number,first_name,last_name,date_of_birth,grade_level,enrolled_on"
 

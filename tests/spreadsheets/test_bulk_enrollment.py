@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from tests.records.conftest import World
+from tests.school import World
 
 
 def test_many_students_at_once_all_or_nothing_and_repeatable(world: World) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from backend.audit.models import AuditEvent
 from backend.core.extensions import db
 from backend.students.models import Student
-from tests.records.conftest import World
+from tests.school import World
 from tests.spreadsheets.conftest import HEADER, post_csv, students_csv
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from backend.auth.models import User
 from backend.core.extensions import db
 from backend.mail.models import OutboxMessage
-from tests.records.conftest import World
+from tests.school import World
 from tests.spreadsheets.conftest import post_csv
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from backend.core.dates import today_in
-from tests.records.conftest import World
+from tests.school import World
 
 TODAY = today_in("Europe/London")
 

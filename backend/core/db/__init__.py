@@ -1,0 +1,51 @@
+"""The database beyond the ORM session, imported from `backend.core.db` (not from its modules):
+engine: the request pool's options, per-engine dialect set-up, pool figures; connections:
+PostgreSQL connections that cannot hang (libpq bounds, bounded waits, pings of idle connections);
+probe: the readiness probe's own engine, `ping`, `migration_status`, `dispose_pools`; migrations:
+revisions in the code and in a database, schema comparison options; conflicts: unique-key races
+(retry an upsert, or answer 409); scratch: throw-away PostgreSQL databases."""
+
+from __future__ import annotations
+
+from backend.core.db.conflicts import commit_unique, retry_on_conflict
+from backend.core.db.connections import BoundedConnection, bound_waits, ping_when_idle
+from backend.core.db.engine import configure_engine, engine_options, pool_stats
+from backend.core.db.migrations import (
+    MIGRATIONS_DIR,
+    OUTSIDE_MODELS,
+    VERSION_TABLE,
+    code_heads,
+    compare_options,
+    database_revisions,
+    keep_outside_models,
+    known_revisions,
+    outside_models,
+    render_plain_types,
+)
+from backend.core.db.probe import dispose_pools, migration_status, ping
+from backend.core.db.scratch import scratch_database
+
+__all__ = [
+    "MIGRATIONS_DIR",
+    "OUTSIDE_MODELS",
+    "VERSION_TABLE",
+    "BoundedConnection",
+    "bound_waits",
+    "code_heads",
+    "commit_unique",
+    "compare_options",
+    "configure_engine",
+    "database_revisions",
+    "dispose_pools",
+    "engine_options",
+    "keep_outside_models",
+    "known_revisions",
+    "migration_status",
+    "outside_models",
+    "ping",
+    "ping_when_idle",
+    "pool_stats",
+    "render_plain_types",
+    "retry_on_conflict",
+    "scratch_database",
+]

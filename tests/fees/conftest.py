@@ -1,0 +1,3 @@
+"""The fees tests use the small school of tests/school.py."""
+
+from tests.school import world  # noqa: F401  (the fixture, reused)
