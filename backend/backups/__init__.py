@@ -6,13 +6,11 @@ from flask import Flask
 
 from backend.backups.files import BackupError, local_backups
 from backend.backups.making import create
-from backend.backups.models import BackupRun
 from backend.backups.runs import last_good_backup_at, recent_runs, runs_for
 from backend.config import Settings
 
 __all__ = [
     "BackupError",
-    "BackupRun",
     "create",
     "init_app",
     "last_good_backup_at",

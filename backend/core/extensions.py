@@ -23,5 +23,7 @@ APP_FACTORY = "homeroom.app_factory"
 
 def another_app(settings: Any) -> Flask:
     """An application like the current one, on `settings`, made by the same factory."""
-    factory: Callable[[Any], Flask] = current_app.extensions[APP_FACTORY]
+    factory: Callable[[Any], Flask] | None = current_app.extensions.get(APP_FACTORY)
+    if factory is None:
+        raise RuntimeError("This app was not made by backend.create_app, which registers itself.")
     return factory(settings)

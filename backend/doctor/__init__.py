@@ -15,14 +15,13 @@ from backend.config import Settings
 from backend.doctor.drafts import read_draft
 from backend.doctor.errors import DoctorError
 from backend.doctor.fixes import apply_fixes, fix_history
-from backend.doctor.models import DoctorFix, DoctorScan
+from backend.doctor.models import DoctorScan
 from backend.doctor.schemas import FixOutcomeOut, SwitchOut
 from backend.doctor.service import last_scan, run_scan
 from backend.doctor.switch import set_switch, switch_state
 
 __all__ = [
     "DoctorError",
-    "DoctorFix",
     "DoctorScan",
     "FixOutcomeOut",
     "SwitchOut",

@@ -38,7 +38,9 @@ def use_roster(app: Flask, roster: Roster) -> None:
 
 
 def roster() -> Roster:
-    found: Roster = current_app.extensions[_ROSTER]
+    found: Roster | None = current_app.extensions.get(_ROSTER)
+    if found is None:
+        raise RuntimeError("No class roster: backend.classes.init_app registers it (create_app does).")
     return found
 
 

@@ -1,4 +1,4 @@
-"""The records school (tests/records/conftest.py) with what the assistant answers from: a health
+"""The small school of tests/school.py with what the assistant answers from: a health
 record, an invoice, attendance, grades and knowledge entries in each school, and a second parent
 whose link shows neither fees nor health."""
 

@@ -1,5 +1,5 @@
 """The document matches the API: what it allows is accepted, what it refuses is refused. (The whole
-surface is exercised by schemathesis with every check in tests/records/test_openapi.py.)"""
+surface is exercised by schemathesis with every check in tests/apidocs/test_openapi.py.)"""
 
 from __future__ import annotations
 
