@@ -34,6 +34,7 @@ from gunicorn import glogging  # noqa: E402
 from prometheus_client import multiprocess  # noqa: E402
 
 from backend.config import SETTINGS_EXTENSION  # noqa: E402
+from backend.core.admission import queue_budget  # noqa: E402
 from backend.core.gunicorn_worker import DrainingThreadWorker  # noqa: E402
 from backend.core.ratelimit import per_process_warning  # noqa: E402
 from backend.core.serving import (  # noqa: E402
@@ -55,7 +56,9 @@ def _env(name: str, default: str) -> str:
 bind = f"0.0.0.0:{_env('PORT', '8000')}"
 workers = int(_env("GUNICORN_WORKERS", str(default_workers())))
 threads = int(_env("GUNICORN_THREADS", "4"))
-# gthread, plus a drain period after SIGTERM during which /ready answers 503 (see the class).
+# gthread, plus a drain period after SIGTERM during which /ready answers 503, probes on threads of
+# their own, and admission control: GUNICORN_QUEUE_BUDGET_SECONDS (default 10) bounds how long a
+# request may wait for a thread before it is answered 503 unrun (see the class and core/admission.py).
 worker_class = _env("GUNICORN_WORKER_CLASS", "backend.core.gunicorn_worker.DrainingThreadWorker")
 preload_app = True
 max_requests = int(_env("GUNICORN_MAX_REQUESTS", "1000"))
@@ -121,6 +124,7 @@ def when_ready(server: Any) -> None:
         timeout=server.cfg.timeout,
         graceful_timeout=server.cfg.graceful_timeout,
         drain_seconds=drain_seconds(),
+        queue_budget_seconds=queue_budget(),  # GUNICORN_QUEUE_BUDGET_SECONDS, read by each worker
     )
 
 

@@ -56,8 +56,9 @@ class School:
     school_day: date  # the latest weekday up to today
 
 
-def seed_demo_school(database_url: str) -> School:
-    """Migrate the database and create the demo school (`flask demo seed`) in it."""
+def seed_demo_school(database_url: str, **settings: Any) -> School:
+    """Migrate the database and create the demo school (`flask demo seed`) in it; `settings`
+    (ENCRYPTION_KEY=..., say) go to the app that seeds."""
     from flask_migrate import upgrade
     from sqlalchemy import select
 
@@ -70,7 +71,9 @@ def seed_demo_school(database_url: str) -> School:
     from backend.demo.seed import seed
 
     app = create_app(
-        settings_from(APP_ENV="testing", DATABASE_URL=database_url, LOG_LEVEL="WARNING", LOG_FORMAT="json")
+        settings_from(
+            APP_ENV="testing", DATABASE_URL=database_url, LOG_LEVEL="WARNING", LOG_FORMAT="json", **settings
+        )
     )
     with app.app_context():
         upgrade()

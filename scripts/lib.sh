@@ -26,7 +26,7 @@ find_python() {
   return 1
 }
 
-# Create .venv if missing; install the given requirements file only when it (or requirements.txt) changed.
+# Create .venv if missing; install the given requirements file only when it (or one it includes) changed.
 ensure_venv() {
   local requirements=$1 python stamp digest
   if [ ! -x .venv/bin/python ]; then
@@ -35,7 +35,8 @@ ensure_venv() {
     "$python" -m venv .venv
   fi
   stamp=".venv/.installed-$(basename "$requirements").sha256"
-  digest=$(cat "$requirements" requirements.txt | sha256sum | cut -d' ' -f1)
+  # Every requirements file counts: requirements-dev.txt includes the bench set.
+  digest=$(cat "$requirements" requirements.txt bench/requirements-bench.txt | sha256sum | cut -d' ' -f1)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
     info "installing $requirements"
     .venv/bin/python -m pip install --disable-pip-version-check --quiet -r "$requirements"

@@ -22,6 +22,7 @@ from backend.assistant.schemas import (
     StudentMessageIn,
 )
 from backend.core.api import Headers, api
+from backend.core.idempotency import idempotent
 from backend.core.markers import rate_limit
 from backend.core.pagination import Items, Page
 from backend.core.ratelimit import setting_limit
@@ -78,6 +79,7 @@ def list_knowledge(query: KnowledgeListQuery) -> Page[KnowledgeEntry]:
 
 @bp.post("/knowledge")
 @requires("knowledge.manage")
+@idempotent
 @api(body=KnowledgeIn, response=KnowledgeOut, status=201, problems=(409,))
 def create_knowledge(body: KnowledgeIn) -> tuple[KnowledgeEntry, Headers]:
     """Add an FAQ, policy or how-to entry."""

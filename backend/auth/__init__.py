@@ -30,7 +30,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     from backend.auth import routes, user_routes  # noqa: F401  (registers the views)
     from backend.auth.access import LOCAL_STATES, authenticate
     from backend.auth.cli import routes_audit, users_cli
-    from backend.auth.passwords import Passwords, make_hasher
+    from backend.auth.passwords import Passwords
     from backend.auth.recovery import process_reset_requests
     from backend.auth.service import PASSWORDS_EXTENSION
     from backend.core.cache import MemoryStore
@@ -38,7 +38,7 @@ def init_app(app: Flask, settings: Settings) -> None:
 
     app.before_request(authenticate)
     app.extensions[LOCAL_STATES] = MemoryStore(settings.cache_max_entries)
-    app.extensions[PASSWORDS_EXTENSION] = Passwords(make_hasher(settings))
+    app.extensions[PASSWORDS_EXTENSION] = Passwords.from_settings(settings)
     app.register_blueprint(auth_bp)
     app.register_blueprint(users_bp)
     app.cli.add_command(users_cli)

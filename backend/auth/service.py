@@ -74,11 +74,11 @@ def _issue(user: User, session: AuthSession, now: datetime) -> IssuedTokens:
 
 def login(email: str, password: str, client: Client) -> IssuedTokens:
     """Check the credentials and open a session. Unknown email, wrong password and an inactive
-    account all get the same answer after the same amount of work."""
+    account all get the same answer after the same amount of work (and a 503 alike when every
+    hashing slot stays busy)."""
     now = utcnow()
     user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
-    hasher = password_hasher()
-    valid = hasher.verify(user.password_hash if user else None, password)
+    valid, upgraded = password_hasher().verify_and_update(user.password_hash if user else None, password)
     if user is None or not valid or not user.is_active:
         if user is not None:
             user.failed_login_count += 1
@@ -97,8 +97,8 @@ def login(email: str, password: str, client: Client) -> IssuedTokens:
         metrics.LOGIN_FAILURES.inc()
         log.info("login_failed", user_id=str(user.id) if user else None)
         raise Unauthorized(BAD_CREDENTIALS)
-    if hasher.needs_rehash(user.password_hash):
-        user.password_hash = hasher.hash(password)
+    if upgraded is not None:  # made with other argon2 parameters: stored anew, with the session
+        user.password_hash = upgraded
     return open_session(user, client)
 
 

@@ -11,6 +11,7 @@ from backend.auth import users_bp as bp
 from backend.auth.models import Invitation, User
 from backend.auth.schemas import InvitationOut, UserAdminOut, UserCreateIn, UserListQuery, UserUpdateIn
 from backend.core.api import Headers, api
+from backend.core.idempotency import idempotent
 from backend.core.pagination import Page
 from backend.tenancy import current_auth, requires
 
@@ -25,6 +26,7 @@ def list_users(query: UserListQuery) -> Page[User]:
 
 @bp.post("")
 @requires("users.manage")
+@idempotent
 @api(body=UserCreateIn, response=UserAdminOut, status=201)
 def create_user(body: UserCreateIn) -> tuple[User, Headers]:
     """Create a user in the school."""
@@ -51,6 +53,7 @@ def update_user(user_id: uuid.UUID, body: UserUpdateIn) -> User:
 
 @bp.post("/<uuid:user_id>/invitation")
 @requires("users.manage")
+@idempotent
 @api(response=InvitationOut, status=201, problems=(409,))
 def resend_invitation(user_id: uuid.UUID) -> Invitation:
     """Send a new invitation link (the previous one stops working)."""

@@ -21,6 +21,7 @@ from backend.classes.schemas import (
     TermOut,
 )
 from backend.core.api import Headers, api
+from backend.core.idempotency import idempotent
 from backend.core.pagination import Items, Page
 from backend.students import Student, StudentOut
 from backend.tenancy import current_auth, requires
@@ -36,6 +37,7 @@ def list_terms() -> Items[Term]:
 
 @terms_bp.post("")
 @requires("terms.manage")
+@idempotent
 @api(body=TermIn, response=TermOut, status=201)
 def create_term(body: TermIn) -> Term:
     """Add a term."""
@@ -52,6 +54,7 @@ def list_classes(query: ClassListQuery) -> Page[SchoolClass]:
 
 @bp.post("")
 @requires("classes.manage")
+@idempotent
 @api(body=ClassIn, response=ClassOut, status=201)
 def create_class(body: ClassIn) -> tuple[SchoolClass, Headers]:
     """Create a class in a term."""
@@ -85,6 +88,7 @@ def list_enrollments(class_id: uuid.UUID) -> Items[Student]:
 
 @bp.post("/<uuid:class_id>/enrollments")
 @requires("classes.manage")
+@idempotent
 @api(body=EnrollmentIn, response=StudentOut, status=201)
 def enroll(class_id: uuid.UUID, body: EnrollmentIn) -> Student:
     """Enroll a student in a class."""
@@ -93,6 +97,7 @@ def enroll(class_id: uuid.UUID, body: EnrollmentIn) -> Student:
 
 @bp.post("/<uuid:class_id>/enrollments/bulk")
 @requires("classes.manage")
+@idempotent
 @api(body=BulkEnrollmentIn, response=BulkEnrollmentOut)
 def enroll_many(class_id: uuid.UUID, body: BulkEnrollmentIn) -> BulkEnrollmentOut:
     """Enroll many students at once: all or none; those already enrolled are counted, not added."""
@@ -101,6 +106,7 @@ def enroll_many(class_id: uuid.UUID, body: BulkEnrollmentIn) -> BulkEnrollmentOu
 
 @bp.post("/<uuid:class_id>/promote")
 @requires("classes.manage")
+@idempotent
 @api(body=PromoteIn, response=BulkEnrollmentOut)
 def promote(class_id: uuid.UUID, body: PromoteIn) -> BulkEnrollmentOut:
     """Enroll this class's active students in next year's class (repeatable; all or none)."""

@@ -47,9 +47,15 @@ class SettingsFields(BaseSettings):
     # In front of the shared cache, each process keeps a session's state this long (revocation
     # in another process is seen within it).
     auth_state_local_seconds: float = Field(default=2.0, ge=0, le=10)
-    password_hash_time_cost: int = Field(default=3, ge=1)
-    password_hash_memory_kib: int = Field(default=65536, ge=1024)
-    password_hash_parallelism: int = Field(default=4, ge=1)
+    # argon2id at OWASP's recommended setting (m=19 MiB, t=2, p=1); stored hashes made with other
+    # parameters are rehashed at their next sign-in.
+    password_hash_time_cost: int = Field(default=2, ge=1)
+    password_hash_memory_kib: int = Field(default=19456, ge=1024)
+    password_hash_parallelism: int = Field(default=1, ge=1)
+    # Hashes and verifications at once per process (each holds PASSWORD_HASH_MEMORY_KIB); a request
+    # that gets no slot within PASSWORD_HASH_WAIT_SECONDS is answered 503 with Retry-After.
+    password_hash_concurrency: int = Field(default=2, ge=1, le=64)
+    password_hash_wait_seconds: float = Field(default=2.0, gt=0, le=30)
     login_rate_limit: str = "10 per minute;100 per hour"  # failed sign-ins per client IP
     login_failure_limit: str = "5 per 15 minutes"  # failed sign-ins per account and client IP
     login_account_failure_limit: str = "25 per 15 minutes"  # failed sign-ins per account, all clients
@@ -60,7 +66,9 @@ class SettingsFields(BaseSettings):
 
     redis_url: str | None = None
     redis_timeout: float = Field(default=0.5, gt=0, le=10)
-    redis_cooldown_max: float = Field(default=30.0, ge=1)
+    # Longest pause before Redis is tried again after a failure (the cache and the rate limits):
+    # Redis is back in use within about this long of its return.
+    redis_cooldown_max: float = Field(default=1.0, gt=0)
     cache_max_entries: int = Field(default=10_000, ge=1)
     rate_limit_default: str = "300 per minute"
     rate_limit_strategy: Literal["fixed-window", "moving-window", "sliding-window-counter"] = "moving-window"

@@ -2,8 +2,10 @@
 
 While Redis answers, every operation goes to it. On a Redis error the breaker opens: operations
 are served from the in-process store for a cool-down (1 s, doubling per consecutive failure, capped
-at REDIS_COOLDOWN_MAX), after which the next operation tries Redis again and, on success, closes
-the breaker. Going down is logged once as a warning, coming back once as info.
+at REDIS_COOLDOWN_MAX: 1 s by default, so every process is back on Redis within about a second of
+its return), after which the next operation, and only that one, tries Redis again (the others stay
+on the store until it has its answer) and, on success, closes the breaker. Going down is logged
+once as a warning, coming back once as info.
 """
 
 from __future__ import annotations
@@ -124,7 +126,22 @@ class CircuitBreaker:
         return self._failures > 0
 
     def allows_attempt(self) -> bool:
+        """Whether a call would be tried now (a question: nothing is claimed)."""
         return self._clock() >= self._open_until
+
+    def claim_attempt(self) -> bool:
+        """Whether this caller tries now: always while closed; while open, one caller per cool-down
+        (the probe), so a dependency that hangs costs one timeout per cool-down, not one per call."""
+        if not self._failures:
+            return True
+        with self._lock:
+            now = self._clock()
+            if not self._failures:
+                return True
+            if now < self._open_until:
+                return False
+            self._open_until = now + self.cooldown(self._failures)  # until the probe's answer
+            return True
 
     def cooldown(self, failures: int) -> float:
         return min(self.cap, self.base * 2.0 ** (failures - 1))
@@ -171,7 +188,7 @@ class Cache:
         *,
         timeout: float = 0.5,
         max_entries: int = 10_000,
-        cooldown_max: float = 30.0,
+        cooldown_max: float = 1.0,
         clock: Clock = time.monotonic,
     ) -> None:
         self.memory = MemoryStore(max_entries, clock)
@@ -194,7 +211,7 @@ class Cache:
         return "degraded" if self.breaker.is_open else "ok"
 
     def _run(self, on_redis: Callable[[redis.Redis], R], on_memory: Callable[[MemoryStore], R]) -> R:
-        if self.redis is None or not self.breaker.allows_attempt():
+        if self.redis is None or not self.breaker.claim_attempt():
             return on_memory(self.memory)
         try:
             result = on_redis(self.redis)

@@ -14,6 +14,7 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import chain, islice
 
 from flask import Response, stream_with_context
 
@@ -142,12 +143,24 @@ def write(columns: list[str], rows: Iterable[Iterable[object]]) -> Iterator[str]
 
 
 def response(filename: str, columns: list[str], rows: Iterable[Iterable[object]]) -> Response:
-    """A CSV download, streamed while the request's context (and its transaction) lives."""
-    return Response(
-        stream_with_context(write(columns, rows)),
+    """A CSV download, streamed.
+
+    The first row is read here, before there is a status: a query that fails at once (the
+    database is down) is the usual problem (503), never a 200 with only the header. A failure
+    after that ends the stream without its last chunk, so the client sees the download was cut,
+    and the access line says so (`core/http.py`). The rows are closed with the response, however
+    it ends (finished, cut, abandoned by the client, or a HEAD request that never reads them)."""
+    pending = iter(rows)
+    first = list(islice(pending, 1))
+    download = Response(
+        stream_with_context(write(columns, chain(first, pending))),
         mimetype="text/csv",
         headers={
             "Content-Disposition": f'attachment; filename="{filename}.csv"',
             "Cache-Control": "no-store",
         },
     )
+    close = getattr(pending, "close", None)
+    if close is not None:
+        download.call_on_close(close)
+    return download

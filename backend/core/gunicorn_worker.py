@@ -1,4 +1,4 @@
-"""Gunicorn's gthread worker, with three changes Homeroom needs.
+"""Gunicorn's gthread worker, with the changes Homeroom needs.
 
 1. **A drain on SIGTERM.** The worker marks itself draining, so /ready answers 503 and load
    balancers stop sending new work, while it keeps accepting and serving for
@@ -15,7 +15,19 @@
    thread gets the connection only once they are in. A client that takes longer than
    GUNICORN_REQUEST_READ_TIMEOUT is answered 408 and closed. (TLS connections are left to stock
    gthread: their bytes can only be read after the handshake.)
-3. **Gunicorn's own refusals are problem+json**, like every other error.
+   Every request on a connection is read this way, the next ones on a kept-alive connection too.
+3. **Probes have their own threads.** A GET or HEAD of /health or /ready (any query string) goes
+   to a pool of PROBE_THREADS threads of its own, through the same WSGI app: it never queues
+   behind application requests, so a busy worker still answers its probes.
+4. **Admission control** (`core/admission.py`): a request that cannot be served within
+   GUNICORN_QUEUE_BUDGET_SECONDS is answered 503 (`overloaded`, `Retry-After`) without running
+   the app, on arrival or when a thread picks it up; a queued one whose client has gone is
+   closed unrun. TLS connections, left to stock gthread, are not counted.
+5. **Closing never waits.** Stock gthread closes a connection from its main loop with a blocking
+   linger of up to 2 s (it sends FIN, then reads until the client closes, so that unread bytes do
+   not turn into a reset that cuts the answer): each client slow to close stalled everything
+   else, probes included. Here the linger is in the poller (`core/lingering.py`).
+6. **Gunicorn's own refusals are problem+json**, like every other error.
 """
 
 from __future__ import annotations
@@ -23,13 +35,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import io
-import json
 import os
 import re
 import selectors
 import socket
 import threading
 import time
+from concurrent import futures
 from functools import partial
 from types import FrameType
 from typing import Any
@@ -40,7 +52,21 @@ from gunicorn.http2 import negotiation
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from backend.config import SETTINGS_EXTENSION
+from backend.core.admission import (
+    PROBE_THREADS,
+    Admission,
+    Reason,
+    Target,
+    client_gone,
+    overloaded_response,
+    problem_bytes,
+    queue_budget,
+    report_shed,
+    request_target,
+    retry_after,
+)
 from backend.core.errors import STATUS_CODES
+from backend.core.lingering import Lingering
 from backend.core.serving import drain_seconds, server_stopping, start_draining
 
 PROBLEM_DETAILS = {
@@ -57,25 +83,15 @@ _END_OF_HEAD = b"\r\n\r\n"
 _CONTENT_LENGTH = re.compile(rb"^content-length:[ \t]*(\d{1,12})[ \t]*\r?$", re.I | re.M)
 
 
+_SHED = object()  # what a thread returns for a request it refused: the connection is closed
+
+
 def write_problem(sock: socket.socket, status_int: int, reason: str, _message: str = "") -> None:
     """Gunicorn's own refusals (a request it cannot parse, over its limits) as problem+json, like
     every other error. The detail is fixed: Gunicorn's message would echo the request line."""
-    body = json.dumps(
-        {
-            "type": "about:blank",
-            "title": reason,
-            "status": status_int,
-            "detail": PROBLEM_DETAILS.get(status_int, reason),
-            "instance": "",
-            "code": STATUS_CODES.get(status_int, "bad_request"),
-            "request_id": None,
-        }
-    ).encode()
-    head = (
-        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
-        f"Content-Type: application/problem+json\r\nContent-Length: {len(body)}\r\n\r\n"
-    )
-    util.write_nonblock(sock, head.encode("latin-1") + body)
+    detail = PROBLEM_DETAILS.get(status_int, reason)
+    code = STATUS_CODES.get(status_int, "bad_request")
+    util.write_nonblock(sock, problem_bytes(status_int, reason, detail, code))
 
 
 def request_is_in(data: bytes, body_limit: int) -> bool:
@@ -106,7 +122,20 @@ class DrainingThreadWorker(ThreadWorker):
         util.write_error = write_problem
         self._reading: dict[int, _Reading] = {}
         self._read_timeout = float(os.environ.get(READ_TIMEOUT_VARIABLE) or 15)
+        self._admission = Admission(self.cfg.threads, queue_budget())
+        self._probe_pool = futures.ThreadPoolExecutor(PROBE_THREADS, thread_name_prefix="probe")
         super().init_process()
+
+    def run(self) -> None:
+        self._lingering = Lingering(self.poller)
+        try:
+            super().run()
+        finally:
+            self._probe_pool.shutdown(wait=False)
+
+    def handle_quit(self, sig: int, frame: FrameType | None) -> None:
+        self._probe_pool.shutdown(wait=False)
+        super().handle_quit(sig, frame)
 
     def load_wsgi(self) -> None:
         super().load_wsgi()
@@ -156,13 +185,8 @@ class DrainingThreadWorker(ThreadWorker):
 
     def enqueue_req(self, conn: TConn) -> None:
         """Hand a connection to a thread, once its request is in (buffered here if need be)."""
-        if (
-            getattr(conn, "buffered", False)
-            or self.cfg.is_ssl
-            or negotiation.prior_knowledge_allowed(self.cfg, conn.client)
-        ):
-            conn.buffered = False
-            super().enqueue_req(conn)
+        if self.cfg.is_ssl or negotiation.prior_knowledge_allowed(self.cfg, conn.client):
+            super().enqueue_req(conn)  # stock gthread: no buffering, no admission control
             return
         reading = _Reading(conn, time.monotonic() + self._read_timeout)
         if conn.parser is not None:  # a kept-alive connection may have read ahead into this request
@@ -204,21 +228,74 @@ class DrainingThreadWorker(ThreadWorker):
         return True
 
     def _dispatch(self, reading: _Reading) -> None:
-        conn = reading.conn
+        """A request is in: a probe goes to the probe threads; anything else joins the queue of the
+        application threads, or is refused at once when that queue cannot be served in time."""
+        conn, data = reading.conn, bytes(reading.data)
+        target = request_target(data)
+        if target.is_probe:
+            self._submit(self._probe_pool, self.handle, conn, data)
+        elif self._admission.admit():
+            serve = partial(self._serve_app, target=target, read_at=time.monotonic())
+            self._submit(self.tpool, serve, conn, data)
+        else:
+            self.nr_conns -= 1
+            estimate = round(self._admission.estimated_wait(), 3)
+            self._refuse(
+                conn, target, Reason.BACKLOG, 0.0, queued=self._admission.queued, estimated_wait=estimate
+            )
+            self._lingering.close(conn.sock)
+
+    def _submit(self, pool: futures.ThreadPoolExecutor, serve: Any, conn: TConn, data: bytes) -> None:
         conn.sock.setblocking(True)
         conn.init()  # the parser, for a new connection (a kept-alive one has its own)
-        conn.parser.unreader.unread(bytes(reading.data))
-        conn.data_ready = conn.buffered = True
-        super().enqueue_req(conn)
+        conn.parser.unreader.unread(data)
+        conn.data_ready = True
+        done = pool.submit(serve, conn)
+        done.add_done_callback(lambda future: self.method_queue.defer(self.finish_request, conn, future))
+
+    def _serve_app(self, conn: TConn, target: Target, read_at: float) -> Any:
+        """In an application thread: run the request, unless its client has gone or it has waited
+        longer than the budget."""
+        self._admission.picked_up()
+        waited = time.monotonic() - read_at
+        reason = self._admission.verdict(waited, partial(client_gone, conn.sock))
+        if reason is not None:
+            self._admission.finished(None)
+            self._refuse(conn, target, reason, waited)
+            return _SHED
+        started = time.monotonic()
+        try:
+            return self.handle(conn)
+        finally:
+            self._admission.finished(time.monotonic() - started)
+
+    def _refuse(self, conn: TConn, target: Target, reason: Reason, waited: float, **extra: Any) -> None:
+        """Log and count a shed request, and answer it 503 unless its client has gone. The answer
+        is small: writing it never waits. The caller closes the connection."""
+        report_shed(reason, target, waited, **extra)
+        if reason is not Reason.CLIENT_GONE:
+            with contextlib.suppress(OSError):  # the client may be gone already
+                util.write_nonblock(conn.sock, overloaded_response(target, retry_after()))
+
+    def finish_request(self, conn: TConn, fs: futures.Future[Any]) -> None:
+        """As stock gthread, except that a connection to close lingers in the poller."""
+        result = None if fs.cancelled() or fs.exception() is not None else fs.result()
+        if (result is _SHED or result is False) and not self.cfg.is_ssl:
+            self.nr_conns -= 1
+            self._lingering.close(conn.sock)
+            return
+        super().finish_request(conn, fs)
 
     def _stop_reading(self, reading: _Reading) -> None:
         self._reading.pop(reading.conn.sock.fileno(), None)
         self.poller.unregister(reading.conn.sock)
 
     def murder_keepalived(self, force: bool = False) -> None:
-        """Also answer 408 to clients whose request has not come in within the read timeout."""
+        """Also answer 408 to clients whose request has not come in within the read timeout, and
+        end the lingers that are over."""
         super().murder_keepalived(force)
         now = time.monotonic()
+        self._lingering.sweep(force)
         for reading in [r for r in self._reading.values() if force or r.deadline <= now]:
             self._stop_reading(reading)
             self.nr_conns -= 1

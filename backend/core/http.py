@@ -1,11 +1,19 @@
-"""The request pipeline around every view: request id, body rules, timing, access log, headers."""
+"""The request pipeline around every view: request id, body rules, timing, access log, headers.
+
+The access log has one line per request. A streamed body (a CSV export) is still being produced
+when the view returns, so its line is written when the stream ends, with an `outcome`:
+`complete`, `cut` (the body failed midway: the line is an error, after a `response_cut` error
+event naming the exception; the exception goes on to the server, which closes the connection
+without the final chunk, so the client sees the body is incomplete) or `closed_early` (the
+connection closed before the end: the client left).
+"""
 
 from __future__ import annotations
 
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import structlog
@@ -16,7 +24,14 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backend.config import Settings, current_settings
 from backend.core.context import RequestContext, begin, maybe_request_context, request_context
-from backend.core.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, too_large_detail
+from backend.core.error_tracking import capture
+from backend.core.errors import (
+    DATABASE_UNAVAILABLE,
+    BadRequest,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    too_large_detail,
+)
 from backend.core.markers import current_view, route_spec
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -29,6 +44,7 @@ _USER_AGENT_MAX = 200
 CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
 access_log = structlog.get_logger("homeroom.access")
+log = structlog.get_logger("homeroom.http")
 
 
 def _start_request() -> None:
@@ -133,19 +149,20 @@ class NoSessions(SessionInterface):
         return None
 
 
+def _level(status: int) -> str:
+    return "error" if status >= 500 else "warning" if status >= 400 else "info"
+
+
 def _log_access(response: Response) -> Response:
     context = maybe_request_context()
     if context is not None and context.spec.probe and not context.settings.access_log_probes:
         return response
-    status = response.status_code
-    level = "error" if status >= 500 else "warning" if status >= 400 else "info"
-    started = context.started_at if context is not None else None
     fields: dict[str, Any] = {
         "method": request.method,
         "path": request.path,
         "route": request.url_rule.rule if request.url_rule else None,
-        "status": status,
-        "duration_ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
+        "status": response.status_code,
+        "duration_ms": None,
         "bytes": response.content_length,
         "client_ip": request.remote_addr,
         "user_agent": (request.user_agent.string or "")[:_USER_AGENT_MAX],
@@ -155,8 +172,75 @@ def _log_access(response: Response) -> Response:
         fields["user_id"] = str(caller.user_id)
         if caller.school_id is not None:  # an operator has no school
             fields["school_id"] = str(caller.school_id)
-    getattr(access_log, level)("request", **fields)
+    started = context.started_at if context is not None else None
+    if response.is_streamed and not response.direct_passthrough:
+        # The line waits for the body's end; the request's log context may be gone by then.
+        response.response = _WatchedBody(response.response, fields, started)
+        return response
+    fields["duration_ms"] = _since(started)
+    getattr(access_log, _level(response.status_code))("request", **fields)
     return response
+
+
+def _since(started: float | None) -> float | None:
+    return round((time.perf_counter() - started) * 1000, 2) if started else None
+
+
+class _WatchedBody:
+    """A streamed body, passed through chunk by chunk; the access line is written when it ends."""
+
+    def __init__(self, body: Iterable[Any], fields: dict[str, Any], started: float | None) -> None:
+        self._body = body
+        self._chunks: Iterator[Any] = iter(body)
+        self._bound = structlog.contextvars.get_contextvars()  # the request id, the trace
+        self._fields = fields
+        self._started = started
+        self._sent = 0
+        self._ended = False
+
+    def __iter__(self) -> _WatchedBody:
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            chunk = next(self._chunks)
+        except StopIteration:
+            self._end("complete")
+            raise
+        except BaseException as error:  # the stream broke (or the worker was stopped): the server cuts it
+            self._cut(error)
+            raise
+        self._sent += len(chunk.encode() if isinstance(chunk, str) else chunk)
+        return chunk
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            # A HEAD request never reads the body; anything else closed before its end was left.
+            self._end("complete" if self._fields["method"] == "HEAD" else "closed_early")
+
+    def _cut(self, error: BaseException) -> None:
+        log.bind(**self._bound).error(
+            "response_cut",
+            path=self._fields["path"],
+            bytes_sent=self._sent,
+            error_type=type(error).__name__,
+            exc_info=error,
+        )
+        if isinstance(error, Exception) and not isinstance(error, DATABASE_UNAVAILABLE):
+            capture(error)  # a bug; a lost database is an outage, and a stopped worker no error
+        self._end("cut")
+
+    def _end(self, outcome: str) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        level = "error" if outcome == "cut" else _level(self._fields["status"])
+        self._fields.update(outcome=outcome, bytes=self._sent, duration_ms=_since(self._started))
+        getattr(access_log.bind(**self._bound), level)("request", **self._fields)
 
 
 def init_http(app: Flask, settings: Settings) -> None:

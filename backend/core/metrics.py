@@ -72,6 +72,12 @@ REDIS_FALLBACKS = Counter(
     "homeroom_redis_fallback_switches", "Switches from Redis to the in-process fallback."
 )
 RATE_LIMITED = Counter("homeroom_rate_limit_refusals", "Requests refused with 429.", ["route"])
+REQUESTS_SHED = Counter(
+    "homeroom_requests_shed",
+    "Requests the Gunicorn worker did not run (core/admission.py), by reason: backlog and "
+    "queued_too_long (answered 503), client_gone (closed: nobody was waiting).",
+    ["reason"],
+)
 LOGIN_FAILURES = Counter("homeroom_auth_login_failures", "Failed sign-ins.")
 REFRESH_REUSE = Counter("homeroom_auth_refresh_reuse_detections", "Refresh tokens presented twice.")
 AUDIT_EVENTS = Counter(

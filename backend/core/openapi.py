@@ -16,6 +16,8 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaV
 from pydantic_core import core_schema
 from werkzeug.routing import Rule
 
+from backend.core.idempotency import HEADER as IDEMPOTENCY_HEADER
+from backend.core.idempotency import REPLAYED_HEADER, key_required
 from backend.core.markers import ApiDoc, RouteSpec, route_spec
 from backend.version import __version__
 
@@ -65,11 +67,20 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     },
 }
 IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
-    "name": "Idempotency-Key",
+    "name": IDEMPOTENCY_HEADER,
     "in": "header",
     "required": True,
     "description": "Names this request: a repeat with the same key and body replays the first response.",
     "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
+}
+OPTIONAL_IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
+    **IDEMPOTENCY_KEY_PARAMETER,
+    "required": False,
+    "description": (
+        "Optional; makes a retry safe. A repeat with the same key and request (path, query and body) "
+        f"replays the first response (with `{REPLAYED_HEADER}: true`) instead of creating again; "
+        "the same key with another request is a 422."
+    ),
 }
 PROBLEM_TEXT = {
     400: "Malformed request (for example, invalid JSON)",
@@ -107,6 +118,14 @@ def _operations(app: Flask) -> list[tuple[Rule, str, RouteSpec, ApiDoc]]:
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             found.append((rule, method.lower(), spec, spec.api))
     return found
+
+
+def _idempotency_key(app: Flask, rule: Rule, spec: RouteSpec) -> list[dict[str, Any]]:
+    """The `Idempotency-Key` header of an `@idempotent` route: required for some (payments)."""
+    if not spec.idempotent:
+        return []
+    required = key_required(app.view_functions[rule.endpoint])
+    return [IDEMPOTENCY_KEY_PARAMETER if required else OPTIONAL_IDEMPOTENCY_KEY_PARAMETER]
 
 
 def _components(docs: list[ApiDoc]) -> tuple[dict[JsonSchemaKey, Any], dict[str, Any]]:
@@ -152,6 +171,8 @@ def _problems(rule: Rule, spec: RouteSpec, doc: ApiDoc) -> dict[str, Any]:
         statuses.add(422)
     if doc.status == 201:
         statuses.add(409)
+    if spec.idempotent:  # a malformed key; a key in use by a request in progress; a reused key
+        statuses |= {400, 409, 422}
     return {
         str(s): {
             "description": PROBLEM_TEXT[s],
@@ -162,7 +183,12 @@ def _problems(rule: Rule, spec: RouteSpec, doc: ApiDoc) -> dict[str, Any]:
 
 
 def _operation(
-    rule: Rule, spec: RouteSpec, doc: ApiDoc, key_map: dict[JsonSchemaKey, Any], schemas: dict[str, Any]
+    rule: Rule,
+    spec: RouteSpec,
+    doc: ApiDoc,
+    key_map: dict[JsonSchemaKey, Any],
+    schemas: dict[str, Any],
+    headers: list[dict[str, Any]],
 ) -> dict[str, Any]:
     parameters = [
         {
@@ -175,8 +201,7 @@ def _operation(
     ]
     if doc.query is not None:
         parameters += _query_parameters(doc.query, schemas, key_map[(doc.query, "validation")])
-    if spec.idempotent:
-        parameters.append(IDEMPOTENCY_KEY_PARAMETER)
+    parameters += headers
     success: dict[str, Any] = {"description": doc.summary}
     if doc.response is not None:
         success["content"] = {"application/json": {"schema": key_map[(doc.response, "serialization")]}}
@@ -213,7 +238,8 @@ def build_openapi(app: Flask) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for rule, method, spec, doc in operations:
         path = _PATH_PARAMETER.sub(lambda m: "{" + m["name"] + "}", rule.rule)
-        paths.setdefault(path, {})[method] = _operation(rule, spec, doc, key_map, schemas)
+        headers = _idempotency_key(app, rule, spec)
+        paths.setdefault(path, {})[method] = _operation(rule, spec, doc, key_map, schemas, headers)
     return {
         "openapi": "3.1.0",
         "info": {

@@ -1,7 +1,9 @@
 """Rate limiting with Flask-Limiter: one limiter per app, who a request counts against, headers.
 
 Limits live in Redis when REDIS_URL is set, so every worker and instance shares them; while Redis
-is unreachable Flask-Limiter counts in memory (per process) and returns to Redis by itself.
+is unreachable Flask-Limiter counts in memory (per process) and returns to Redis by itself: it
+pings its storage again, from a request, at most once every REDIS_COOLDOWN_MAX seconds (the cache's
+pace, 1 s by default) where its own back-off grows to 32 s (`Limiter`, below).
 
 Probes are exempt before Flask-Limiter looks at any limit (a request filter), so they never touch
 the limiter's storage; a hit and the window for its headers are one Redis round trip
@@ -14,13 +16,14 @@ views declare their limits with `backend.core.markers.rate_limit`.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import structlog
 from flask import Flask, Response, current_app, request
-from flask_limiter import Limiter
+from flask_limiter import Limiter as FlaskLimiter
 
 from backend.config import Settings
 from backend.core.context import maybe_request_context, request_context
@@ -30,6 +33,43 @@ from backend.core.markers import route_spec
 log = structlog.get_logger("homeroom.ratelimit")
 LIMITER_EXTENSION = "homeroom.limiter"
 LIMITED_ENDPOINTS = "homeroom.limited_endpoints"
+
+
+class Limiter(FlaskLimiter):
+    """Flask-Limiter, re-checking a storage it gave up on at a steady pace.
+
+    Once its storage fails, Flask-Limiter counts in memory and pings the storage again from a later
+    request, waiting 1, 2, 4, 8, 16, then 32 s between pings: a worker could stay on its own counts
+    for half a minute after Redis returned. Here the ping is due `recheck_seconds` after the last
+    one (one request makes it; the others go on in memory meanwhile)."""
+
+    def __init__(
+        self,
+        *args: Any,
+        recheck_seconds: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.recheck_seconds = recheck_seconds
+        self.clock = clock
+        self._last_recheck = float("-inf")
+        self._recheck_lock = threading.Lock()
+
+    # Overrides Flask-Limiter's private `__should_check_backend` (its name, mangled); the recovery
+    # test (tests/core/test_redis_recovery.py) fails if an upgrade stops calling it.
+    def _Limiter__should_check_backend(self) -> bool:  # noqa: N802 - the mangled name it calls
+        with self._recheck_lock:
+            now = self.clock()
+            if now - self._last_recheck < self.recheck_seconds:
+                return False
+            self._last_recheck = now
+            return True
+
+    @property
+    def on_fallback(self) -> bool:
+        """Whether limits are being counted in this process's memory because the storage failed."""
+        return bool(self._storage_dead)
 
 
 def setting_limit(name: str) -> Callable[[], str]:
@@ -85,7 +125,7 @@ def limiter_config(settings: Settings) -> dict[str, Any]:
 def init_rate_limits(app: Flask, settings: Settings) -> Limiter:
     """The app's limiter, after authentication (limits are keyed by the user) and the views."""
     app.config.update(limiter_config(settings))
-    limiter = Limiter(key_func=rate_limit_key)
+    limiter = Limiter(key_func=rate_limit_key, recheck_seconds=settings.redis_cooldown_max)
     limiter.request_filter(_is_probe_request)  # probes: no limit, no storage, checked first
     app.extensions[LIMITER_EXTENSION] = limiter
     # after_request hooks run in reverse order: registered before the limiter's, ours runs after it

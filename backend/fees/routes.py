@@ -7,7 +7,7 @@ import uuid
 from flask import url_for
 
 from backend.core.api import Headers, api
-from backend.core.idempotency import idempotent
+from backend.core.idempotency import idempotent, idempotent_required
 from backend.core.pagination import Page
 from backend.fees import bp, service
 from backend.fees.schemas import (
@@ -33,6 +33,7 @@ def list_invoices(query: InvoiceListQuery) -> Page[InvoiceSummaryOut]:
 
 @bp.post("/invoices")
 @requires("fees.manage")
+@idempotent
 @api(body=InvoiceIn, response=InvoiceOut, status=201)
 def create_invoice(body: InvoiceIn) -> tuple[InvoiceOut, Headers]:
     """Create a draft invoice with its lines."""
@@ -66,7 +67,7 @@ def void_invoice(invoice_id: uuid.UUID) -> InvoiceOut:
 
 @bp.post("/invoices/<uuid:invoice_id>/payments")
 @requires("fees.manage")
-@idempotent
+@idempotent_required
 @api(body=PaymentIn, response=PaymentOut, status=201, problems=(400, 409))
 def create_payment(invoice_id: uuid.UUID, body: PaymentIn) -> PaymentOut:
     """Record a payment. Requires an Idempotency-Key header: a repeat replays the first response."""
@@ -75,6 +76,7 @@ def create_payment(invoice_id: uuid.UUID, body: PaymentIn) -> PaymentOut:
 
 @bp.post("/payments/<uuid:payment_id>/reverse")
 @requires("fees.manage")
+@idempotent
 @api(body=ReversalIn, response=PaymentOut, problems=(409,))
 def reverse_payment(payment_id: uuid.UUID, body: ReversalIn) -> PaymentOut:
     """Reverse a payment (it is never edited or deleted)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from backend.core.api import api
+from backend.core.idempotency import idempotent
 from backend.core.pagination import Items
 from backend.grades import bp, service
 from backend.grades.models import Assessment, Grade
@@ -30,6 +31,7 @@ def list_assessments(class_id: uuid.UUID) -> Items[Assessment]:
 
 @bp.post("/classes/<uuid:class_id>/assessments")
 @requires("grades.record")
+@idempotent
 @api(body=AssessmentIn, response=AssessmentOut, status=201)
 def create_assessment(class_id: uuid.UUID, body: AssessmentIn) -> Assessment:
     """Add an assessment to a class."""

@@ -20,6 +20,7 @@ from flask import Flask
 from backend.config import SETTINGS_EXTENSION
 from backend.core.cache import CACHE_EXTENSION, Cache
 from backend.core.db import migration_status
+from backend.core.ratelimit import LIMITER_EXTENSION
 
 log = structlog.get_logger("homeroom.health")
 _REGISTRY = "homeroom.health_checks"
@@ -95,11 +96,22 @@ def check_database(app: Flask) -> dict[str, Any]:
 
 
 def check_redis(app: Flask) -> dict[str, Any]:
-    """`ok` on Redis, `degraded` while the in-process fallback serves, or `not_configured`."""
+    """`ok` while both users of Redis in this process, the cache and the rate limits, are on it;
+    `degraded` while either serves from memory; or `not_configured`.
+
+    The report is what the process is doing, not a second opinion: the cache's ping goes through
+    its breaker (a ping fails over to memory like any call, and is the probe when one is due), and
+    the limits say whether Flask-Limiter is counting in memory. Both try Redis again at most
+    REDIS_COOLDOWN_MAX apart, so every worker reports `ok` within about that long of its return."""
     cache: Cache = app.extensions[CACHE_EXTENSION]
     if cache.redis is None:
         return {"status": "not_configured"}
-    return {"status": "ok" if cache.ping() else "degraded"}
+    limiter = app.extensions.get(LIMITER_EXTENSION)
+    on_redis = {"cache": cache.ping(), "rate_limits": limiter is None or not limiter.on_fallback}
+    return {
+        "status": "ok" if all(on_redis.values()) else "degraded",
+        **{name: "redis" if up else "in_process" for name, up in on_redis.items()},
+    }
 
 
 def report_dependencies(app: Flask) -> None:

@@ -1,7 +1,12 @@
 """CSV exports, streamed row by row (the database hands rows over in batches), each with the
 same visibility as the API: a teacher exports only their classes' students, a parent only their
 children (and fees only where the link allows). The first four kinds have exactly the columns
-their import reads, so an export imports back unchanged."""
+their import reads, so an export imports back unchanged.
+
+The rows are read on a connection of the export's own, from the view (the first batch, before
+there is a status) until the last row is written: the request's session is closed when the view
+returns, before the body streams, and a PostgreSQL server-side cursor lives only as long as the
+transaction that opened it."""
 
 from __future__ import annotations
 
@@ -221,15 +226,16 @@ EXPORTS: dict[str, Export] = {
 
 
 def export_rows(auth: AuthContext, kind: str, filters: ExportQuery) -> tuple[tuple[str, ...], Iterator[Any]]:
-    """The kind's columns and its rows, fetched in batches as they are written."""
+    """The kind's columns and its rows, fetched in batches as they are read (the query runs at the
+    first row). Close the rows when done with them early: that gives their connection back."""
     export = EXPORTS[kind]
     if not allowed(auth.role, export.permission):
         raise Forbidden(f"Your role cannot export {kind}.")
-    statement = export.statement(auth, filters).execution_options(yield_per=BATCH)
+    return export.columns, _rows(export.statement(auth, filters))
 
-    def rows() -> Iterator[Any]:
-        # Run while the response streams (the request's context is kept for it), so that
-        # PostgreSQL's server-side cursor lives in the transaction that reads it.
-        yield from db.session.execute(statement)
 
-    return export.columns, rows()
+def _rows(statement: Rows) -> Iterator[Any]:
+    """The statement's rows on a connection held from the first row to the last (or to `close()`):
+    one transaction, so that PostgreSQL's server-side cursor (`yield_per`) lives while it is read."""
+    with db.engine.connect() as connection:
+        yield from connection.execution_options(yield_per=BATCH).execute(statement)

@@ -6,7 +6,7 @@ from flask import Response
 
 from backend.core import csvfile
 from backend.core.api import api
-from backend.core.markers import in_transaction
+from backend.core.idempotency import idempotent
 from backend.spreadsheets import bp
 from backend.spreadsheets.exports import export_rows
 from backend.spreadsheets.imports import run_import
@@ -19,6 +19,7 @@ EXPORT_KINDS = "any(students, classes, enrollments, guardians, attendance, grade
 
 @bp.post(f"/imports/<{IMPORT_KINDS}:kind>")
 @requires("imports.manage")
+@idempotent
 @api(query=ImportQuery, body_media_type="text/csv", response=ImportReportOut, problems=(422,))
 def import_csv(kind: str, query: ImportQuery, body: bytes) -> ImportReportOut:
     """Import a CSV file: every row or none (422 lists every problem); `dry_run` only reports."""
@@ -26,10 +27,11 @@ def import_csv(kind: str, query: ImportQuery, body: bytes) -> ImportReportOut:
 
 
 @bp.get(f"/exports/<{EXPORT_KINDS}:kind>")
-@in_transaction  # PostgreSQL streams the rows through a server-side cursor, which needs one
 @requires("exports.read")
 @api(query=ExportQuery, media_type="text/csv", problems=(403,))
 def export_csv(kind: str, query: ExportQuery) -> Response:
-    """Export as CSV what the caller may see (streamed; the first four import back unchanged)."""
+    """Export as CSV what the caller may see (streamed; the first four import back unchanged).
+
+    The first rows are read before the status is sent: a database that fails at once is a 503."""
     columns, rows = export_rows(current_auth(), kind, query)
     return csvfile.response(kind, list(columns), rows)

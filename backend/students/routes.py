@@ -9,6 +9,7 @@ from flask import url_for
 from sqlalchemy import Row
 
 from backend.core.api import Headers, api
+from backend.core.idempotency import idempotent
 from backend.core.pagination import Items, Page
 from backend.students import bp, service
 from backend.students.access import visible_student
@@ -34,6 +35,7 @@ def list_students(query: StudentListQuery) -> Page[Row[Any]]:
 
 @bp.post("")
 @requires("students.manage")
+@idempotent
 @api(body=StudentIn, response=StudentOut, status=201)
 def create_student(body: StudentIn) -> tuple[Student, Headers]:
     """Admit a student."""
@@ -75,6 +77,7 @@ def list_guardians(student_id: uuid.UUID) -> Items[GuardianOut]:
 
 @bp.post("/<uuid:student_id>/guardians")
 @requires("guardians.manage")
+@idempotent
 @api(body=GuardianLinkIn, response=GuardianOut, status=201)
 def link_guardian(student_id: uuid.UUID, body: GuardianLinkIn) -> GuardianOut:
     """Link a parent account to a student."""

@@ -3,6 +3,7 @@ needs nothing from outside, and schemathesis run in-process over every operation
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from typing import Any
@@ -15,6 +16,7 @@ from schemathesis.checks import CHECKS as CHECK_REGISTRY
 from schemathesis.checks import load_all_checks
 from schemathesis.config import SchemathesisConfig
 
+from backend.config import PROJECT_ROOT
 from tests.school import TODAY, World
 
 
@@ -133,6 +135,22 @@ BUSINESS_RULES: dict[str, str] = {
     "GET /api/reports/attendance/rates": "from on or before to, at most 366 days apart",
     "GET /api/reports/attendance/rates.csv": "from on or before to, at most 366 days apart",
 }
+
+
+def _keyed_operations() -> list[str]:
+    """Operations that take an Idempotency-Key: generated keys repeat with other bodies (a 422)."""
+    document = json.loads((PROJECT_ROOT / "tests" / "contracts" / "openapi.json").read_text())
+    return [
+        f"{method.upper()} {path}"
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if any(parameter.get("name") == "Idempotency-Key" for parameter in operation.get("parameters", []))
+    ]
+
+
+for _name in _keyed_operations():
+    BUSINESS_RULES.setdefault(_name, "the Idempotency-Key names one request")
+
 # Of those, the ones whose token is checked first: an unknown one is a 400 (no field to name).
 TOKEN_ROUTES = frozenset(name for name in BUSINESS_RULES if "token is one" in BUSINESS_RULES[name])
 POSITIVE_DEFAULT = ["2xx", "3xx", "401", "403", "404", "409", "429"]

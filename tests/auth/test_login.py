@@ -108,13 +108,13 @@ def test_unknown_email_wrong_password_and_inactive_account_look_the_same(
 
 def test_unknown_email_costs_the_same_hashing_work(client, account: Account, monkeypatch) -> None:
     calls: list[str | None] = []
-    original = Passwords.verify
+    original = Passwords._verify
 
     def counting(self: Passwords, stored_hash: str | None, password: str) -> bool:
         calls.append(stored_hash)
         return original(self, stored_hash, password)
 
-    monkeypatch.setattr(Passwords, "verify", counting)
+    monkeypatch.setattr(Passwords, "_verify", counting)
     _post(client, account.email, "wrong-password-here")
     _post(client, "nobody@example.org", "wrong-password-here")
     assert len(calls) == 2 and calls[1] is None  # the unknown email is verified against a dummy hash

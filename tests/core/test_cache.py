@@ -80,6 +80,34 @@ def test_breaker_cooldown_doubles_up_to_the_cap(clock: FakeClock) -> None:
     assert breaker.allows_attempt()
 
 
+def test_an_open_breaker_lets_one_probe_through_per_cooldown(clock: FakeClock) -> None:
+    breaker = CircuitBreaker(base=1.0, cap=1.0, clock=clock)
+    assert breaker.claim_attempt() and breaker.claim_attempt()  # closed: every call goes through
+    breaker.record_failure(ConnectionError())
+    assert not breaker.claim_attempt()
+    clock.advance(1)
+    assert breaker.claim_attempt()  # the probe
+    assert not breaker.claim_attempt()  # the others wait for its answer
+    assert breaker.allows_attempt() is False  # asking claims nothing
+    breaker.record_failure(ConnectionError())
+    clock.advance(1)  # capped: a failing dependency is tried once a second, however long it fails
+    assert breaker.claim_attempt()
+    breaker.record_success()
+    assert not breaker.is_open and breaker.claim_attempt()
+
+
+def test_redis_is_tried_again_every_second_by_default(redis_server: RedisServer, clock: FakeClock) -> None:
+    cache = Cache(redis_server.url, timeout=0.3, clock=clock)
+    assert [cache.breaker.cooldown(n) for n in (1, 2, 5, 20)] == [1, 1, 1, 1]
+    redis_server.stop()
+    for _ in range(5):
+        cache.get("x")
+        assert cache.status == "degraded"
+        clock.advance(1)
+    redis_server.start()
+    assert cache.get("x") is None and cache.status == "ok"
+
+
 # --- the cache ----------------------------------------------------------------------------------
 
 

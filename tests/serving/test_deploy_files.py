@@ -202,6 +202,8 @@ def _variables_read_by_serving() -> set[str]:
     sources = [
         PROJECT_ROOT / "gunicorn_config.py",
         PROJECT_ROOT / "backend" / "core" / "serving.py",
+        PROJECT_ROOT / "backend" / "core" / "gunicorn_worker.py",
+        PROJECT_ROOT / "backend" / "core" / "admission.py",
         PROJECT_ROOT / "start_production.sh",
     ]
     pattern = (
@@ -217,6 +219,7 @@ def test_env_example_documents_every_variable() -> None:
     settings = {name.upper() for name in Settings.model_fields}
     serving = _variables_read_by_serving()
     assert {"PORT", "GUNICORN_WORKERS", "GUNICORN_DRAIN_SECONDS", "SSL_KEYFILE", "DB_WAIT_TIMEOUT"} <= serving
+    assert {"GUNICORN_REQUEST_READ_TIMEOUT", "GUNICORN_QUEUE_BUDGET_SECONDS"} <= serving
     assert (settings | serving) - documented == set()
 
 
