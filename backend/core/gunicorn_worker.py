@@ -67,7 +67,13 @@ from backend.core.admission import (
 )
 from backend.core.errors import STATUS_CODES
 from backend.core.lingering import Lingering
-from backend.core.serving import drain_seconds, server_stopping, start_draining
+from backend.core.serving import (
+    claim_recycle,
+    drain_seconds,
+    end_recycle,
+    server_stopping,
+    start_draining,
+)
 
 PROBLEM_DETAILS = {
     400: "The request could not be parsed.",
@@ -116,6 +122,24 @@ class _Reading:
 
 class DrainingThreadWorker(ThreadWorker):
     _stop_timer: threading.Timer | None = None
+    _max_requests = 0
+    _recycle_claimed = False
+
+    # Gunicorn retires a worker once `nr >= max_requests`. Here a worker that reaches its limit
+    # retires only when no other worker is retiring (`claim_recycle`); otherwise it keeps serving
+    # and asks again at its next request, so there is always a worker accepting connections.
+    @property  # an attribute in Gunicorn's Worker
+    def max_requests(self) -> int:
+        if self.nr < self._max_requests or self._recycle_claimed:
+            return self._max_requests
+        if claim_recycle(time.time()):
+            self._recycle_claimed = True
+            return self._max_requests
+        return int(self.nr) + 1
+
+    @max_requests.setter
+    def max_requests(self, value: int) -> None:
+        self._max_requests = value
 
     def init_process(self) -> None:
         # Gunicorn writes its refusals through this module function; in our workers, as problems.
@@ -132,6 +156,8 @@ class DrainingThreadWorker(ThreadWorker):
             super().run()
         finally:
             self._probe_pool.shutdown(wait=False)
+            if self._recycle_claimed:  # its last requests are done: the next worker may retire
+                end_recycle()
 
     def handle_quit(self, sig: int, frame: FrameType | None) -> None:
         self._probe_pool.shutdown(wait=False)

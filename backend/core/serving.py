@@ -50,6 +50,28 @@ def watch_server_stop(arbiter: Any) -> None:
     arbiter.stop = stopping
 
 
+# Until when (time.time()) one worker is recycling after GUNICORN_MAX_REQUESTS, in memory the
+# workers share. Workers see the same traffic, so they reach their limit together; were all to
+# retire at once, no worker would accept (not even /health) until their replacements booted.
+_recycling_until = multiprocessing.Value("d", 0.0)
+RECYCLE_HOLD_SECONDS = 15.0  # the claim's end if the retiring worker never says it is done (killed)
+
+
+def claim_recycle(now: float, hold: float = RECYCLE_HOLD_SECONDS) -> bool:
+    """Whether this worker may retire now (then the others wait `hold` seconds for their turn)."""
+    with _recycling_until.get_lock():
+        if _recycling_until.value > now:
+            return False
+        _recycling_until.value = now + hold
+        return True
+
+
+def end_recycle() -> None:
+    """The retiring worker has finished its last requests (its successor boots now)."""
+    with _recycling_until.get_lock():
+        _recycling_until.value = 0.0
+
+
 def is_draining() -> bool:
     return _draining.is_set()
 

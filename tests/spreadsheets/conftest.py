@@ -1,4 +1,4 @@
-"""The records school (tests/records/conftest.py), reused for imports and exports."""
+"""The small school of tests/school.py, reused for imports and exports."""
 
 from __future__ import annotations
 
