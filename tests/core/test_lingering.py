@@ -44,10 +44,8 @@ def test_the_client_sees_the_end_at_once_and_the_socket_closes_when_it_does(
     server, client = tcp_pair
     server.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
     lingering = Lingering(poller)
-    started = time.monotonic()
     lingering.close(server)
-    assert time.monotonic() - started < 1.0  # it did not wait for the client (generous)
-    assert len(lingering) == 1
+    assert len(lingering) == 1  # parked in the poller while the client still holds its end: no wait
     assert client.recv(100).startswith(b"HTTP/1.1 200")
     assert client.recv(100) == b""  # FIN: the answer is complete
     client.close()

@@ -78,7 +78,8 @@ def gunicorn(migrated_database: str, tmp_path: Path) -> Iterator[Callable[..., S
     """Start Gunicorn with environment overrides; every server is stopped after the test."""
     servers: list[Server] = []
 
-    def start(**env: str) -> Server:
+    def start(app: str = "tests.serving.serving_app:application", **env: str) -> Server:
+        """Serve `app` (module:callable) on a free port, with `env` over the serving defaults."""
         port = free_port()
         log_path = tmp_path / f"gunicorn-{port}.log"
         environment = {
@@ -96,7 +97,7 @@ def gunicorn(migrated_database: str, tmp_path: Path) -> Iterator[Callable[..., S
         }
         with log_path.open("w") as log_file:
             process = subprocess.Popen(
-                [GUNICORN, "--config", "gunicorn_config.py", "tests.serving.serving_app:application"],
+                [GUNICORN, "--config", "gunicorn_config.py", app],
                 cwd=PROJECT_ROOT,
                 env=environment,
                 stdout=log_file,

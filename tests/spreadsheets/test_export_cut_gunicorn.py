@@ -8,89 +8,44 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import signal
-import subprocess
-import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from backend.config import PROJECT_ROOT
 from tests.conftest import (
     RUN_ENCRYPTION_KEY,
     RUN_JWT_KEY,
     AppFactory,
     auth_headers,
-    free_port,
     make_school,
     make_user,
 )
-from tests.serving.conftest import GUNICORN, get
+from tests.serving.conftest import Server, gunicorn  # noqa: F401  (the fixture, reused)
 from tests.spreadsheets.conftest import students_csv
 
-START_TIMEOUT = 30.0
 EXPORT = "/api/exports/students"
 
 
 @pytest.fixture
-def cutting_server(migrated_database: str, tmp_path: Path) -> Iterator[tuple[int, Path]]:
-    """Gunicorn serving tests/spreadsheets/cutting_app.py on the test database: its port and log."""
-    port, log_path = free_port(), tmp_path / "gunicorn.log"
-    environment = {
-        **os.environ,
-        "HOMEROOM_ENV_FILE": "",
-        "APP_ENV": "testing",
-        "LOG_FORMAT": "json",
-        "DATABASE_URL": migrated_database,
-        "JWT_SECRET_KEY": RUN_JWT_KEY,  # the test's tokens are good there: no sign-in through it
-        "ENCRYPTION_KEYS": RUN_ENCRYPTION_KEY,
-        "PORT": str(port),
-        "GUNICORN_WORKERS": "1",
-        "GUNICORN_THREADS": "2",
-        "GUNICORN_DRAIN_SECONDS": "0",
-        "GUNICORN_GRACEFUL_TIMEOUT": "5",
-    }
-    with log_path.open("w") as log_file:
-        process = subprocess.Popen(
-            [GUNICORN, "--config", "gunicorn_config.py", "tests.spreadsheets.cutting_app:application"],
-            cwd=PROJECT_ROOT,
-            env=environment,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_until_up(process, port, log_path)
-        yield port, log_path
-    finally:
-        process.send_signal(signal.SIGQUIT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
-
-def _wait_until_up(process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited early:\n{log_path.read_text()[-3000:]}")
-        try:
-            if get(port, "/health", timeout=2)[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("gunicorn did not answer /health in time")
+def cutting_server(gunicorn: Callable[..., Server]) -> Server:  # noqa: F811  (the fixture imported above)
+    """Gunicorn serving tests/spreadsheets/cutting_app.py on the test database."""
+    return gunicorn(
+        "tests.spreadsheets.cutting_app:application",
+        JWT_SECRET_KEY=RUN_JWT_KEY,  # the test's tokens are good there: no sign-in through it
+        ENCRYPTION_KEYS=RUN_ENCRYPTION_KEY,
+        GUNICORN_WORKERS="1",
+        GUNICORN_THREADS="2",
+        GUNICORN_DRAIN_SECONDS="0",
+        GUNICORN_GRACEFUL_TIMEOUT="5",
+    )
 
 
 def test_an_export_cut_midway_never_ends_like_a_finished_one(
-    make_app: AppFactory, cutting_server: tuple[int, Path]
+    make_app: AppFactory, cutting_server: Server
 ) -> None:
-    port, log_path = cutting_server
+    port, log_path = cutting_server.port, cutting_server.log_path
     app = make_app()
     admin = make_user(app, make_school(app), "admin")
     client = app.test_client()
