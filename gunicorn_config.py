@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -35,7 +36,7 @@ from prometheus_client import multiprocess  # noqa: E402
 
 from backend.config import SETTINGS_EXTENSION  # noqa: E402
 from backend.core.admission import queue_budget  # noqa: E402
-from backend.core.gunicorn_worker import DrainingThreadWorker  # noqa: E402
+from backend.core.gunicorn_worker import HEAD_LIMIT, DrainingThreadWorker  # noqa: E402
 from backend.core.ratelimit import per_process_warning  # noqa: E402
 from backend.core.serving import (  # noqa: E402
     after_fork,
@@ -66,11 +67,34 @@ max_requests_jitter = int(_env("GUNICORN_MAX_REQUESTS_JITTER", "50"))
 timeout = int(_env("GUNICORN_TIMEOUT", "120"))
 graceful_timeout = int(_env("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = int(_env("GUNICORN_KEEPALIVE", "5"))
-# What Gunicorn refuses before the app sees a request (answered as problem+json by our worker):
-# a request line over this many bytes is a 414, more header fields or a longer one a 431.
-limit_request_line = int(_env("GUNICORN_LIMIT_REQUEST_LINE", "4094"))
-limit_request_fields = int(_env("GUNICORN_LIMIT_REQUEST_FIELDS", "100"))
-limit_request_field_size = int(_env("GUNICORN_LIMIT_REQUEST_FIELD_SIZE", "8190"))
+
+
+def _limit(name: str, default: int, highest: int) -> int:
+    """A request limit from the environment, 1..highest. Gunicorn reads 0 as "no limit" (a request
+    line of up to 1 MiB, 32768 header fields): a limit is never turned off by accident. A bad value
+    stops the server with exit status 78 (EX_CONFIG), like every other configuration error."""
+    raw = _env(name, str(default))
+    if not raw.isdigit() or not 1 <= int(raw) <= highest:
+        sys.stderr.write(f"{name}={raw!r}: must be a whole number from 1 to {highest} (default {default}).\n")
+        raise SystemExit(78)
+    return int(raw)
+
+
+# What Gunicorn refuses before the app sees a request. Our worker answers each as problem+json with
+# the security headers and closes the connection (core/gunicorn_errors.py); the cap on each is
+# Gunicorn's own, or the 64 KiB head the worker reads before a thread takes the request.
+# - a request line (method, path, query, version) over limit_request_line bytes: 414 URI Too Long.
+#   4094 (Gunicorn's default) holds every path here with its longest query: a page cursor is ~100
+#   bytes, filters a few dozen; 8190 at most (Gunicorn's cap).
+# - more than limit_request_fields header fields: 431. Browsers send about 20, proxies add a few
+#   (X-Forwarded-*, traceparent): 100 is room enough, and bounds the work per request.
+# - a header field over limit_request_field_size bytes (name and value): 431. The longest we take is
+#   a bearer token (a JWT, under 1 KiB) or a Cookie header with the refresh token: 8190 (Gunicorn's
+#   default, and what nginx's default large_client_header_buffers lets through) leaves room.
+#   It also bounds a chunked body's chunk-size line, and with limit_request_fields its trailers.
+limit_request_line = _limit("GUNICORN_LIMIT_REQUEST_LINE", 4094, 8190)
+limit_request_fields = _limit("GUNICORN_LIMIT_REQUEST_FIELDS", 100, 32768)
+limit_request_field_size = _limit("GUNICORN_LIMIT_REQUEST_FIELD_SIZE", 8190, HEAD_LIMIT)
 forwarded_allow_ips = _env("FORWARDED_ALLOW_IPS", "127.0.0.1")
 keyfile = os.environ.get("SSL_KEYFILE") or None
 certfile = os.environ.get("SSL_CERTFILE") or None

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from flask import Flask
+from flask_migrate.cli import db as migrate_commands
 
 from backend import (
     apidocs,
@@ -44,6 +45,7 @@ from backend.core.logging import configure_logging
 from backend.core.metrics import count_sql, init_metrics
 from backend.core.ratelimit import init_rate_limits
 from backend.models import import_all_models
+from backend.tenancy import name_commands
 from backend.version import __version__
 
 
@@ -123,6 +125,8 @@ def create_app(overrides: Mapping[str, Any] | Settings | None = None) -> Flask:
     init_error_tracking(app, settings)
     for feature in FEATURES:
         feature.init_app(app, settings)
+    name_commands(app.cli)  # each command is the platform task it names (tenancy, row security)
+    name_commands(migrate_commands, "flask db")
     # After authentication (limits are keyed by the user) and the views (they declare their limits).
     init_rate_limits(app, settings)
     register_error_handlers(app)
@@ -139,6 +143,7 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
                 engine,
                 wait_timeout=settings.db_client_timeout,
                 ping_after_idle=settings.db_ping_after_idle_seconds,
+                app_role=settings.db_app_role,
             )
             count_sql(engine)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))

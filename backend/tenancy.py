@@ -6,24 +6,33 @@ This is the one module every feature uses for the caller. `backend.auth` proves 
 or an `OperatorContext` (a platform operator); routes read it with `current_auth()` /
 `current_operator()` and pass it to services as an argument. Services start every query on
 school-owned rows from `auth.scoped(Model)`, so the school always comes from the token.
+
+On PostgreSQL the database holds the same line (row-level security, `core/db/row_security.py`):
+this module decides which rows a statement may see (the caller's school; every school for an
+operator or a named platform task, `platform_access`; none otherwise), and names the commands'
+tasks (`name_commands`) and the schema owner's work (`owner_access`).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from functools import wraps
 from typing import Any, Literal, TypeVar
 
+import click
+import structlog
 from flask import Flask
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, select
 
-from backend.core.context import maybe_request_context
+from backend.core.context import NO_ROWS, RowScope, maybe_request_context
 from backend.core.dates import today_in
+from backend.core.db import decide_request_scope_with, running_under
 from backend.core.errors import Forbidden, NotFound, Unauthorized
 from backend.core.extensions import db
 from backend.core.markers import route_spec
@@ -31,6 +40,7 @@ from backend.core.models import Base
 
 F = TypeVar("F", bound=Callable[..., Any])
 M = TypeVar("M", bound=Base)
+log = structlog.get_logger("homeroom.tenancy")
 
 # -- Roles and the one permission table ------------------------------------------------------------
 
@@ -202,3 +212,63 @@ def unprotected_routes(app: Flask) -> list[str]:
             methods = ",".join(sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}))
             problems.append(f"{methods} {rule.rule} ({rule.endpoint})")
     return problems
+
+
+# -- The same rule in the database (PostgreSQL row-level security, core/db/row_security.py) --------
+
+
+def _request_row_scope() -> RowScope:
+    """The rows a request's statements may see: its school user's school; every school's for an
+    operator (platform work by role); none before sign-in or on a public route."""
+    context = maybe_request_context()
+    caller = context.caller if context is not None else None
+    if isinstance(caller, AuthContext):
+        return RowScope(school_id=str(caller.school_id))
+    if isinstance(caller, OperatorContext):
+        return OPERATOR_ROWS
+    return NO_ROWS
+
+
+OPERATOR_ROWS = RowScope(platform="operator")
+decide_request_scope_with(_request_row_scope)
+
+
+@contextmanager
+def platform_access(task: str) -> Iterator[None]:
+    """Every school's rows for the block: the named bypass for platform-wide work (backups, audit
+    verification, metrics, CLI commands). The name is logged and set on the connection."""
+    log.debug("platform_access", task=task)
+    with running_under(RowScope(platform=task)):
+        yield
+
+
+@contextmanager
+def owner_access(task: str) -> Iterator[None]:
+    """The schema owner's connection for the block: schema changes (migrations, the doctor's
+    fixes), which the app's role may not make."""
+    log.info("owner_access", task=task)
+    with running_under(RowScope(platform=task, owner=True)):
+        yield
+
+
+def name_commands(group: click.Group, prefix: str = "flask") -> None:
+    """Run each CLI command of `group` (and its subgroups) as the platform task it names: a command
+    is platform-wide work (`flask backup run` sees every school)."""
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            name_commands(command, f"{prefix} {name}")
+        elif command.callback is not None and not getattr(command.callback, _NAMED, False):
+            command.callback = _as_task(command.callback, f"{prefix} {name}")
+
+
+_NAMED = "homeroom_platform_task"
+
+
+def _as_task(callback: Callable[..., Any], task: str) -> Callable[..., Any]:
+    @wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with platform_access(task):
+            return callback(*args, **kwargs)
+
+    setattr(run, _NAMED, True)
+    return run

@@ -30,6 +30,7 @@ from backend.config import settings_from
 from backend.core.db import dispose_pools
 from backend.demo.assistant_eval import CASES, Result, run
 from backend.demo.seed import seed
+from backend.tenancy import platform_access
 
 FAST_HASHING = {
     "PASSWORD_HASH_TIME_COST": 1,
@@ -88,7 +89,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="homeroom-eval-") as folder:
         config = {"APP_ENV": "testing", "DATABASE_URL": f"sqlite:///{folder}/eval.db", "LOG_LEVEL": "WARNING"}
         app = create_app(settings_from(**config, **FAST_HASHING, **model))
-        with app.app_context():
+        with app.app_context(), platform_access("bench assistant evaluation"):
             upgrade()
             print("Building the demo school ...", flush=True)
             password = seed(lambda _n: None).password

@@ -31,7 +31,7 @@ from backend.auth.user_service import create_school, create_user
 from backend.config import normalise_database_url, settings_from
 from backend.core.db import dispose_pools
 from backend.core.extensions import db
-from backend.tenancy import Role
+from backend.tenancy import Role, platform_access
 
 ACTIONS = [
     "student.update",
@@ -99,7 +99,7 @@ def main() -> None:
         )
     )
     try:
-        with app.app_context():
+        with app.app_context(), platform_access("bench audit search"):
             upgrade()
             school = create_school("Bench", "bench", "UTC", "GBP")
             other = create_school("Other", "other", "UTC", "GBP")
@@ -164,7 +164,7 @@ def main() -> None:
         print(f"{'query':28} {'median ms':>10} {'p95 ms':>8}")
         for label, median, p95 in rows:
             print(f"{label:28} {median:10.1f} {p95:8.1f}")
-        with app.app_context():
+        with app.app_context(), platform_access("bench audit search"):
             plan = (
                 db.session.execute(
                     text(

@@ -69,13 +69,14 @@ def seed_demo_school(database_url: str, **settings: Any) -> School:
     from backend.core.db import dispose_pools
     from backend.core.extensions import db
     from backend.demo.seed import seed
+    from backend.tenancy import platform_access
 
     app = create_app(
         settings_from(
             APP_ENV="testing", DATABASE_URL=database_url, LOG_LEVEL="WARNING", LOG_FORMAT="json", **settings
         )
     )
-    with app.app_context():
+    with app.app_context(), platform_access("bench seed"):
         upgrade()
         logins = seed(lambda _n: None)
         assert logins.password is not None

@@ -1,4 +1,5 @@
-"""Alembic environment: the target metadata is the models', the connection the app's engine."""
+"""Alembic environment: the target metadata is the models', the connection the app's engine acting
+as the schema owner (not the app's row-secured role)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from alembic import context
 from backend.core.db import compare_options, render_plain_types
 from backend.core.extensions import db
 from backend.models import import_all_models
+from backend.tenancy import owner_access
 
 import_all_models()
 target_metadata = db.metadata
@@ -31,7 +33,8 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    with db.engine.connect() as connection:
+    # The schema owner's connection (the URL's user), not the app's role: the app's role owns nothing.
+    with owner_access("migrations"), db.engine.connect() as connection:
         sqlite = connection.dialect.name == "sqlite"
         if sqlite:
             # Batch mode rebuilds a table by copying it, dropping it and renaming the copy: with

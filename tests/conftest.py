@@ -37,7 +37,8 @@ from backend import create_app
 from backend.auth.schemas import OperatorCreateIn, UserCreateIn
 from backend.auth.user_service import create_operator, create_user
 from backend.config import normalise_database_url, settings_from
-from backend.core.db import dispose_pools, scratch_database
+from backend.core.context import RowScope
+from backend.core.db import ambient_scope, dispose_pools, scratch_database
 from backend.core.extensions import db as _db
 from backend.schools.service import create_school
 from backend.tenancy import Role
@@ -138,6 +139,14 @@ def empty_tables(database_url: str) -> None:
                     connection.execute(table.delete())
     finally:
         engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _tests_are_a_platform_task() -> Iterator[None]:
+    """Outside requests (making schools and users, checking rows) a test is a named platform task,
+    as a CLI command is; requests run under their caller's row scope, as in production."""
+    with ambient_scope(RowScope(platform="tests")):
+        yield
 
 
 @pytest.fixture(autouse=True)

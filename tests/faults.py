@@ -115,7 +115,7 @@ class FaultProxy:
                     time.sleep(_TICK)
                     continue
                 readable, _, _ = select.select([source], [], [], _TICK)
-                if not readable:
+                if not readable or self.mode is Mode.FREEZE:  # frozen while it waited: no slipping through
                     continue
                 data = source.recv(65536)
                 if not data:

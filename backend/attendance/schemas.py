@@ -10,14 +10,14 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from backend.attendance.models import AttendanceStatus
 from backend.core.pagination import PageQuery
-from backend.core.validation import InputModel, OutputModel, PatchModel, QueryDate, one_per_student
+from backend.core.validation import InputModel, IsoDate, OutputModel, PatchModel, one_per_student
 
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 MAX_RANGE_DAYS = 366
 
 
 class AttendanceDateQuery(InputModel):
-    date: QueryDate
+    date: IsoDate
 
 
 class AttendanceEntry(InputModel):
@@ -40,10 +40,8 @@ class AttendanceCorrectionIn(PatchModel):
 
 
 class AttendanceRangeQuery(PageQuery):
-    from_: QueryDate | None = Field(
-        default=None, alias="from", description="Defaults to 30 days before `to`."
-    )
-    to: QueryDate | None = Field(default=None, description="Defaults to today in the school's time zone.")
+    from_: IsoDate | None = Field(default=None, alias="from", description="Defaults to 30 days before `to`.")
+    to: IsoDate | None = Field(default=None, description="Defaults to today in the school's time zone.")
 
     @model_validator(mode="after")
     def _bounded(self) -> AttendanceRangeQuery:
@@ -88,7 +86,7 @@ class StudentAttendanceOut(OutputModel):
 
 
 class RegistersQuery(InputModel):
-    date: QueryDate | None = Field(default=None, description="Defaults to today in the school's time zone.")
+    date: IsoDate | None = Field(default=None, description="Defaults to today in the school's time zone.")
 
 
 class AbsencesQuery(InputModel):
@@ -98,8 +96,8 @@ class AbsencesQuery(InputModel):
 
 
 class RatesQuery(InputModel):
-    from_: QueryDate = Field(alias="from")
-    to: QueryDate
+    from_: IsoDate = Field(alias="from")
+    to: IsoDate
     by: Literal["class", "student"] = "class"
 
 

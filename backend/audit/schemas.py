@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints
 
 from backend.core.pagination import PageQuery
-from backend.core.validation import OutputModel, QueryTimestamp
+from backend.core.validation import OutputModel, Timestamp
 
 
 class AuditQuery(PageQuery):
@@ -19,8 +19,8 @@ class AuditQuery(PageQuery):
     )
     resource_type: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
     resource_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
-    from_: QueryTimestamp | None = Field(default=None, alias="from")
-    to: QueryTimestamp | None = None
+    from_: Timestamp | None = Field(default=None, alias="from")
+    to: Timestamp | None = None
 
 
 class AuditEventOut(OutputModel):

@@ -15,13 +15,13 @@ from pydantic import (
 )
 
 from backend.core.pagination import PageQuery
-from backend.core.validation import Hidden, InputModel, OutputModel, PatchModel
+from backend.core.validation import Hidden, InputModel, OutputModel, PatchModel, trim
 from backend.tenancy import Role, SchoolRole
 
 
 def normalise_email(value: str) -> str:
-    """The one form an address is stored and compared in."""
-    return value.strip().lower()
+    """The one form an address is stored and compared in (trimmed as all text is: `trim`)."""
+    return trim(value).lower()
 
 
 Email = Annotated[EmailStr, AfterValidator(normalise_email), Hidden]

@@ -18,6 +18,7 @@ from backend.core.errors import Conflict, NotFound, ValidationFailed
 from backend.core.extensions import db
 from backend.core.models import utcnow
 from backend.core.pagination import Page, keyset, page_of
+from backend.core.validation import trim
 from backend.tenancy import AuthContext, Role
 
 USER_FIELDS = ("email", "full_name", "role", "is_active")
@@ -52,7 +53,7 @@ def _new_user(
     user = User(
         school_id=school_id,
         email=email,
-        full_name=full_name.strip(),
+        full_name=trim(full_name),
         role=role.value,
         password_hash=password_hasher().hash(password) if password is not None else NO_PASSWORD_YET,
         is_active=True,
@@ -98,7 +99,7 @@ def update_user(auth: AuthContext, user_id: uuid.UUID, data: UserUpdateIn) -> Us
     stale: list[uuid.UUID] = []
     before = audit.snapshot(user, USER_FIELDS)
     if data.full_name is not None:
-        user.full_name = data.full_name.strip()
+        user.full_name = trim(data.full_name)
     if data.role is not None and data.role != user.role:
         user.role = data.role
         # Cached session state carries the role: drop it so the new role applies at once.

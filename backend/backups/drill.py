@@ -49,7 +49,13 @@ def verify(
         with _scratch(settings, manifest, server_url) as url:
             run.details = {"scratch": shown(url)}
             engines.restore(
-                backup.path, url, settings.backup_pg_bin_dir, stage, len(manifest.row_counts), replace=False
+                backup.path,
+                url,
+                settings.backup_pg_bin_dir,
+                stage,
+                len(manifest.row_counts),
+                replace=False,
+                app_role=settings.db_app_role,
             )
             problems = count_mismatches(manifest.row_counts, counts_at(url))
             if problems:

@@ -23,10 +23,13 @@ def dump(url: URL, out: BinaryIO, workdir: Path, bin_dir: Path | None, stage: St
     return dump_sqlite(url, out, workdir, stage)
 
 
-def restore(backup: Path, url: URL, bin_dir: Path | None, stage: Stage, tables: int, replace: bool) -> None:
+def restore(
+    backup: Path, url: URL, bin_dir: Path | None, stage: Stage, tables: int, replace: bool, app_role: str
+) -> None:
     """Put the backup file into the database at `url`. `replace` says the target holds tables that
-    go: PostgreSQL drops its public schema first; SQLite's copy replaces the whole file anyway."""
+    go: PostgreSQL drops its public schema first; SQLite's copy replaces the whole file anyway.
+    On PostgreSQL the app's role (`app_role`) is granted the restored data."""
     if engine_of(url) == "postgresql":
-        restore_postgres(backup, url, bin_dir, stage, tables, replace)
+        restore_postgres(backup, url, bin_dir, stage, tables, replace, app_role)
     else:
         restore_sqlite(backup, url, stage)

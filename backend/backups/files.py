@@ -9,6 +9,8 @@ A backup is three files in BACKUP_DIR:
 
 (`.sqlite3.gz` for SQLite). Each is written under a temporary name with mode 600 and renamed
 when complete; the checksum is written last, so a backup without one is unfinished, never good.
+The folder is its owner's alone (700): one that exists with a wider mode is tightened before
+anything is written into it, or refused when it cannot be (Homeroom's user is not its owner).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -23,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO, Literal, TypeVar
 
+import structlog
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from backend.config import Settings
@@ -36,6 +40,8 @@ NAME = re.compile(
 )
 PARTIAL_SUFFIX = ".partial"
 CHUNK = 1024 * 1024
+FOLDER_MODE, FILE_MODE = 0o700, 0o600
+log = structlog.get_logger("homeroom.backup")
 
 Advance = Callable[[int], None]
 # A stage of a long operation, for progress: `with stage("Dumping", total) as advance: advance(n)`.
@@ -244,7 +250,7 @@ def atomic_file(final: Path) -> Iterator[BinaryIO]:
     """A new file, mode 600, written under a temporary name and renamed to `final` when the block
     ends without an error (flushed to disk first); removed if it fails. Never replaces a file."""
     partial = final.with_name(f".{final.name}{PARTIAL_SUFFIX}")
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
     try:
         with os.fdopen(descriptor, "wb") as stream:
             yield stream
@@ -275,10 +281,32 @@ def _sync_folder(folder: Path) -> None:
 
 
 def prepare_folder(folder: Path) -> None:
-    """BACKUP_DIR, made if missing, readable by its owner only."""
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """BACKUP_DIR, made if missing, readable by its owner only (700): one that already exists
+    with a wider mode is tightened, or refused if it cannot be."""
+    folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+    _owner_only(folder)
     if not os.access(folder, os.W_OK):
         raise BackupError(f"BACKUP_DIR {folder} is not writable.")
+
+
+def _owner_only(folder: Path) -> None:
+    """Take every permission of group and others off `folder` (chmod 700); a clear refusal when
+    that is not allowed, which is when Homeroom's user does not own it."""
+    if os.name == "nt":  # Windows folders have access lists, not modes
+        return
+    mode = stat.S_IMODE(folder.stat().st_mode)
+    if not mode & 0o077:
+        return
+    try:
+        folder.chmod(FOLDER_MODE)
+    except OSError as error:
+        raise BackupError(
+            f"BACKUP_DIR {folder} has mode {mode:o} and cannot be made {FOLDER_MODE:o} "
+            f"({error.strerror or error}): backups hold every record, so only Homeroom's user may "
+            f"read them. Run `chmod {FOLDER_MODE:o} {folder}` as its owner, or choose a folder "
+            "Homeroom's user owns."
+        ) from None
+    log.warning("backup_dir_tightened", folder=str(folder), mode_before=f"{mode:o}")
 
 
 def stale_partials(folder: Path, now: datetime, older_than: timedelta = timedelta(days=1)) -> list[Path]:

@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from backend.backups.databases import Snapshot, connect_to, scrub, table_counts
 from backend.backups.files import CHUNK, Advance, BackupError, Stage
-from backend.core.db import database_revisions
+from backend.core.db import app_role_sql, database_revisions
 
 TOOL_TIMEOUT_SECONDS = 6 * 3600
 # pg_dump waits this long for a table lock (a migration holding one), then fails rather than hang.
@@ -214,11 +214,13 @@ def _run_pg_dump(
 
 
 def restore_postgres(
-    dump: Path, url: URL, bin_dir: Path | None, stage: Stage, tables: int, replace: bool
+    dump: Path, url: URL, bin_dir: Path | None, stage: Stage, tables: int, replace: bool, app_role: str
 ) -> None:
     """pg_restore's SQL through psql in one transaction: the target holds the backup afterwards,
     or, on any error, exactly what it held before. With `replace`, the transaction first drops
-    the public schema (every table, view, sequence and function in it)."""
+    the public schema (every table, view, sequence and function in it). The dump's grants are not
+    restored (`--no-privileges`: the target's roles may differ); the same transaction grants the
+    data to the app's role (`app_role`) again, as the migrations do."""
     tools = pg_tools(_target_major(url), bin_dir)
     with pg_environment(url) as (uri, env), stage("Restoring tables", tables) as advance:
         # An app still using the target holds locks: give up after a minute rather than wait forever.
@@ -249,7 +251,7 @@ def restore_postgres(
         restore_tail: deque[str] = deque(maxlen=20)
         psql_errors: list[bytes] = []
         readers = _start_readers(restore, psql, advance, restore_tail, psql_errors)
-        _pipe(restore, psql, replace)
+        _pipe(restore, psql, replace, _statements(app_role_sql(app_role)))
         restore_code = restore.wait(timeout=TOOL_TIMEOUT_SECONDS)
         psql_code = psql.wait(timeout=TOOL_TIMEOUT_SECONDS)
         for reader in readers:
@@ -297,14 +299,21 @@ def _start_readers(
     return readers
 
 
-def _pipe(restore: subprocess.Popen[bytes], psql: subprocess.Popen[bytes], replace: bool) -> None:
-    """pg_restore's output into psql (after dropping the public schema, with `replace`)."""
+def _statements(statements: list[str]) -> bytes:
+    return "".join(f"{statement};\n" for statement in statements).encode()
+
+
+def _pipe(
+    restore: subprocess.Popen[bytes], psql: subprocess.Popen[bytes], replace: bool, after: bytes
+) -> None:
+    """pg_restore's output into psql (after dropping the public schema, with `replace`), then `after`."""
     assert restore.stdout and psql.stdin
     try:
         if replace:
             psql.stdin.write(b"DROP SCHEMA IF EXISTS public CASCADE;\nCREATE SCHEMA public;\n")
         while chunk := restore.stdout.read(CHUNK):
             psql.stdin.write(chunk)
+        psql.stdin.write(after)
         psql.stdin.close()
     except BrokenPipeError:
         pass  # psql stopped at an error: its message says which

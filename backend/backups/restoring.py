@@ -95,6 +95,7 @@ def restore(
             stage,
             len(manifest.row_counts),
             replace=bool(existing),
+            app_role=settings.db_app_role,
         )
         restored = counts_at(url)
         problems = count_mismatches(manifest.row_counts, restored)

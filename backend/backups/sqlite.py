@@ -1,12 +1,14 @@
 """The SQLite side of backups: a consistent copy through SQLite's online backup API, gzipped; and
 back again: gunzip into a scratch file, check its integrity, copy it over the target through the
-same API, so other connections see the old database or the new one, never a mix.
+same API, so other connections see the old database or the new one, never a mix. A restore into
+a file that does not exist yet makes it with mode 600, like the backup it came from.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gzip
+import os
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -16,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL
 
 from backend.backups.databases import Snapshot, connect_to, sqlite_path, table_counts
-from backend.backups.files import CHUNK, BackupError, Stage
+from backend.backups.files import CHUNK, FILE_MODE, BackupError, Stage
 from backend.core.db import database_revisions
 
 
@@ -108,6 +110,7 @@ def _copy_over(unpacked: Path, url: URL) -> None:
     old database or the new one, never a mix."""
     target_path = sqlite_path(url)
     target_path.parent.mkdir(parents=True, exist_ok=True)
+    _private_file(target_path)
     source = sqlite3.connect(unpacked)
     target = sqlite3.connect(target_path, timeout=30)
     try:
@@ -117,3 +120,10 @@ def _copy_over(unpacked: Path, url: URL) -> None:
     finally:
         target.close()
         source.close()
+
+
+def _private_file(path: Path) -> None:
+    """`path` made empty with mode 600 if it does not exist: SQLite writes into it (an empty file is
+    an empty database) and gives its journal the same mode."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))

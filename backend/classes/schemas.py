@@ -9,7 +9,7 @@ from typing import Annotated, ClassVar
 from pydantic import Field, StringConstraints, model_validator
 
 from backend.core.pagination import PageQuery
-from backend.core.validation import InputModel, OutputModel, PatchModel
+from backend.core.validation import InputModel, IsoDate, OutputModel, PatchModel
 from backend.students import GradeLevel
 
 Text100 = Annotated[str, StringConstraints(min_length=1, max_length=100)]
@@ -17,8 +17,8 @@ Text100 = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 class TermIn(InputModel):
     name: Text100
-    starts_on: date
-    ends_on: date
+    starts_on: IsoDate
+    ends_on: IsoDate
 
     @model_validator(mode="after")
     def _ordered(self) -> TermIn:

@@ -84,6 +84,17 @@ class SettingsFields(BaseSettings):
     # The longest the app waits on a silent server before it gives up on the connection (a 503).
     db_client_timeout: float = Field(default=35.0, gt=0, le=600)
     db_busy_timeout_ms: int = Field(default=5_000, ge=0)
+    # PostgreSQL: the app's connections act as this role (created by the migrations, which run as
+    # the URL's user, the schema owner): it owns nothing and row-level security binds it.
+    db_app_role: str = Field(default="homeroom_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    # A local debugging switch: database errors in the logs show the statement's bound values (names,
+    # emails). Never in production (refused there).
+    db_log_parameters: bool = False
+    # An API request's deadline: a database that stops answering costs it at most this long, then a
+    # 503. Routes that legitimately run long (exports, imports, backups: @long_running) get the
+    # longer one.
+    request_deadline_seconds: float = Field(default=10.0, gt=0, le=600)
+    long_request_deadline_seconds: float = Field(default=300.0, gt=0, le=3600)
     health_check_timeout: float = Field(default=2.0, gt=0, le=30)
 
     # Backups (`flask backup ...`): configured by BACKUP_DIR; off-site copies by BACKUP_S3_BUCKET,

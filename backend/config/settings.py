@@ -222,12 +222,24 @@ class Settings(SettingsFields):
             )
         return value
 
+    @field_validator("db_log_parameters")
+    @classmethod
+    def _no_parameters_in_production(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and _is_production(info):
+            raise ValueError("must be off in production: the logs would carry names and email addresses")
+        return value
+
     @field_validator("log_format")
     @classmethod
     def _default_log_format(cls, value: str | None, info: ValidationInfo) -> str:
         if value is None:
             return "console" if info.data.get("app_env") == "development" else "json"
         return value
+
+    def deadline_seconds(self, *, long_running: bool) -> float:
+        """How long a request may wait on the database: REQUEST_DEADLINE_SECONDS, or
+        LONG_REQUEST_DEADLINE_SECONDS for a route that legitimately runs long."""
+        return self.long_request_deadline_seconds if long_running else self.request_deadline_seconds
 
     @property
     def is_production(self) -> bool:

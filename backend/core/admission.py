@@ -39,6 +39,7 @@ from typing import Any
 
 import structlog
 
+from backend.core.http import SECURITY_HEADERS
 from backend.core.metrics import REQUESTS_SHED
 
 BUDGET_VARIABLE = "GUNICORN_QUEUE_BUDGET_SECONDS"
@@ -248,7 +249,7 @@ def overloaded_response(target: Target, retry_seconds: int) -> bytes:
         headers=(
             ("Retry-After", str(retry_seconds)),
             ("X-Request-ID", target.request_id),
-            ("Cache-Control", "no-store"),
+            *SECURITY_HEADERS,  # as on every answer (no-store among them)
         ),
     )
 

@@ -22,7 +22,7 @@ from flask import Response, current_app, request
 from pydantic import TypeAdapter
 
 from backend.core.markers import ApiDoc, route_spec
-from backend.core.validation import parse_body, parse_query
+from backend.core.validation import check_media_type, parse_body, parse_query
 
 JSON = "application/json"
 Headers = Mapping[str, str]
@@ -43,7 +43,8 @@ def api(
     """Declare the route's body, query and response types (`response=None` means no content).
 
     `body_media_type` (say `text/csv`) declares a body that is not JSON: the view gets it as
-    `body: bytes`, and a request with another Content-Type is a 415."""
+    `body: bytes`. A body of another type than the declared one (JSON by default) is a 415, decided
+    here, after the caller has been authenticated and authorized (`@requires` wraps `@api`)."""
     if response is None and media_type is None and status != 204:
         raise ValueError("a route without a response type answers 204 No Content")
     adapter: TypeAdapter[Any] | None = TypeAdapter(response) if response is not None else None
@@ -63,10 +64,13 @@ def api(
 
         @wraps(view)
         def endpoint(*args: Any, **kwargs: Any) -> Response:
+            # The body's type is checked here, not in the pipeline: after authentication (415).
             if body is not None:
                 kwargs["body"] = parse_body(body, optional=optional_body)
-            elif body_media_type is not None:
-                kwargs["body"] = request.get_data(cache=True)
+            else:
+                check_media_type(body_media_type)
+                if body_media_type is not None:
+                    kwargs["body"] = request.get_data(cache=True)
             if query is not None:
                 kwargs["query"] = parse_query(query)
             return render(doc, adapter, view(*args, **kwargs))

@@ -3,22 +3,34 @@
 Reading: UTF-8 with or without a byte-order mark; comma or semicolon, whichever the header line
 uses; header names matched case-insensitively (spaces and dashes as underscores); quoted fields
 may hold newlines. An unknown or repeated column, or a missing required one, is an error on row 1.
-Writing: the same columns, and any cell a spreadsheet would run as a formula (starting with
-= + - @, a tab or a carriage return) is written with a leading apostrophe; reading strips that
-apostrophe again, so an export imports back unchanged. Nothing read is ever evaluated.
+A cell or header that holds a control character other than tab, line feed and carriage return
+(a NUL byte, an escape, ...: Unicode's "Cc" characters) is an error on its row and column: no
+database stores a NUL in text, and none of them belongs in a name.
+Writing: the same columns, and any cell a spreadsheet could run as a formula is written with a
+leading apostrophe: one that starts with = + - @ | (or their full-width forms), a tab or a
+carriage return, also after leading white space; and one that starts with apostrophes before
+such a character, so that ours can be told from the cell's own. Reading takes exactly that
+apostrophe off again, so an export imports back unchanged. Nothing read is ever evaluated.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain, islice
 
 from flask import Response, stream_with_context
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+from backend.core.validation import trim
+
+# What a spreadsheet may run as a formula when a cell starts with it (OWASP's list, the pipe of DDE,
+# and the full-width forms some spreadsheets read as the ASCII ones).
+FORMULA_START = ("=", "+", "-", "@", "|", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20", "\uff5c")
+# Control characters (Unicode "Cc": C0, DEL, C1) that no cell may hold: all but tab, LF and CR.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 MAX_CELL = 2000
 
 
@@ -39,11 +51,31 @@ def _column(name: str) -> str:
     return name.strip().lower().replace(" ", "_").replace("-", "_")
 
 
+def _formula(text: str) -> bool:
+    """Whether `safe` puts an apostrophe before `text`: it could start a formula, at once, after
+    white space, or after apostrophes of its own (so that a cell's own apostrophe survives)."""
+    bare = text.lstrip("'")
+    return bare.startswith(FORMULA_START) or bare.lstrip().startswith(FORMULA_START)
+
+
 def _cell(value: str) -> str:
-    value = value.strip()
-    if value.startswith("'") and value[1:].startswith(FORMULA_START):
+    value = trim(value)
+    if value.startswith("'") and _formula(value[1:]):
         return value[1:]  # our own neutralised formula cell, back as it was
     return value
+
+
+def _control_error(row: int, column: str | None, text: str) -> CellError | None:
+    """The error for a cell (or header) that holds a control character, if it does."""
+    found = CONTROL.search(text)
+    if found is None:
+        return None
+    return CellError(
+        row,
+        column,
+        f"Holds the control character U+{ord(found.group()):04X}; "
+        "a cell may hold text, tabs and line breaks only.",
+    )
 
 
 def _text(raw: bytes) -> str | None:
@@ -65,19 +97,19 @@ def read(raw: bytes, known: Iterable[str], required: Iterable[str]) -> Table:
     if text is None:
         return Table([], [CellError(1, None, "The file is not UTF-8 text (save it as CSV UTF-8).")])
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
-    header = _header(reader)
-    if isinstance(header, CellError):
-        return Table([], [header])
-    errors = _header_errors(header, set(known), list(required))
+    names = _header(reader)
+    if isinstance(names, CellError):
+        return Table([], [names])
+    errors = _header_errors(names, set(known), list(required))
     if errors:
         return Table([], errors)
-    return _body(reader, header)
+    return _body(reader, [_column(name) for name in names])
 
 
 def _header(reader: Iterator[list[str]]) -> list[str] | CellError:
-    """The first line's column names, normalised; or why there is no header line."""
+    """The first line's column names, as written; or why there is no header line."""
     try:
-        return [_column(name) for name in next(reader)]
+        return next(reader)
     except StopIteration:
         return CellError(1, None, "The file is empty.")
     except csv.Error as error:
@@ -92,11 +124,11 @@ def _body(reader: Iterator[list[str]], header: list[str]) -> Table:
     try:
         for cells in reader:
             number += 1
-            if not any(cell.strip() for cell in cells):
+            if not any(trim(cell) for cell in cells):
                 continue
-            problem = _row_error(number, header, cells)
-            if problem is not None:
-                errors.append(problem)
+            problems = _row_errors(number, header, cells)
+            if problems:
+                errors += problems
                 continue
             rows.append((number, {name: _cell(cell) for name, cell in zip(header, cells, strict=True)}))
     except csv.Error as error:
@@ -104,17 +136,30 @@ def _body(reader: Iterator[list[str]], header: list[str]) -> Table:
     return Table(rows, errors)
 
 
-def _row_error(number: int, header: list[str], cells: list[str]) -> CellError | None:
-    """What makes a non-blank row unreadable: the wrong number of cells, or a cell too long."""
+def _row_errors(number: int, header: list[str], cells: list[str]) -> list[CellError]:
+    """What makes a non-blank row unreadable: the wrong number of cells, a cell too long, a cell
+    holding a control character."""
     if len(cells) != len(header):
-        return CellError(number, None, f"Has {len(cells)} cells; the header has {len(header)}.")
-    too_long = [name for name, cell in zip(header, cells, strict=True) if len(cell) > MAX_CELL]
-    if too_long:
-        return CellError(number, too_long[0], f"Longer than {MAX_CELL} characters.")
-    return None
+        return [CellError(number, None, f"Has {len(cells)} cells; the header has {len(header)}.")]
+    errors = []
+    for name, cell in zip(header, cells, strict=True):
+        problem = (
+            CellError(number, name, f"Longer than {MAX_CELL} characters.")
+            if len(cell) > MAX_CELL
+            else _control_error(number, name, cell)
+        )
+        if problem is not None:
+            errors.append(problem)
+    return errors
 
 
-def _header_errors(header: list[str], known: set[str], required: list[str]) -> list[CellError]:
+def _header_errors(names: list[str], known: set[str], required: list[str]) -> list[CellError]:
+    """Problems of the header line (row 1): a control character in a name (the column named
+    without it), else an unknown or repeated column, or a missing required one."""
+    controls = [_control_error(1, _column(CONTROL.sub("", name)) or None, name) for name in names]
+    if any(controls):
+        return [error for error in controls if error is not None]
+    header = [_column(name) for name in names]
     errors = [CellError(1, name, "Unknown column.") for name in header if name not in known]
     errors += [
         CellError(1, name, "Repeated column.") for name in sorted({n for n in header if header.count(n) > 1})
@@ -126,7 +171,7 @@ def _header_errors(header: list[str], known: set[str], required: list[str]) -> l
 def safe(value: object) -> str:
     """A cell as text, neutralised if a spreadsheet would take it for a formula."""
     text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(FORMULA_START) else text
+    return f"'{text}" if _formula(text) else text
 
 
 def write(columns: list[str], rows: Iterable[Iterable[object]]) -> Iterator[str]:

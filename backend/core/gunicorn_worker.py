@@ -27,7 +27,9 @@
    linger of up to 2 s (it sends FIN, then reads until the client closes, so that unread bytes do
    not turn into a reset that cuts the answer): each client slow to close stalled everything
    else, probes included. Here the linger is in the poller (`core/lingering.py`).
-6. **Gunicorn's own refusals are problem+json**, like every other error.
+6. **Gunicorn's own refusals are problem+json** with the security headers, and close the
+   connection (`core/gunicorn_errors.py`: 400, 414, 431, 500). The main loop checks a chunked body
+   as it arrives: malformed, it is a 400 at once; over MAX_CONTENT_LENGTH, a 413; else it is read whole.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from gunicorn.http2 import negotiation
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from backend.config import SETTINGS_EXTENSION
+from backend.core import gunicorn_errors as refusals
 from backend.core.admission import (
     PROBE_THREADS,
     Admission,
@@ -59,13 +62,12 @@ from backend.core.admission import (
     Target,
     client_gone,
     overloaded_response,
-    problem_bytes,
     queue_budget,
     report_shed,
     request_target,
     retry_after,
 )
-from backend.core.errors import STATUS_CODES
+from backend.core.gunicorn_errors import Refusal, write_problem
 from backend.core.lingering import Lingering
 from backend.core.serving import (
     claim_recycle,
@@ -75,12 +77,6 @@ from backend.core.serving import (
     start_draining,
 )
 
-PROBLEM_DETAILS = {
-    400: "The request could not be parsed.",
-    408: "The request was not received in time.",
-    414: "The request line is too long.",
-    431: "The request has too many header fields, or one that is too long.",
-}
 READ_TIMEOUT_VARIABLE = "GUNICORN_REQUEST_READ_TIMEOUT"
 ACCEPT_SWEEP_LIMIT = 4096  # at most a listen backlog's worth
 log = structlog.get_logger("homeroom.gunicorn")
@@ -90,14 +86,6 @@ _CONTENT_LENGTH = re.compile(rb"^content-length:[ \t]*(\d{1,12})[ \t]*\r?$", re.
 
 
 _SHED = object()  # what a thread returns for a request it refused: the connection is closed
-
-
-def write_problem(sock: socket.socket, status_int: int, reason: str, _message: str = "") -> None:
-    """Gunicorn's own refusals (a request it cannot parse, over its limits) as problem+json, like
-    every other error. The detail is fixed: Gunicorn's message would echo the request line."""
-    detail = PROBLEM_DETAILS.get(status_int, reason)
-    code = STATUS_CODES.get(status_int, "bad_request")
-    util.write_nonblock(sock, problem_bytes(status_int, reason, detail, code))
 
 
 def request_is_in(data: bytes, body_limit: int) -> bool:
@@ -118,6 +106,7 @@ class _Reading:
         self.conn = conn
         self.deadline = deadline
         self.data = bytearray()
+        self.body: refusals.ChunkedBody | None = None  # a chunked body's framing, once the head is in
 
 
 class DrainingThreadWorker(ThreadWorker):
@@ -165,7 +154,15 @@ class DrainingThreadWorker(ThreadWorker):
 
     def load_wsgi(self) -> None:
         super().load_wsgi()
-        self._body_limit: int = self.wsgi.extensions[SETTINGS_EXTENSION].max_content_length
+        settings = self.wsgi.extensions[SETTINGS_EXTENSION]
+        self._body_limit: int = settings.max_content_length
+        self._problem_headers = refusals.problem_headers(settings.force_https)
+
+    def handle_error(self, req: Any, client: socket.socket, addr: Any, exc: BaseException) -> None:
+        """Gunicorn's answer to a request it could not parse or serve: a problem (not an HTML
+        page), one log line without the request's bytes. Gunicorn's caller closes the connection."""
+        client_ip = addr[0] if isinstance(addr, tuple) and addr else ""
+        refusals.refuse(client, refusals.refusal_for(exc), self._problem_headers, error=exc, client=client_ip)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         start_draining()
@@ -218,8 +215,9 @@ class DrainingThreadWorker(ThreadWorker):
         if conn.parser is not None:  # a kept-alive connection may have read ahead into this request
             reading.data += conn.parser.unreader.buf.getvalue()
             conn.parser.unreader.buf = io.BytesIO()
-            if request_is_in(bytes(reading.data), self._body_limit):
-                self._dispatch(reading)
+            verdict = self._verdict(reading)
+            if verdict is not False:
+                self._conclude(reading, verdict)
                 return
         conn.sock.setblocking(False)
         # Usually called because the socket turned readable: the request is often all there.
@@ -240,18 +238,39 @@ class DrainingThreadWorker(ThreadWorker):
             return False
         except OSError:
             data = b""
+        verdict: bool | Refusal = False
         if data:
             reading.data += data
-            if not request_is_in(bytes(reading.data), self._body_limit):
+            verdict = self._verdict(reading)
+            if verdict is False:
                 return False
         if reading.conn.sock.fileno() in self._reading:
             self._stop_reading(reading)
         if data:
-            self._dispatch(reading)
+            self._conclude(reading, verdict)
         else:  # the client went away
             self.nr_conns -= 1
             reading.conn.close()
         return True
+
+    def _verdict(self, reading: _Reading) -> bool | Refusal:
+        """Whether the request is in (True), more is awaited (False), or its chunked body is refused."""
+        if reading.body is None:
+            reading.body = refusals.chunked_body(reading.data, self._body_limit, self.cfg)
+        if reading.body is None:
+            return request_is_in(bytes(reading.data), self._body_limit)
+        return reading.body.scan(reading.data)
+
+    def _conclude(self, reading: _Reading, verdict: bool | Refusal) -> None:
+        """A request that is in goes to a thread; a refused one is answered here and closed."""
+        if not isinstance(verdict, Refusal):
+            self._dispatch(reading)
+            return
+        self.nr_conns -= 1
+        target = request_target(bytes(reading.data[:HEAD_LIMIT]))
+        client = reading.conn.client[0] if isinstance(reading.conn.client, tuple) else ""
+        refusals.refuse_target(reading.conn.sock, verdict, self._problem_headers, target, client=client)
+        self._lingering.close(reading.conn.sock)
 
     def _dispatch(self, reading: _Reading) -> None:
         """A request is in: a probe goes to the probe threads; anything else joins the queue of the
@@ -326,6 +345,5 @@ class DrainingThreadWorker(ThreadWorker):
             self._stop_reading(reading)
             self.nr_conns -= 1
             if not force:
-                with contextlib.suppress(OSError):  # the client may be gone already
-                    write_problem(reading.conn.sock, 408, "Request Timeout")
+                refusals.refuse(reading.conn.sock, refusals.REQUEST_TIMEOUT, self._problem_headers)
             reading.conn.close()

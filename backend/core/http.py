@@ -1,4 +1,4 @@
-"""The request pipeline around every view: request id, body rules, timing, access log, headers.
+"""The request pipeline around every view: request id, the body size limit, timing, access log, headers.
 
 The access log has one line per request. A streamed body (a CSV export) is still being produced
 when the view returns, so its line is written when the stream ends, with an `outcome`:
@@ -29,17 +29,16 @@ from backend.core.errors import (
     DATABASE_UNAVAILABLE,
     BadRequest,
     PayloadTooLarge,
-    UnsupportedMediaType,
     too_large_detail,
 )
 from backend.core.markers import current_view, route_spec
+from backend.core.validation import has_body
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 # W3C Trace Context: version 00, a 32-hex trace id and a 16-hex parent id (neither all zeros), flags.
 TRACEPARENT = "traceparent"
 _TRACEPARENT = re.compile(r"00-(?!0{32})([0-9a-f]{32})-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _USER_AGENT_MAX = 200
 CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
@@ -52,13 +51,16 @@ def _start_request() -> None:
     incoming = request.headers.get(REQUEST_ID_HEADER, "")
     view = current_view()
     spec = route_spec(view)
+    settings = current_settings()
+    started = time.perf_counter()
     context = RequestContext(
         request_id=incoming if _VALID_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex,
-        started_at=time.perf_counter(),
-        settings=current_settings(),
+        started_at=started,
+        settings=settings,
         view=view,
         spec=spec,
         reads_only=request.method in ("GET", "HEAD") and not spec.writes,
+        deadline=started + settings.deadline_seconds(long_running=spec.long_running),
     )
     begin(context)
     structlog.contextvars.clear_contextvars()
@@ -73,10 +75,6 @@ def _end_request(_error: BaseException | None) -> None:
     structlog.contextvars.clear_contextvars()
 
 
-def _has_body() -> bool:
-    return bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
-
-
 def _chunked_body() -> bytes:
     """Read a chunked body; a malformed one (a bad chunk size, a missing terminator, a body cut
     short) is the client's error, whatever the WSGI server raises for it."""
@@ -88,25 +86,23 @@ def _chunked_body() -> bytes:
         raise BadRequest("The chunked request body is malformed.") from None
 
 
-def _enforce_body_rules() -> None:
-    """Reject oversize bodies before reading them, and any body that is not JSON."""
-    if request.method not in _BODY_METHODS or not _has_body() or request.routing_exception:
+def _enforce_size_limit() -> None:
+    """Reject an oversize body before anything else looks at the request, authentication included.
+
+    The limit is the same on every route, so the answer says nothing about the route, and a
+    declared length is judged without reading a byte. Everything else about the body (its type,
+    its JSON, its fields) is the view's business, after authentication (`core/api.py`)."""
+    if not has_body() or request.routing_exception:
         return  # no body, or a 404/405 that routing reports first
-    context = request_context()
-    limit = context.settings.max_content_length
+    limit = request_context().settings.max_content_length
     if request.content_length and request.content_length > limit:
         raise PayloadTooLarge(too_large_detail())
     # A chunked body has no length to check up front, and werkzeug quietly truncates it at
     # MAX_CONTENT_LENGTH; that is set one byte above the limit, so a longer read means too large.
+    # (The Gunicorn worker has read the whole request before the app sees it: reading it here
+    # costs nothing more.)
     if request.content_length is None and len(_chunked_body()) > limit:
         raise PayloadTooLarge(too_large_detail())
-    declared = context.spec.api
-    accepted = declared.body_media_type if declared and declared.body_media_type else None
-    if accepted is not None:
-        if request.mimetype != accepted:
-            raise UnsupportedMediaType(f"This request's body must be {accepted} (Content-Type: {accepted}).")
-    elif not request.is_json:
-        raise UnsupportedMediaType("Request bodies must be JSON (Content-Type: application/json).")
 
 
 SECURITY_HEADERS = (
@@ -249,7 +245,7 @@ def init_http(app: Flask, settings: Settings) -> None:
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]  # Flask's way to wrap the WSGI app
     app.before_request(_start_request)
-    app.before_request(_enforce_body_rules)
+    app.before_request(_enforce_size_limit)
     # after_request hooks run in reverse: headers first, then the access line sees the final response.
     app.after_request(_log_access)
     app.after_request(security_headers(settings))

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 import sys
 from collections.abc import MutableMapping
 from typing import Any, TextIO
 
+import psycopg
 import structlog
+from sqlalchemy import exc as sa_exc
 from structlog.processors import ExceptionRenderer
 from structlog.tracebacks import ExceptionDictTransformer
 from structlog.typing import EventDict, Processor
@@ -23,7 +26,12 @@ REDACTED = "[redacted]"
 _SENSITIVE_KEY = re.compile(
     r"(authorization|cookie|passw(or)?d|secret|token|api[_-]?key|credential|private[_-]?key)", re.I
 )
-_QUIET_LOGGERS = {"werkzeug": logging.WARNING, "sqlalchemy": logging.WARNING, "alembic": logging.INFO}
+_QUIET_LOGGERS = {
+    "werkzeug": logging.WARNING,
+    "sqlalchemy": logging.WARNING,
+    "backend.core.db.connections": logging.WARNING,  # SQLAlchemy's pool logs under its class's module
+    "alembic": logging.INFO,
+}
 
 
 def _redact(value: Any) -> Any:
@@ -37,6 +45,64 @@ def _redact(value: Any) -> Any:
 def redact_sensitive(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
     """Replace the value of every key that names a credential, at any depth."""
     return {k: REDACTED if _SENSITIVE_KEY.search(k) else _redact(v) for k, v in event_dict.items()}
+
+
+class DatabaseErrorInLog(Exception):
+    """What the logs show of a database error: its kind, SQLSTATE, constraint and statement. Not the
+    statement's values, nor the server's message and detail, which quote them ("Key (email)=(...)",
+    "Failing row contains (...)")."""
+
+
+def _exception_of(exc_info: Any) -> BaseException | None:
+    if exc_info is True:
+        return sys.exc_info()[1]
+    if isinstance(exc_info, BaseException):
+        return exc_info
+    if isinstance(exc_info, tuple) and len(exc_info) == 3:
+        return exc_info[1] if isinstance(exc_info[1], BaseException) else None
+    return None
+
+
+def _database_error(error: BaseException) -> BaseException | None:
+    """The database error in `error`'s chain (itself, its cause or its context), if any."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, sa_exc.StatementError | psycopg.Error | sqlite3.Error):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _kind(error: BaseException) -> str:
+    return f"{type(error).__module__}.{type(error).__qualname__}"
+
+
+def _described(error: BaseException, database_error: BaseException) -> str:
+    driver_error = getattr(database_error, "orig", None) or database_error
+    parts = [_kind(error)]
+    parts += [f"from {_kind(driver_error)}"] if driver_error is not error else []
+    sqlstate = getattr(driver_error, "sqlstate", None) or getattr(driver_error, "sqlite_errorname", None)
+    parts += [f"sqlstate={sqlstate}"] if sqlstate else []
+    diagnosis = getattr(driver_error, "diag", None)
+    for field in ("table_name", "column_name", "constraint_name"):
+        value = getattr(diagnosis, field, None)
+        parts += [f"{field.removesuffix('_name')}={value}"] if value else []
+    statement = getattr(database_error, "statement", None)
+    parts += [f"[SQL: {statement[:2000]}]"] if statement else []
+    return " ".join(parts)
+
+
+def scrub_database_errors(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
+    """A logged exception that is (or comes from) a database error is replaced by its description
+    (`DatabaseErrorInLog`, same traceback): no bound values, no server message quoting them."""
+    error = _exception_of(event_dict.get("exc_info"))
+    database_error = _database_error(error) if error is not None else None
+    if error is not None and database_error is not None:
+        scrubbed = DatabaseErrorInLog(_described(error, database_error))
+        event_dict["exc_info"] = scrubbed.with_traceback(error.__traceback__)
+    return event_dict
 
 
 class StdoutHandler(logging.StreamHandler[TextIO]):
@@ -85,11 +151,13 @@ def configure_logging(settings: Settings) -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
+    # The local debugging switch DB_LOG_PARAMETERS shows database errors whole.
+    scrub: list[Processor] = [] if settings.db_log_parameters else [scrub_database_errors]
     handler = StdoutHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *render],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *scrub, *render],
         )
     )
     root = logging.getLogger()

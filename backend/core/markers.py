@@ -49,6 +49,14 @@ class RouteSpec:
     writes: bool = False  # a GET that writes (an audit event, say): it runs in a transaction
     limits: tuple[RouteLimit, ...] = ()
     api: ApiDoc | None = None
+    long_running: bool = False  # deadline LONG_REQUEST_DEADLINE_SECONDS, not REQUEST_DEADLINE_SECONDS
+
+
+def long_running(view: F) -> F:
+    """A route that legitimately runs long (an export, an import, a backup): its waits on the
+    database end at LONG_REQUEST_DEADLINE_SECONDS instead of REQUEST_DEADLINE_SECONDS."""
+    route_spec(view).long_running = True
+    return view
 
 
 def route_spec(view: Callable[..., Any] | None) -> RouteSpec:

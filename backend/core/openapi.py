@@ -25,9 +25,15 @@ JsonSchemaKey = tuple[Any, str]  # (the declared type, "validation" or "serializ
 
 REF = "#/components/schemas/{model}"
 TEXT_PATTERN = "^[^\\u0000]*$"
-# At least one character that Python's strip() keeps: not \s, nor the separators \x1c-\x1f and \x85.
-# (Lone surrogates are refused too, but a pattern cannot name them portably: they are not text.)
-NON_BLANK_TEXT_PATTERN = "^[\\s\\u001c-\\u001f\\u0085]*[^\\s\\u001c-\\u001f\\u0085\\u0000][^\\u0000]*$"
+# White space exactly as the server trims it (`core/validation.py: trim`, Python's str.isspace()),
+# spelled out: JSON Schema's \s would add U+FEFF, which the server keeps.
+_SPACE = (
+    "\\t\\n\\u000b\\f\\r\\u001c-\\u001f \\u0085\\u00a0\\u1680\\u2000-\\u200a"
+    "\\u2028\\u2029\\u202f\\u205f\\u3000"
+)
+# At least one character that trimming keeps. (Lone surrogates are refused too, but a pattern
+# cannot name them portably: they are not text.)
+NON_BLANK_TEXT_PATTERN = f"^[{_SPACE}]*[^{_SPACE}\\u0000][^\\u0000]*$"
 _PATH_PARAMETER = re.compile(r"<(?:(?P<converter>[^:<>]+):)?(?P<name>\w+)>")
 _CONVERTERS = {"uuid": {"type": "string", "format": "uuid"}, "int": {"type": "integer"}}
 _ANY = re.compile(r"any\((?P<choices>[^)]*)\)")

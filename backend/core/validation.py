@@ -1,12 +1,19 @@
-"""Request parsing with pydantic: malformed JSON is a 400, invalid content a 422 with field errors."""
+"""Request parsing with pydantic: a body of another type than the route's is a 415, malformed JSON
+a 400, invalid content a 422 with field errors.
+
+The rules every input model follows: unknown fields are errors; text is judged by its length as
+sent (the OpenAPI document's maxLength), then trimmed of white space (`trim`, the one definition),
+then judged for the rest (not blank, its pattern); dates are ISO 8601 calendar dates (`IsoDate`)
+and points in time ISO 8601 with an offset (`Timestamp`), never Unix times.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar, cast
 
 from flask import request
 from pydantic import (
@@ -16,23 +23,80 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     ValidationError,
     WithJsonSchema,
     model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
-from backend.core.errors import BadRequest, ValidationFailed
+from backend.core.errors import BadRequest, UnsupportedMediaType, ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
 
 
-class InputModel(BaseModel):
-    """Base for request bodies and query strings: unknown fields are errors, not silently dropped."""
+def trim(text: str) -> str:
+    """The one definition of what is trimmed from text: white space at either end, as
+    `str.isspace()` has it (Unicode's: U+0085, U+00A0, U+2028, U+3000 ..., and U+001C-U+001F)."""
+    return text.strip()
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+_TEXT_RULE = "homeroom_text_rule"
+# Keys of a core schema that hold values, not schemas: left as they are.
+_NOT_SCHEMAS = frozenset({"metadata", "config", "default", "serialization", "expected", "members", "cls"})
+
+
+def _as_sent_then_trimmed(max_length: int | None) -> core_schema.NoInfoWrapValidatorFunction:
+    def check(value: Any, handler: core_schema.ValidatorFunctionWrapHandler) -> Any:
+        if isinstance(value, str):
+            if max_length is not None and len(value) > max_length:
+                raise PydanticCustomError(
+                    "string_too_long",
+                    "String should have at most {max_length} characters",
+                    {"max_length": max_length},
+                )
+            value = trim(value)
+        return handler(value)
+
+    return check
+
+
+def _text_rule(schema: Any) -> Any:
+    """`schema` with the text rule around every string in it: the maximum length is judged on the
+    value as sent (the document's `maxLength`), then the value is trimmed, then everything else
+    (a minimum of 1 means "not blank", a pattern) is judged on the trimmed text. A string declared
+    `strip_whitespace=False` (a password) is kept and judged as sent."""
+    if isinstance(schema, list | tuple):
+        return type(schema)(_text_rule(item) for item in schema)
+    if not isinstance(schema, dict) or schema.get("metadata", {}).get(_TEXT_RULE):
+        return schema
+    if schema.get("type") == "str":
+        if schema.get("strip_whitespace") is False:
+            return schema
+        return core_schema.no_info_wrap_validator_function(
+            _as_sent_then_trimmed(schema.get("max_length")),
+            {**schema, "strip_whitespace": False},
+            metadata={_TEXT_RULE: True},
+        )
+    return {key: value if key in _NOT_SCHEMAS else _text_rule(value) for key, value in schema.items()}
+
+
+class InputModel(BaseModel):
+    """Base for request bodies and query strings: unknown fields are errors, not silently dropped;
+    text is judged by the text rule (`_text_rule`: its length as sent, then trimmed)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: type[BaseModel], handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        # pydantic builds every input model's schema through here (`handler(source)` is its own);
+        # the JSON schema, and so the OpenAPI document, is unchanged: the rule wraps each string
+        # without changing it, and the document is generated from the string inside.
+        return cast(CoreSchema, _text_rule(handler(source)))
 
 
 # A field whose value never shows in a repr (a log line, a traceback, a debugger): credentials,
@@ -53,23 +117,40 @@ def _in_utc(value: datetime) -> datetime:
         raise ValueError("is out of range once converted to UTC") from None
 
 
-def _iso_text(pattern: re.Pattern[str], form: str) -> Callable[[Any], Any]:
-    """A query string holds text: only the ISO form counts (not "0", read as a Unix time)."""
-
-    def check(value: Any) -> Any:
-        if isinstance(value, str) and not pattern.fullmatch(value):
-            raise ValueError(f"use the form {form}")
-        return value
-
-    return check
-
-
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _ISO_TIMESTAMP = re.compile(
-    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})", re.I
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})",
+    re.I,
 )
+
+
+def _iso_date(value: Any) -> Any:
+    """Only an ISO 8601 calendar date, as text: not a Unix time ("0", 1700000000, which pydantic
+    would read as one), not 20260102, not a date with a time. A `date` from Python passes."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass  # 2026-13-01: the form, but no such day
+    raise PydanticCustomError("date_format", "Use a calendar date in the form YYYY-MM-DD (ISO 8601).")
+
+
+def _iso_timestamp(value: Any) -> Any:
+    """Only an ISO 8601 point in time with its offset, as text (not a Unix time); a `datetime` passes."""
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_TIMESTAMP.fullmatch(value)):
+        return value
+    raise PydanticCustomError(
+        "datetime_format",
+        "Use a point in time in the form YYYY-MM-DDTHH:MM:SS+00:00 (ISO 8601, with its offset).",
+    )
+
+
+# Every date a request gives, in a body or a query string (documented as `format: date`).
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 # A point in time with its offset, that converts to UTC (a naive time is ambiguous: refused).
-Timestamp = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_timestamp), AfterValidator(_in_utc)]
 
 
 def _whole(value: Any) -> Any:
@@ -121,9 +202,6 @@ def decimal_schema(minimum: Decimal, maximum: Decimal = MAX_HUNDREDTHS) -> WithJ
 
 # An integer in a JSON body: 14 or 14.0.
 Integer = Annotated[int, BeforeValidator(_whole)]
-# In query strings: dates as YYYY-MM-DD, timestamps as ISO 8601 with an offset.
-QueryDate = Annotated[date, BeforeValidator(_iso_text(_ISO_DATE, "YYYY-MM-DD"))]
-QueryTimestamp = Annotated[Timestamp, BeforeValidator(_iso_text(_ISO_TIMESTAMP, "YYYY-MM-DDTHH:MM:SS+00:00"))]
 
 
 # A NUL in JSON text can only be the escape \u0000 (preceded by an even number of backslashes).
@@ -190,12 +268,37 @@ def validate(model: type[M], data: Any, prefix: str) -> M:
         raise ValidationFailed(field_errors(error, prefix)) from None
 
 
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+JSON_MEDIA_TYPE = "application/json"
+
+
+def has_body() -> bool:
+    """Whether the request carries a body that counts (other methods' bodies are ignored)."""
+    return request.method in BODY_METHODS and (
+        bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    )
+
+
+def check_media_type(accepted: str | None) -> None:
+    """A body, when there is one, is of the type the route declares: JSON unless it declares
+    another (`text/csv`); else 415. `@api` checks it, so after authentication and `@requires`:
+    a caller learns a route's body rules only once allowed to use it."""
+    if not has_body():
+        return
+    if accepted is not None:
+        if request.mimetype != accepted:
+            raise UnsupportedMediaType(f"This request's body must be {accepted} (Content-Type: {accepted}).")
+    elif not request.is_json:
+        raise UnsupportedMediaType(f"Request bodies must be JSON (Content-Type: {JSON_MEDIA_TYPE}).")
+
+
 def parse_body(model: type[M], *, optional: bool = False) -> M:
     """The JSON body of the current request, validated as `model`.
 
-    A body of another type never gets here (the pipeline answers 415), so no JSON means no body:
-    a 400, or with `optional` the model's defaults.
+    A body of another type is a 415 (`check_media_type`), so no JSON means no body: a 400, or
+    with `optional` the model's defaults.
     """
+    check_media_type(None)
     if not request.is_json:
         if optional and not request.content_length:
             return validate(model, {}, "body")

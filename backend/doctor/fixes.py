@@ -26,6 +26,7 @@ from backend.doctor.models import DoctorFix
 from backend.doctor.schemas import FixOutcomeOut
 from backend.doctor.service import scan_models
 from backend.doctor.switch import require_fixing
+from backend.tenancy import owner_access
 
 log = structlog.get_logger("homeroom.doctor")
 RETRY_AFTER = timedelta(hours=1)
@@ -115,6 +116,11 @@ def _backup(settings: Settings) -> str:
 
 
 def _execute(fix: SafeFix) -> None:
+    with owner_access("doctor fix"):  # schema changes: the owner's, not the app role's
+        _execute_statements(fix)
+
+
+def _execute_statements(fix: SafeFix) -> None:
     if fix.transactional:
         with db.engine.begin() as connection:
             for statement in fix.statements:

@@ -10,7 +10,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints
 
 from backend.core.pagination import PageQuery
-from backend.core.validation import InputModel, Integer, OutputModel, Timestamp
+from backend.core.validation import InputModel, Integer, IsoDate, OutputModel, Timestamp
 from backend.fees.models import InvoiceState, PaymentMethod
 
 Cents = Annotated[
@@ -34,8 +34,10 @@ class LineIn(InputModel):
 class InvoiceIn(InputModel):
     student_id: uuid.UUID
     number: Annotated[str, StringConstraints(min_length=1, max_length=32)]
-    issue_date: date | None = Field(default=None, description="Defaults to today in the school's time zone.")
-    due_date: date
+    issue_date: IsoDate | None = Field(
+        default=None, description="Defaults to today in the school's time zone."
+    )
+    due_date: IsoDate
     lines: list[LineIn] = Field(min_length=1, max_length=100)
 
 

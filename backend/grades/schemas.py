@@ -13,6 +13,7 @@ from backend.core.validation import (
     MAX_HUNDREDTHS,
     DecimalText,
     InputModel,
+    IsoDate,
     OutputModel,
     PatchModel,
     decimal_schema,
@@ -45,7 +46,7 @@ class AssessmentIn(InputModel):
     category: Category = Field(description="e.g. homework, quiz, exam")
     max_score: Positive
     weight: Weight = Decimal(1)
-    due_on: date | None = None
+    due_on: IsoDate | None = None
     published: bool = False
 
 
@@ -56,7 +57,7 @@ class AssessmentUpdateIn(PatchModel):
     category: Category | None = None
     max_score: Positive | None = None
     weight: Weight | None = None
-    due_on: date | None = None
+    due_on: IsoDate | None = None
     published: bool | None = None
 
 

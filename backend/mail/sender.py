@@ -30,6 +30,7 @@ from backend.core.extensions import db
 from backend.mail import outbox
 from backend.mail.models import MailStatus, OutboxMessage
 from backend.mail.smtp import DeliveryError, compose, send
+from backend.tenancy import platform_access
 
 log = structlog.get_logger("homeroom.mail")
 BeforeRound = Callable[[Settings], int]
@@ -81,7 +82,8 @@ class Sender:
         log.info("outbox_sender_started", sender=self.name)
         failures = 0
         while not self.stopping.is_set() and (deadline is None or time.monotonic() < deadline):
-            with self.app.app_context():
+            # Platform-wide work: every school's mail and its before-round hooks (late marks, say).
+            with self.app.app_context(), platform_access("mail sender"):
                 try:
                     worked = self.round()
                     failures = 0

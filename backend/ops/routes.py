@@ -6,7 +6,7 @@ from flask import Response
 
 from backend.config import current_settings
 from backend.core.api import api
-from backend.core.markers import in_transaction
+from backend.core.markers import in_transaction, long_running
 from backend.doctor import DoctorScan, SwitchOut
 from backend.ops import bp, service
 from backend.ops.schemas import (
@@ -31,6 +31,7 @@ def db_health() -> DbHealthOut:
 
 
 @bp.post("/db-health/scan")
+@long_running
 @requires("ops.manage")
 @api(response=ScanOut, problems=(409,))
 def scan() -> DoctorScan:
@@ -39,6 +40,7 @@ def scan() -> DoctorScan:
 
 
 @bp.post("/db-health/fixes")
+@long_running
 @requires("ops.manage")
 @api(body=FixesIn, response=FixesOut, problems=(409,))
 def fixes(body: FixesIn) -> FixesOut:
@@ -71,6 +73,7 @@ def list_backups() -> BackupsOut:
 
 
 @bp.post("/backups")
+@long_running
 @requires("ops.manage")
 @api(response=BackupCreatedOut, status=201, problems=(409,))
 def create_backup() -> BackupCreatedOut:
@@ -79,6 +82,7 @@ def create_backup() -> BackupCreatedOut:
 
 
 @bp.get("/audit/verify")
+@long_running
 @in_transaction  # chains are walked with a server-side cursor
 @requires("ops.read")
 @api(response=AuditVerifyOut)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +19,8 @@ from flask import Flask
 
 from backend.config import SETTINGS_EXTENSION
 from backend.core.cache import CACHE_EXTENSION, Cache
-from backend.core.db import migration_status
+from backend.core.context import RowScope, deadline_in
+from backend.core.db import migration_status, running_under
 from backend.core.ratelimit import LIMITER_EXTENSION
 
 log = structlog.get_logger("homeroom.health")
@@ -46,30 +47,43 @@ def _executor(app: Flask) -> ThreadPoolExecutor:
     process: a pool made before Gunicorn forks has no threads in the worker."""
     owner, executor = app.extensions.get(_EXECUTOR, (None, None))
     if not isinstance(executor, ThreadPoolExecutor) or owner != os.getpid():
-        executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="check")
+        executor = ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="check")
         app.extensions[_EXECUTOR] = (os.getpid(), executor)
     return executor
 
 
-def _in_app(app: Flask, check: Check) -> dict[str, Any] | None:
-    with app.app_context():
-        return check.run(app)
+# Every check of a probe runs at once; one that hangs holds its thread until its own deadline
+# (HEALTH_CHECK_TIMEOUT), so a few probes in a row never queue behind each other.
+_THREADS = 32
 
 
-def _run_one(app: Flask, check: Check) -> dict[str, Any]:
-    """One check, given up after HEALTH_CHECK_TIMEOUT: a dependency that does not answer in time is
-    down, however long it would hang (the check goes on in the background, bounded by its own
-    timeouts)."""
+def _in_app(app: Flask, check: Check, timeout: float) -> tuple[dict[str, Any], float]:
+    """A check on its thread, with how long it took: platform-wide work (it may count every
+    school's rows), whose waits on the database end at the probe's timeout."""
     started = time.perf_counter()
+    with app.app_context(), deadline_in(timeout), running_under(_HEALTH_CHECKS):
+        details = check.run(app) or {}
+    return details, time.perf_counter() - started
+
+
+_HEALTH_CHECKS = RowScope(platform="health checks")
+
+
+def _outcome(
+    check: Check, future: Future[tuple[dict[str, Any], float]], started: float, until: float
+) -> dict[str, Any]:
+    """One check's result, waited for until the probe's shared deadline: a dependency that does not
+    answer in time is down, however long it would hang."""
     result: dict[str, Any] = {"critical": check.critical}
-    timeout = app.extensions[SETTINGS_EXTENSION].health_check_timeout
     try:
-        details = _executor(app).submit(_in_app, app, check).result(timeout=timeout) or {}
+        details, took = future.result(timeout=max(0.0, until - time.perf_counter()))
         result["status"] = details.pop("status", "ok")
         result.update(details)
+        result["latency_ms"] = round(took * 1000, 2)
+        return result
     except FutureTimeout:
         result["status"], result["error"] = "down", "Timeout"
-        log.warning("health_check_timed_out", check=check.name, timeout_seconds=timeout)
+        log.warning("health_check_timed_out", check=check.name)
     except Exception as error:  # noqa: BLE001 - any failure of a dependency is reported, not raised
         result["status"] = "down"
         result["error"] = type(error).__name__
@@ -79,11 +93,19 @@ def _run_one(app: Flask, check: Check) -> dict[str, Any]:
 
 
 def run_checks(app: Flask, *, critical_only: bool = False) -> dict[str, dict[str, Any]]:
+    """The checks, all at once, answered within HEALTH_CHECK_TIMEOUT together (not one after another)."""
     # `current_app` is a context-local proxy; the checks' threads need the app object itself.
     app = getattr(app, "_get_current_object", lambda: app)()
-    checks: dict[str, Check] = app.extensions.get(_REGISTRY, {})
+    checks = [
+        check for check in app.extensions.get(_REGISTRY, {}).values() if check.critical or not critical_only
+    ]
+    timeout = app.extensions[SETTINGS_EXTENSION].health_check_timeout
+    started = time.perf_counter()
+    until = started + timeout
+    futures = [_executor(app).submit(_in_app, app, check, timeout) for check in checks]
     return {
-        name: _run_one(app, check) for name, check in checks.items() if check.critical or not critical_only
+        check.name: _outcome(check, future, started, until)
+        for check, future in zip(checks, futures, strict=True)
     }
 
 

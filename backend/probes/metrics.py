@@ -11,10 +11,13 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
+from backend.core.context import RowScope
+from backend.core.db import running_under
 from backend.core.extensions import db
 
 StateFamilies = Callable[[], Iterable[GaugeMetricFamily]]
 _STATE_METRICS = "homeroom.state_metrics"
+_METRICS = RowScope(platform="metrics")
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ class StateCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         for metric in self.app.extensions.get(_STATE_METRICS, ()):
-            with self.app.app_context():
+            with self.app.app_context(), running_under(_METRICS):  # figures across every school
                 try:
                     families = list(metric.read())
                 except SQLAlchemyError:

@@ -11,6 +11,7 @@ from sqlalchemy import exists, select
 from backend import audit
 from backend.core.errors import Conflict, ValidationFailed
 from backend.core.extensions import db
+from backend.core.validation import trim
 from backend.schools.models import School
 from backend.tenancy import AuthContext
 
@@ -31,7 +32,7 @@ def create_school(name: str, slug: str, timezone: str, currency: str) -> School:
         raise ValidationFailed.on("currency", "Use an ISO 4217 code, such as GBP.")
     if db.session.scalar(select(exists().where(School.slug == slug))):
         raise Conflict(f"A school with slug {slug!r} already exists.")
-    school = School(name=name.strip(), slug=slug, timezone=timezone, currency=currency)
+    school = School(name=trim(name), slug=slug, timezone=timezone, currency=currency)
     db.session.add(school)
     db.session.flush()
     audit.start_chain(school.id)

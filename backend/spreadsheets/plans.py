@@ -20,6 +20,7 @@ from backend import audit
 from backend.core.csvfile import CellError
 from backend.core.extensions import db
 from backend.core.models import Base
+from backend.core.validation import trim
 from backend.tenancy import AuthContext
 
 R = TypeVar("R", bound=BaseModel)
@@ -30,13 +31,13 @@ FALSE = frozenset({"false", "no", "n", "0", ""})
 class RowModel(BaseModel):
     """A CSV row's values: text from a spreadsheet (numbers and dates as text), nothing extra."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")  # cells arrive trimmed (core/csvfile.py)
 
 
 def flag(value: Any) -> Any:
     """Spreadsheet booleans: true/false, yes/no, y/n, 1/0, empty = false."""
-    if isinstance(value, str) and value.strip().lower() in TRUE | FALSE:
-        return value.strip().lower() in TRUE
+    if isinstance(value, str) and trim(value).lower() in TRUE | FALSE:
+        return trim(value).lower() in TRUE
     return value
 
 

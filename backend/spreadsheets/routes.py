@@ -7,6 +7,7 @@ from flask import Response
 from backend.core import csvfile
 from backend.core.api import api
 from backend.core.idempotency import idempotent
+from backend.core.markers import long_running
 from backend.spreadsheets import bp
 from backend.spreadsheets.exports import export_rows
 from backend.spreadsheets.imports import run_import
@@ -18,6 +19,7 @@ EXPORT_KINDS = "any(students, classes, enrollments, guardians, attendance, grade
 
 
 @bp.post(f"/imports/<{IMPORT_KINDS}:kind>")
+@long_running
 @requires("imports.manage")
 @idempotent
 @api(query=ImportQuery, body_media_type="text/csv", response=ImportReportOut, problems=(422,))
@@ -27,6 +29,7 @@ def import_csv(kind: str, query: ImportQuery, body: bytes) -> ImportReportOut:
 
 
 @bp.get(f"/exports/<{EXPORT_KINDS}:kind>")
+@long_running
 @requires("exports.read")
 @api(query=ExportQuery, media_type="text/csv", problems=(403,))
 def export_csv(kind: str, query: ExportQuery) -> Response:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Literal
 
 from pydantic import Field
 
-from backend.core.validation import InputModel, OutputModel
+from backend.core.validation import InputModel, IsoDate, OutputModel
 
 
 class ImportQuery(InputModel):
@@ -19,8 +18,8 @@ class ImportQuery(InputModel):
 
 
 class ExportQuery(InputModel):
-    from_: date | None = Field(default=None, alias="from", description="Attendance: from this day.")
-    to: date | None = Field(default=None, description="Attendance: up to this day.")
+    from_: IsoDate | None = Field(default=None, alias="from", description="Attendance: from this day.")
+    to: IsoDate | None = Field(default=None, description="Attendance: up to this day.")
     class_id: uuid.UUID | None = Field(default=None, description="Attendance and grades: one class.")
     term_id: uuid.UUID | None = Field(default=None, description="Grades: one term.")
 

@@ -9,7 +9,7 @@ from typing import Annotated, ClassVar
 from pydantic import Field, StringConstraints, field_validator
 
 from backend.core.pagination import PageQuery
-from backend.core.validation import InputModel, Integer, OutputModel, PatchModel
+from backend.core.validation import InputModel, Integer, IsoDate, OutputModel, PatchModel
 from backend.students.models import StudentStatus
 
 Text100 = Annotated[str, StringConstraints(min_length=1, max_length=100)]
@@ -28,9 +28,11 @@ class StudentIn(InputModel):
     admission_number: Annotated[str, StringConstraints(min_length=1, max_length=32)]
     first_name: Text100
     last_name: Text100
-    date_of_birth: date
+    date_of_birth: IsoDate
     grade_level: GradeLevel
-    enrolled_on: date | None = Field(default=None, description="Defaults to today in the school's time zone.")
+    enrolled_on: IsoDate | None = Field(
+        default=None, description="Defaults to today in the school's time zone."
+    )
 
     _dob = field_validator("date_of_birth")(_not_in_future)
 
@@ -40,11 +42,11 @@ class StudentUpdateIn(PatchModel):
 
     first_name: Text100 | None = None
     last_name: Text100 | None = None
-    date_of_birth: date | None = None
+    date_of_birth: IsoDate | None = None
     grade_level: GradeLevel | None = None
     status: StudentStatus | None = None
-    enrolled_on: date | None = None
-    left_on: date | None = None
+    enrolled_on: IsoDate | None = None
+    left_on: IsoDate | None = None
 
     _dob = field_validator("date_of_birth")(_not_in_future)
 

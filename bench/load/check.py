@@ -257,11 +257,12 @@ def check_audit(findings: Findings, database_url: str, settings: dict[str, str])
     from backend import audit, create_app
     from backend.config import settings_from
     from backend.core.db import dispose_pools
+    from backend.tenancy import platform_access
 
     app = create_app(
         settings_from(APP_ENV="testing", DATABASE_URL=database_url, LOG_LEVEL="WARNING", **settings)
     )
-    with app.app_context():
+    with app.app_context(), platform_access("bench check"):
         for chain in audit.chain_ids():
             checked, broken = audit.verify_chain(chain)
             findings.checked["audit_events"] += checked

@@ -118,6 +118,7 @@ def seed(database_url: str, count: int, settings: dict[str, str]) -> Seeded:
     from backend.config.fields import SettingsFields
     from backend.core.db import dispose_pools
     from backend.core.extensions import db
+    from backend.tenancy import platform_access
 
     started = time.perf_counter()
     demo = seed_demo_school(database_url, **settings)
@@ -127,7 +128,7 @@ def seed(database_url: str, count: int, settings: dict[str, str]) -> Seeded:
         )
     )
     accounts = [Account(f"storm{n}@{EMAIL_DOMAIN}", secrets.token_urlsafe(12)) for n in range(count)]
-    with app.app_context():
+    with app.app_context(), platform_access("bench seed"):
         passwords = password_hasher()  # what the server builds from the same settings
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:  # argon2 releases the GIL
             hashes = list(pool.map(lambda account: passwords.hasher.hash(account.password), accounts))

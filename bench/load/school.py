@@ -107,13 +107,14 @@ def _add_extras(database_url: str, teachers: int, admins: int, settings: dict[st
     from backend.core.db import dispose_pools
     from backend.core.extensions import db
     from backend.students import Student
+    from backend.tenancy import platform_access
 
     app = create_app(
         settings_from(
             APP_ENV="testing", DATABASE_URL=database_url, LOG_LEVEL="WARNING", LOG_FORMAT="json", **settings
         )
     )
-    with app.app_context():
+    with app.app_context(), platform_access("bench seed"):
         admin = db.session.scalars(select(User).where(User.role == "admin")).one()
         school_id, password_hash, admin_email = admin.school_id, admin.password_hash, admin.email
         assert school_id is not None

@@ -23,6 +23,7 @@ from backend.config import ConfigError, settings_from
 from backend.core.db import dispose_pools
 from backend.core.extensions import db
 from backend.core.models import utcnow
+from backend.tenancy import owner_access
 from tests.conftest import (
     ON_POSTGRES,
     PASSWORD,
@@ -196,7 +197,8 @@ def _run(app: Flask, statement: Any) -> None:
 
 
 def _raw(app: Flask, sql: str, **params: Any) -> None:
-    with app.app_context(), db.engine.begin() as connection:
+    """SQL as the schema owner: what an attacker holding the owner's credentials could try."""
+    with app.app_context(), owner_access("test: the owner tampers"), db.engine.begin() as connection:
         connection.execute(text(sql), params)
 
 

@@ -28,7 +28,8 @@ from backend.audit import service as audit
 from backend.backups.databases import counts_at
 from backend.backups.models import BackupRun
 from backend.config import normalise_database_url, settings_from
-from backend.core.db import dispose_pools, scratch_database
+from backend.core.context import RowScope
+from backend.core.db import ambient_scope, dispose_pools, scratch_database
 from backend.core.extensions import db
 from backend.core.models import utcnow
 from backend.health_records.models import HealthRecord
@@ -154,7 +155,9 @@ def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     it, never replace it."""
     folder = tmp_path_factory.mktemp("source")
     with new_database(request.param, folder) as url:
-        seed(url, folder)
+        # Set up before the per-test platform scope of tests/conftest.py: name the task here.
+        with ambient_scope(RowScope(platform="tests")):
+            seed(url, folder)
         yield url
 
 

@@ -30,6 +30,7 @@ from backend.core.admission import (
     retry_after,
 )
 from backend.core.gunicorn_worker import write_problem
+from backend.core.http import SECURITY_HEADERS
 
 
 def filled(threads: int, budget: float, service: float, running: int = 0, queued: int = 0) -> Admission:
@@ -255,6 +256,8 @@ def test_the_overloaded_answer_is_a_problem_that_closes_the_connection() -> None
     assert headers["connection"] == "close"
     assert headers["retry-after"] == "3"
     assert headers["x-request-id"] == "req-1"
+    for name, value in SECURITY_HEADERS:  # as on every other answer
+        assert headers[name.lower()] == value
     assert body["code"] == "overloaded" and body["status"] == 503
     assert body["instance"] == "/api/fees/payments" and body["request_id"] == "req-1"
 

@@ -26,6 +26,7 @@ from backend.core.extensions import db as _db
 from backend.core.markers import public
 from backend.core.models import Base, Timestamps, UUIDPrimaryKey, isoformat_z
 from backend.models import import_all_models
+from backend.tenancy import owner_access
 from tests.conftest import base_config, postgres_only, sqlite_only
 
 
@@ -123,10 +124,12 @@ class _Sample(UUIDPrimaryKey, Timestamps, Base):
 @pytest.fixture
 def sample_table(app):  # type: ignore[no-untyped-def]
     with app.app_context():
-        _Sample.__table__.create(_db.engine)
+        with owner_access("test: a table of its own"):
+            _Sample.__table__.create(_db.engine)
         yield
         _db.session.rollback()
-        _Sample.__table__.drop(_db.engine)
+        with owner_access("test: a table of its own"):
+            _Sample.__table__.drop(_db.engine)
 
 
 @pytest.mark.usefixtures("sample_table")

@@ -17,6 +17,7 @@ from backend.core import errors
 from backend.core.extensions import db
 from backend.core.markers import public
 from backend.core.validation import InputModel, parse_body
+from backend.tenancy import owner_access
 from tests.conftest import UNREACHABLE_DATABASE_URL, AppFactory
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "code", "request_id"}
@@ -310,12 +311,14 @@ def test_unreachable_database_is_503_with_retry_after(make_app: AppFactory) -> N
 @pytest.fixture
 def rollback_table(app: Flask):  # type: ignore[no-untyped-def]
     with app.app_context():
-        db.session.execute(text("CREATE TABLE rollback_probe (note VARCHAR(40))"))
-        db.session.commit()
+        with owner_access("test: a table of its own"):
+            db.session.execute(text("CREATE TABLE rollback_probe (note VARCHAR(40))"))
+            db.session.commit()
         yield
         db.session.rollback()
-        db.session.execute(text("DROP TABLE rollback_probe"))
-        db.session.commit()
+        with owner_access("test: a table of its own"):
+            db.session.execute(text("DROP TABLE rollback_probe"))
+            db.session.commit()
 
 
 def _rows(app: Flask) -> int:

@@ -74,3 +74,69 @@ def test_a_frozen_database_path_is_a_503_and_heals(stalling_app: tuple[Flask, Fa
         )
         time.sleep(0.2)
     assert statuses == (200, 200)  # recovered by itself: no restart
+
+
+@pytest.fixture
+def deadline_app(make_app: AppFactory, migrated_database: str) -> Iterator[tuple[Flask, FaultProxy]]:
+    """The database's own bounds at their production defaults (DB_CLIENT_TIMEOUT 35 s, a 30 s wait
+    for a pooled connection): only the request's deadline can answer a frozen database sooner."""
+    url = make_url(migrated_database)
+    proxy = FaultProxy(url.port or 5432)
+    app = make_app(
+        DATABASE_URL=url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False),
+        REQUEST_DEADLINE_SECONDS=2,
+        LONG_REQUEST_DEADLINE_SECONDS=60,
+        HEALTH_CHECK_TIMEOUT=1,
+        DB_POOL_SIZE=2,  # an export holds two: the session's and the one its first rows are read on
+        DB_MAX_OVERFLOW=0,
+    )
+    yield app, proxy
+    proxy.set(Mode.PASS)
+    proxy.close()
+
+
+def test_a_frozen_database_costs_a_request_its_deadline(deadline_app: tuple[Flask, FaultProxy]) -> None:
+    app, proxy = deadline_app
+    client = app.test_client()
+    headers = auth_headers(client, make_user(app, make_school(app), "admin"))
+    assert client.get("/api/students", headers=headers).status_code == 200
+    with proxy.fault(Mode.FREEZE):
+        # Both well inside DB_CLIENT_TIMEOUT (35 s): the deadline (2 s) answers them. The first
+        # waits on its pooled connection; the second connects afresh, which the deadline bounds too.
+        first = _answer(lambda: app.test_client().get("/api/students", headers=headers), within=25)
+        second = _answer(lambda: app.test_client().get("/api/students", headers=headers), within=25)
+        for response in (first, second):
+            assert response.status_code == 503, response.get_json()
+            assert response.get_json()["code"] == "service_unavailable"
+            assert response.headers["Content-Type"] == "application/problem+json"
+        health = _answer(lambda: app.test_client().get("/api/health"), within=25)
+        assert health.status_code == 200
+        assert health.get_json()["components"]["database"]["status"] == "down"
+        assert _answer(lambda: app.test_client().get("/ready"), within=25).status_code == 503
+    assert client.get("/api/students", headers=headers).status_code == 200  # healed by itself
+
+
+def test_a_long_running_route_outlasts_the_ordinary_deadline(deadline_app: tuple[Flask, FaultProxy]) -> None:
+    """An export may wait on the database up to LONG_REQUEST_DEADLINE_SECONDS: a freeze longer than
+    the ordinary deadline (2 s) but shorter than that ends in a complete export."""
+    app, proxy = deadline_app
+    client = app.test_client()
+    headers = auth_headers(client, make_user(app, make_school(app), "admin"))
+    assert client.get("/api/exports/students", headers=headers).status_code == 200
+    proxy.set(Mode.FREEZE)
+    thaw = threading.Timer(4, proxy.set, args=(Mode.PASS,))
+    thaw.start()
+    try:
+        # Read whole on its thread: the body is streamed from the request's context.
+        status, body = _answer(
+            lambda: _whole(app.test_client().get("/api/exports/students", headers=headers)), 50
+        )
+    finally:
+        thaw.cancel()
+        proxy.set(Mode.PASS)
+    assert status == 200
+    assert body.splitlines()[0].lstrip("\ufeff").startswith("admission_number,")
+
+
+def _whole(response: Any) -> tuple[int, str]:
+    return response.status_code, response.get_data(as_text=True)

@@ -182,8 +182,12 @@ def test_backups_run_daily_and_are_verified_weekly() -> None:
         container = pod["containers"][0]
         assert container["command"][-2:] == command
         volumes = {volume["name"]: volume for volume in pod["volumes"]}
-        [mount] = [m for m in container["volumeMounts"] if m["mountPath"] == backup_dir]
+        # BACKUP_DIR is a folder of the volume (Homeroom keeps it at 700), not its group-owned root.
+        [mount] = [
+            m for m in container["volumeMounts"] if backup_dir.startswith(m["mountPath"].rstrip("/") + "/")
+        ]
         assert volumes[mount["name"]]["persistentVolumeClaim"]["claimName"] in claims
+        assert pod["securityContext"]["fsGroupChangePolicy"] == "OnRootMismatch"
 
 
 def test_the_doctor_scans_on_a_schedule_without_fixing() -> None:

@@ -14,6 +14,8 @@ from sqlalchemy import Connection, event, text
 
 from backend import create_app
 from backend.config import exit_on_config_error
+from backend.core.context import RowScope
+from backend.core.db import running_under
 from backend.core.extensions import db
 from backend.spreadsheets import exports
 
@@ -48,7 +50,8 @@ def _fail_the_export(_app: Flask, response: Response, **_extra: Any) -> None:
 
         dbapi.set_progress_handler(interrupt, 1)
         return
-    with _engine.connect() as other:
+    # As the schema owner: the app's role may not end a backend that its session user started.
+    with running_under(RowScope(owner=True)), _engine.connect() as other:
         other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": dbapi.info.backend_pid})
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
+
+import pytest
 
 from backend.core.dates import today_in
 from tests.school import World
@@ -120,3 +122,35 @@ def test_an_export_into_another_school_creates_the_same_records(world: World) ->
         "A-002",
         "B-001",
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("to", "0"),  # was read as a Unix time: 1970-01-01
+        ("from", "1700000000"),
+        ("from", "1699920000"),  # a Unix time at midnight: was 2023-11-14
+        ("to", "2026-13-01"),
+        ("to", "20260102"),
+        ("to", "2026-01-02T00:00:00"),
+        ("to", "2026-1-2"),
+        ("to", "\u0662\u0660\u0662\u0666-01-02"),  # digits, but not ASCII ones
+    ],
+)
+def test_export_dates_are_iso_calendar_dates_only(world: World, name: str, value: str) -> None:
+    response = world.client.get(
+        "/api/exports/attendance", query_string={name: value}, headers=world.as_("admin")
+    )
+    assert response.status_code == 422, response.get_data(as_text=True)
+    [error] = response.get_json()["errors"]
+    assert error["field"] == f"query.{name}"
+    assert error["type"] == "date_format"
+    assert "YYYY-MM-DD" in error["message"]
+
+
+def test_an_iso_date_range_exports(world: World) -> None:
+    _fill(world)
+    day = str(TODAY)
+    assert len(export(world, "attendance", "admin", **{"from": day, "to": day})) == 2
+    up_to_then = export(world, "attendance", "admin", to="2026-01-02")  # the marks are today's
+    assert len(up_to_then) == (2 if date(2026, 1, 2) >= TODAY else 0)

@@ -70,6 +70,24 @@ def test_three_bad_rows_among_two_thousand_write_nothing(world: World) -> None:
     assert student_count(world.app, school) == before
 
 
+def test_dates_in_a_file_are_iso_calendar_dates_only(world: World) -> None:
+    """Before, a cell of "0" was read as a Unix time (1970-01-01), and so was a midnight's."""
+    bad = {
+        2: "S-9001,Zero,Epoch,0,5,2024-09-01",
+        3: "S-9002,Unix,Time,2015-01-01,5,1699920000",
+        4: "S-9003,Compact,Date,20150101,5,2024-09-01",
+    }
+    refused = post_csv(world, "students", students_csv(3, bad=bad))
+    assert refused.status_code == 422
+    errors = refused.get_json()["report"]["errors"]
+    assert [(e["row"], e["column"]) for e in errors] == [
+        (2, "date_of_birth"),
+        (3, "enrolled_on"),
+        (4, "date_of_birth"),
+    ]
+    assert all("YYYY-MM-DD" in e["message"] for e in errors)
+
+
 def test_changes_are_updates_with_an_event_per_record(world: World) -> None:
     post_csv(world, "students", students_csv(3))
     changed = students_csv(3).replace("First2,", "Second,")

@@ -14,6 +14,9 @@ import psycopg
 from psycopg.abc import PQGen
 from sqlalchemy import Engine, event
 from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.pool import QueuePool
+
+from backend.core.context import time_left
 
 RV = TypeVar("RV")
 
@@ -46,15 +49,50 @@ class BoundedConnection(psycopg.Connection[Any]):
     """
 
     wait_timeout: float | None = None
+    row_scope: object = None  # the row scope last set on this connection (core/db/row_security.py)
+    row_scope_pending: bool = False  # set inside a transaction, which may yet roll it back
 
     def wait(self, gen: PQGen[RV], interval: float = 0.1, timeout: float | None = None) -> RV:
+        limit = request_bounded(self.wait_timeout if timeout is None else timeout)
         try:
-            return super().wait(gen, interval, self.wait_timeout if timeout is None else timeout)
+            return super().wait(gen, interval, limit)
         except psycopg.errors._WaitTimeout:  # psycopg's own (an OperationalError) for an expired wait
             self.pgconn.finish()
             raise psycopg.OperationalError(
-                f"no answer from the database server within {self.wait_timeout:g} s; connection closed"
+                f"no answer from the database server within {limit:g} s; connection closed"
             ) from None
+
+
+# Once a request's deadline has passed, a wait still gets this long: enough for a server that
+# answers, nothing much for one that does not.
+LAST_WAIT_SECONDS = 0.25
+
+
+def request_bounded(timeout: float | None) -> float | None:
+    """`timeout`, shortened to what is left of the current deadline (a request's, if in one)."""
+    left = time_left()
+    if left is None:
+        return timeout
+    left = max(left, LAST_WAIT_SECONDS)
+    return left if timeout is None else min(timeout, left)
+
+
+class DeadlinePool(QueuePool):
+    """SQLAlchemy's queue pool whose wait for a free connection also ends at the request's deadline."""
+
+    @property  # QueuePool reads self._timeout on each checkout
+    def _timeout(self) -> float:
+        bounded = request_bounded(self._pool_timeout)
+        return self._pool_timeout if bounded is None else bounded
+
+    @_timeout.setter
+    def _timeout(self, value: float) -> None:
+        self._pool_timeout = value
+
+    def recreate(self) -> QueuePool:
+        fresh = super().recreate()
+        fresh._timeout = self._pool_timeout  # not a request's remainder
+        return fresh
 
 
 def bound_waits(engine: Engine, wait_timeout: float) -> None:
@@ -62,6 +100,9 @@ def bound_waits(engine: Engine, wait_timeout: float) -> None:
 
     @event.listens_for(engine, "do_connect")
     def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> BoundedConnection:
+        left = time_left()  # connecting, too, ends at the deadline (libpq: whole seconds, 2 at least)
+        if left is not None and "connect_timeout" in cparams:
+            cparams = {**cparams, "connect_timeout": max(2, min(cparams["connect_timeout"], math.ceil(left)))}
         connection = BoundedConnection.connect(*cargs, **cparams)
         connection.wait_timeout = wait_timeout
         return connection

@@ -12,15 +12,23 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import QueuePool
 
 from backend.config import Settings, sqlite_file
-from backend.core.db.connections import bound_waits, pg_connect_args, ping_when_idle
+from backend.core.db.connections import DeadlinePool, bound_waits, pg_connect_args, ping_when_idle
+from backend.core.db.row_security import confine
 
 
 def engine_options(settings: Settings) -> dict[str, Any]:
     """`SQLALCHEMY_ENGINE_OPTIONS` for the configured database."""
     url = make_url(settings.database_url)
+    # Errors name the statement, never its values (names, emails), outside a local debug switch.
+    hide_parameters = not settings.db_log_parameters
     if url.get_backend_name() == "sqlite":
-        return {"connect_args": {"timeout": settings.db_busy_timeout_ms / 1000}}
+        return {
+            "connect_args": {"timeout": settings.db_busy_timeout_ms / 1000},
+            "hide_parameters": hide_parameters,
+        }
     return {
+        "hide_parameters": hide_parameters,
+        "poolclass": DeadlinePool,  # a wait for a free connection ends at the request's deadline
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_max_overflow,
         "pool_timeout": settings.db_pool_timeout,
@@ -32,13 +40,21 @@ def engine_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def configure_engine(engine: Engine, wait_timeout: float, ping_after_idle: float | None = None) -> None:
-    """Dialect set-up done once per engine: for PostgreSQL bounded waits and pings of idle
-    connections (when `ping_after_idle` is given); for SQLite the pragmas and its file's folder."""
+def configure_engine(
+    engine: Engine,
+    wait_timeout: float,
+    ping_after_idle: float | None = None,
+    app_role: str | None = None,
+) -> None:
+    """Dialect set-up done once per engine: for PostgreSQL bounded waits, pings of idle connections
+    (when `ping_after_idle` is given) and row security as `app_role` (when given); for SQLite the
+    pragmas and its file's folder."""
     if engine.dialect.name == "postgresql":
         bound_waits(engine, wait_timeout)
         if ping_after_idle is not None:
             ping_when_idle(engine, ping_after_idle)
+        if app_role is not None:
+            confine(engine, app_role)
         return
     if engine.dialect.name != "sqlite":
         return

@@ -43,6 +43,7 @@ def _probe_engine(app: Flask) -> Engine:
             pool_timeout=timeout,
             pool_pre_ping=True,
             connect_args=connect_args,
+            hide_parameters=True,
         )
         configure_engine(engine, wait_timeout=timeout)
         app.extensions[_PROBE_ENGINE] = engine

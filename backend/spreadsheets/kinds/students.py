@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from backend.core.csvfile import CellError
+from backend.core.validation import IsoDate
 from backend.spreadsheets.kinds.common import (
     GRADE_LEVEL_PROBLEM,
     AdmissionNumber,
@@ -25,11 +26,11 @@ class StudentRow(RowModel):
     admission_number: AdmissionNumber
     first_name: Text
     last_name: Text
-    date_of_birth: date
+    date_of_birth: IsoDate
     grade_level: int
-    enrolled_on: date | None = None
+    enrolled_on: IsoDate | None = None
     status: StudentStatus | None = None
-    left_on: date | None = None
+    left_on: IsoDate | None = None
 
 
 STUDENT_COLUMNS = tuple(StudentRow.model_fields)
