@@ -89,10 +89,10 @@ _DEADLINE: ContextVar[float] = ContextVar("homeroom_deadline", default=math.inf)
 
 
 @contextmanager
-def deadline_in(seconds: float) -> Iterator[None]:
-    """Outside a request (a health check's thread, say): the block's waits on the database end
-    `seconds` from now, as a request's do at its deadline."""
-    token = _DEADLINE.set(time.perf_counter() + seconds)
+def deadline_at(until: float) -> Iterator[None]:
+    """Outside a request (a health check's thread, say): the block's waits on the database end at
+    `until` (time.perf_counter()), as a request's do at its deadline."""
+    token = _DEADLINE.set(until)
     try:
         yield
     finally:
@@ -100,7 +100,7 @@ def deadline_in(seconds: float) -> Iterator[None]:
 
 
 def time_left() -> float | None:
-    """Seconds left before the current deadline (a request's, or `deadline_in`'s); None: none."""
+    """Seconds left before the current deadline (a request's, or `deadline_at`'s); None: none."""
     context = maybe_request_context()
     deadline = context.deadline if context is not None else _DEADLINE.get()
     return None if deadline == math.inf else deadline - time.perf_counter()

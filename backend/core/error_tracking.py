@@ -3,8 +3,9 @@ default PII, and a scrubber over every event and breadcrumb.
 
 The scrubber removes authorization headers, cookies, request bodies and query strings, and any
 value under a key that names a credential, a contact or health data, and masks email addresses
-wherever they appear (messages, exception values, breadcrumbs). Without a DSN sentry_sdk is not
-even imported.
+wherever they appear (messages, exception values, breadcrumbs); a database error is sent as its
+description, without the values of its statement (`core/logging.py: without_values`). Without a
+DSN sentry_sdk is not even imported.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from flask import Flask
 
 from backend.config import Settings
 from backend.core.context import current_request_id
+from backend.core.logging import without_values
 
 REDACTED = "[Filtered]"
 # Keys whose values never leave: credentials, contacts, and every health-record field.
@@ -77,7 +79,7 @@ def capture(error: BaseException) -> None:
     import sentry_sdk
 
     if sentry_sdk.get_client().is_active():
-        sentry_sdk.capture_exception(error)
+        sentry_sdk.capture_exception(without_values(error))  # a database error's values stay here
 
 
 def init_error_tracking(app: Flask, settings: Settings) -> None:

@@ -94,14 +94,25 @@ def _described(error: BaseException, database_error: BaseException) -> str:
     return " ".join(parts)
 
 
+def without_values(error: BaseException) -> BaseException:
+    """`error` as logs and error reports may show it: a database error (or one that comes from
+    one) becomes its description (`DatabaseErrorInLog`, same traceback); anything else stays."""
+    database_error = _database_error(error)
+    if database_error is None:
+        return error
+    return DatabaseErrorInLog(_described(error, database_error)).with_traceback(error.__traceback__)
+
+
+_SHOW_DATABASE_VALUES = [False]  # DB_LOG_PARAMETERS, as the last configure_logging() was told
+
+
 def scrub_database_errors(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
-    """A logged exception that is (or comes from) a database error is replaced by its description
-    (`DatabaseErrorInLog`, same traceback): no bound values, no server message quoting them."""
+    """A logged exception that is (or comes from) a database error is replaced by its description:
+    no bound values, no server message quoting them. First in the chain, so that what the standard
+    library's handlers get (Sentry's breadcrumbs among them) is scrubbed too."""
     error = _exception_of(event_dict.get("exc_info"))
-    database_error = _database_error(error) if error is not None else None
-    if error is not None and database_error is not None:
-        scrubbed = DatabaseErrorInLog(_described(error, database_error))
-        event_dict["exc_info"] = scrubbed.with_traceback(error.__traceback__)
+    if error is not None and not _SHOW_DATABASE_VALUES[0]:
+        event_dict["exc_info"] = without_values(error)
     return event_dict
 
 
@@ -129,7 +140,9 @@ def configure_logging(settings: Settings) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.stdlib.ExtraAdder(),
         redact_sensitive,
+        scrub_database_errors,
     ]
+    _SHOW_DATABASE_VALUES[0] = settings.db_log_parameters  # the local debugging switch
     # Only the handler's formatter depends on the format, so loggers cached by structlog stay valid.
     # Tracebacks never show local variables: a frame's locals hold request bodies (passwords, health
     # records, payments), and they would be rendered after the redaction step has run.
@@ -151,13 +164,11 @@ def configure_logging(settings: Settings) -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    # The local debugging switch DB_LOG_PARAMETERS shows database errors whole.
-    scrub: list[Processor] = [] if settings.db_log_parameters else [scrub_database_errors]
     handler = StdoutHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *scrub, *render],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *render],
         )
     )
     root = logging.getLogger()

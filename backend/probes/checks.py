@@ -19,7 +19,7 @@ from flask import Flask
 
 from backend.config import SETTINGS_EXTENSION
 from backend.core.cache import CACHE_EXTENSION, Cache
-from backend.core.context import RowScope, deadline_in
+from backend.core.context import RowScope, deadline_at
 from backend.core.db import migration_status, running_under
 from backend.core.ratelimit import LIMITER_EXTENSION
 
@@ -57,11 +57,14 @@ def _executor(app: Flask) -> ThreadPoolExecutor:
 _THREADS = 32
 
 
-def _in_app(app: Flask, check: Check, timeout: float) -> tuple[dict[str, Any], float]:
+def _in_app(app: Flask, check: Check, until: float) -> tuple[dict[str, Any], float]:
     """A check on its thread, with how long it took: platform-wide work (it may count every
-    school's rows), whose waits on the database end at the probe's timeout."""
+    school's rows), whose waits on the database end at the probe's cut-off; one that starts after
+    it (behind hung checks) does not run at all."""
     started = time.perf_counter()
-    with app.app_context(), deadline_in(timeout), running_under(_HEALTH_CHECKS):
+    if started >= until:
+        raise TimeoutError("the probe had given up before the check started")
+    with app.app_context(), deadline_at(until), running_under(_HEALTH_CHECKS):
         details = check.run(app) or {}
     return details, time.perf_counter() - started
 
@@ -102,7 +105,7 @@ def run_checks(app: Flask, *, critical_only: bool = False) -> dict[str, dict[str
     timeout = app.extensions[SETTINGS_EXTENSION].health_check_timeout
     started = time.perf_counter()
     until = started + timeout
-    futures = [_executor(app).submit(_in_app, app, check, timeout) for check in checks]
+    futures = [_executor(app).submit(_in_app, app, check, until) for check in checks]
     return {
         check.name: _outcome(check, future, started, until)
         for check, future in zip(checks, futures, strict=True)

@@ -3,6 +3,7 @@ backup, open schema issues, the outbox), collected when Prometheus scrapes GET /
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -11,7 +12,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
-from backend.core.context import RowScope
+from backend.config import SETTINGS_EXTENSION
+from backend.core.context import RowScope, deadline_at
 from backend.core.db import running_under
 from backend.core.extensions import db
 
@@ -42,7 +44,9 @@ class StateCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         for metric in self.app.extensions.get(_STATE_METRICS, ()):
-            with self.app.app_context(), running_under(_METRICS):  # figures across every school
+            # Figures across every school, each read given up at HEALTH_CHECK_TIMEOUT (then the fallback).
+            until = time.perf_counter() + self.app.extensions[SETTINGS_EXTENSION].health_check_timeout
+            with self.app.app_context(), running_under(_METRICS), deadline_at(until):
                 try:
                     families = list(metric.read())
                 except SQLAlchemyError:

@@ -38,7 +38,10 @@ def test_postgres_pool_settings_follow_configuration() -> None:
     assert options["pool_recycle"] == 3600
     assert "pool_pre_ping" not in options  # idle connections only: see ping_when_idle
     assert options["connect_args"]["connect_timeout"] == 5
-    assert options["connect_args"]["options"] == "-c statement_timeout=30000"
+    assert (
+        options["connect_args"]["options"]
+        == "-c statement_timeout=30000 -c client_connection_check_interval=1000"
+    )
     tuned = engine_options(
         settings_from(
             DATABASE_URL="postgresql://u@h/db",
@@ -48,7 +51,7 @@ def test_postgres_pool_settings_follow_configuration() -> None:
         )
     )
     assert (tuned["pool_size"], tuned["max_overflow"]) == (3, 0)
-    assert tuned["connect_args"]["options"] == "-c statement_timeout=1500"
+    assert tuned["connect_args"]["options"].startswith("-c statement_timeout=1500 ")
 
 
 @postgres_only

@@ -148,3 +148,33 @@ def test_without_a_dsn_sentry_is_not_even_imported() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_a_database_error_reaches_sentry_without_its_values(make_app: AppFactory, ingest: int) -> None:
+    import sentry_sdk
+    from sqlalchemy import text
+
+    from backend.core.extensions import db
+
+    name = "Quackenbush Sentinel-Row"  # not an email (those are masked anyway): a pupil's name
+    app = make_app(SENTRY_DSN=f"http://publickey@127.0.0.1:{ingest}/42")
+    failing = Blueprint("failing_insert", __name__)
+
+    @failing.post("/api/test-failing-insert")
+    @public
+    def failing_view() -> None:
+        # NOT NULL violation: the bound value, and PostgreSQL's "Failing row contains (...)" detail
+        db.session.execute(text("INSERT INTO schools (name) VALUES (:name)"), {"name": name})
+
+    app.register_blueprint(failing)
+    try:
+        assert app.test_client().post("/api/test-failing-insert", json={}).status_code == 500
+        sentry_sdk.flush(timeout=10)
+    finally:
+        sentry_sdk.get_client().close()
+    [event] = _events(Ingest.received)
+    assert event["exception"]["values"][-1]["type"] == "DatabaseErrorInLog"
+    everything = b"".join(Ingest.received).decode("utf-8", "replace")
+    assert name not in everything, everything[
+        max(0, everything.find(name) - 400) : everything.find(name) + 60
+    ]

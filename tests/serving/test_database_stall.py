@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Blueprint, Flask
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from backend.core.extensions import db
+from backend.core.markers import public
+from backend.tenancy import owner_access
 from tests.conftest import AppFactory, auth_headers, make_school, make_user, postgres_only
 from tests.faults import FaultProxy, Mode
 
@@ -140,3 +145,33 @@ def test_a_long_running_route_outlasts_the_ordinary_deadline(deadline_app: tuple
 
 def _whole(response: Any) -> tuple[int, str]:
     return response.status_code, response.get_data(as_text=True)
+
+
+def test_a_query_its_request_gave_up_on_does_not_run_on(make_app: AppFactory) -> None:
+    """A slow but live database: the request answers 503 at its deadline and closes the
+    connection, and the server cancels the statement (client_connection_check_interval) instead of
+    running it to its statement timeout while the pool opens another connection."""
+    app = make_app(REQUEST_DEADLINE_SECONDS=1, DB_STATEMENT_TIMEOUT_MS=120_000, DB_CLIENT_TIMEOUT=150)
+    marker = f"slow-{uuid.uuid4().hex}"
+    slow = Blueprint("slow_statement", __name__)
+
+    def sleeper() -> dict[str, str]:
+        db.session.execute(text(f"SELECT pg_sleep(60) /* {marker} */"))
+        return {}
+
+    slow.add_url_rule("/api/_test/slow", "slow", public(sleeper))
+    app.register_blueprint(slow)
+    response = _answer(lambda: app.test_client().get("/api/_test/slow"), within=30)
+    assert response.status_code == 503
+    running = 1
+    for _ in range(100):  # bounded: about 10 s for the server to notice; pg_sleep would take 60
+        with app.app_context(), owner_access("test: who is running"):
+            running = db.session.scalar(
+                text("SELECT count(*) FROM pg_stat_activity WHERE query LIKE :q AND pid <> pg_backend_pid()"),
+                {"q": f"%{marker}%"},
+            )
+            db.session.remove()
+        if not running:
+            break
+        time.sleep(0.1)
+    assert running == 0

@@ -28,7 +28,9 @@ def pg_connect_args(
     keepalive probes on an idle connection, and a limit on data sent but never acknowledged."""
     return {
         "connect_timeout": max(2, math.ceil(connect_timeout)),  # whole seconds; libpq treats < 2 as 2
-        "options": f"-c statement_timeout={statement_timeout_ms}",
+        # A statement whose client has given up (a request past its deadline closes the connection)
+        # is cancelled by the server within a second, not left running to its statement timeout.
+        "options": f"-c statement_timeout={statement_timeout_ms} -c client_connection_check_interval=1000",
         "application_name": "homeroom",
         "keepalives": 1,
         "keepalives_idle": 10,

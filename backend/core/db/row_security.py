@@ -91,8 +91,8 @@ def _apply(dbapi_connection: Any, scope: RowScope, app_role: str) -> None:
                 dbapi_connection.autocommit = autocommit
         dbapi_connection.row_scope_pending = False
     else:
-        # The scope changed while a transaction was open: it holds if the transaction commits; a
-        # rollback takes it back to the scope this connection had before (see `_settled`).
+        # The scope changed while a transaction was open: it holds for the transaction; after it
+        # (committed or not) it is set again before the next statement (see `_settled`).
         dbapi_connection.execute(_APPLY, values)
         dbapi_connection.row_scope_pending = True
     dbapi_connection.row_scope = scope
@@ -108,14 +108,19 @@ def confine(engine: Engine, app_role: str) -> None:
         if getattr(dbapi_connection, "row_scope", None) != scope:
             _apply(dbapi_connection, scope, app_role)
 
+    # A scope set inside a transaction is known only once the transaction is over: SQLAlchemy's
+    # "commit" event comes before the COMMIT (which may fail), a rollback (to a savepoint too) takes
+    # it back. Either way it is set again before the next statement.
     @event.listens_for(engine, "commit")
     def _committed(conn: Connection) -> None:
-        dbapi_connection = _live(conn)
-        if getattr(dbapi_connection, "row_scope_pending", False):
-            dbapi_connection.row_scope_pending = False
+        _settled(_live(conn))
 
     @event.listens_for(engine, "rollback")
     def _rolled_back(conn: Connection) -> None:
+        _settled(_live(conn))
+
+    @event.listens_for(engine, "rollback_savepoint")
+    def _rolled_back_to_savepoint(conn: Connection, _name: Any, _context: Any) -> None:
         _settled(_live(conn))
 
     @event.listens_for(engine, "reset")
@@ -129,7 +134,7 @@ def _live(conn: Connection) -> Any:
 
 
 def _settled(dbapi_connection: Any) -> None:
-    """After a rollback a scope set inside the transaction is gone: set it again before next use."""
+    """A scope set inside a transaction may be gone with it: set it again before the next statement."""
     if getattr(dbapi_connection, "row_scope_pending", False):
         dbapi_connection.row_scope = None
         dbapi_connection.row_scope_pending = False
@@ -168,7 +173,12 @@ def app_role_sql(role: str) -> list[str]:
             IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN
                 CREATE ROLE {role} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
             END IF;
-            IF NOT pg_has_role(current_user, '{role}', 'MEMBER') THEN
+            IF current_setting('server_version_num')::int >= 160000 THEN
+                -- PostgreSQL 16+: a role's creator holds it with ADMIN only; SET ROLE needs SET.
+                IF NOT pg_has_role(current_user, '{role}', 'SET') THEN
+                    EXECUTE format('GRANT {role} TO %I WITH SET TRUE', current_user);
+                END IF;
+            ELSIF NOT pg_has_role(current_user, '{role}', 'MEMBER') THEN
                 EXECUTE format('GRANT {role} TO %I', current_user);
             END IF;
         END $$""",  # noqa: S608 - `role` is a plain identifier (checked above)
@@ -177,4 +187,7 @@ def app_role_sql(role: str) -> list[str]:
         f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {role}",
         f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {role}",
         f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {role}",
+        # Prove it here, not at the app's first statement: the owner can act as the role.
+        f"SET LOCAL ROLE {role}",
+        "RESET ROLE",
     ]
