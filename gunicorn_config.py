@@ -8,27 +8,51 @@ the app's structlog pipeline.
 from __future__ import annotations
 
 import os
-import shutil
+import re
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-# Metrics from every worker go to files in one directory, fresh for each server start; this must
-# happen before anything imports prometheus_client (the app is preloaded below). A reload (SIGHUP)
-# re-reads this file in the same master and keeps the directory: counters survive it.
-_METRICS_OWNER = "HOMEROOM_METRICS_DIR_OWNER"
-if os.environ.get(_METRICS_OWNER) != str(os.getpid()):
-    _shm = Path("/dev/shm")  # noqa: S108 - a tmpfs, not a shared temp folder
-    _metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(
-        prefix="homeroom-metrics-", dir=_shm if _shm.is_dir() else None
-    )
-    shutil.rmtree(_metrics_dir, ignore_errors=True)
-    Path(_metrics_dir).mkdir(parents=True, exist_ok=True)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
+# Metrics from every worker go to files in one folder; this must happen before anything imports
+# prometheus_client (the app is preloaded below). PROMETHEUS_MULTIPROC_DIR names the folder (made
+# if missing; a relative path is under the project root); unset or empty, a fresh one in /dev/shm
+# (or the temp folder). Homeroom deletes only its own metrics files there ({type}_{pid}.db), at
+# each server start and when the server stops, and removes only a folder it made itself: an
+# operator's folder, and anything else in it, stays. A reload (SIGHUP) re-reads this file in the
+# same master and keeps the files: counters survive it.
+_METRICS_OWNER = "HOMEROOM_METRICS_DIR_OWNER"  # backend.config's METRICS_DIR_OWNER_VARIABLE
+_METRICS_DIR_MADE = "HOMEROOM_METRICS_DIR_MADE"  # "1" when this server made the folder
+_METRICS_FILE = re.compile(r"(?:counter|histogram|summary|gauge_[a-z]+)_\d+\.db")
+
+
+def _clear_metrics_files(folder: Path) -> None:
+    """Delete the files prometheus_client writes in `folder`, and nothing else."""
+    for path in folder.glob("*.db"):
+        if _METRICS_FILE.fullmatch(path.name) and path.is_file() and not path.is_symlink():
+            path.unlink(missing_ok=True)
+
+
+def _prepare_metrics_dir() -> None:
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        folder = Path(__file__).resolve().parent / given  # a relative path: under the project root
+        made = not folder.exists()
+        folder.mkdir(parents=True, exist_ok=True)
+    else:
+        shm = Path("/dev/shm")  # noqa: S108 - a tmpfs, not a shared temp folder
+        folder = Path(tempfile.mkdtemp(prefix="homeroom-metrics-", dir=shm if shm.is_dir() else None))
+        made = True
+    _clear_metrics_files(folder)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    os.environ[_METRICS_DIR_MADE] = "1" if made else ""
     os.environ[_METRICS_OWNER] = str(os.getpid())
     os.environ["HOMEROOM_STARTED_AT"] = str(time.time())
+
+
+if os.environ.get(_METRICS_OWNER) != str(os.getpid()):
+    _prepare_metrics_dir()
 
 import structlog  # noqa: E402 - after the metrics directory is set
 from gunicorn import glogging  # noqa: E402
@@ -149,6 +173,7 @@ def when_ready(server: Any) -> None:
         graceful_timeout=server.cfg.graceful_timeout,
         drain_seconds=drain_seconds(),
         queue_budget_seconds=queue_budget(),  # GUNICORN_QUEUE_BUDGET_SECONDS, read by each worker
+        metrics_dir=os.environ["PROMETHEUS_MULTIPROC_DIR"],
     )
 
 
@@ -171,6 +196,14 @@ def child_exit(server: Any, worker: Any) -> None:
 
 
 def on_exit(server: Any) -> None:
-    """The server stops: remove the metrics directory this master made."""
-    if os.environ.get(_METRICS_OWNER) == str(os.getpid()):
-        shutil.rmtree(os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""), ignore_errors=True)
+    """The server stops: delete this master's metrics files; remove the folder only if it made it
+    (and only once it is empty)."""
+    if os.environ.get(_METRICS_OWNER) != str(os.getpid()):
+        return
+    folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    _clear_metrics_files(folder)
+    if os.environ.get(_METRICS_DIR_MADE):
+        try:
+            folder.rmdir()
+        except OSError as error:  # not empty (someone put a file there), or gone already
+            log.warning("metrics_dir_kept", path=str(folder), reason=error.strerror)

@@ -6,8 +6,9 @@
 .DESCRIPTION
   The same steps as start_production.sh:
     1. finds Python >= 3.11, creates .venv if missing, installs requirements.txt when it changed
-    2. loads .env (writing one from .env.example with fresh secrets on first run);
-       variables already set in the environment win over .env
+    2. loads the file HOMEROOM_ENV_FILE names (none when empty), by default .env here (written
+       from .env.example with fresh secrets on first run); variables set (not empty) in the
+       environment win over the file, as in the app and every flask command
     3. validates the configuration and lists every problem
     4. waits for the database (DB_WAIT_TIMEOUT seconds, default 60), runs the migrations
     5. serves with waitress on 0.0.0.0:$PORT (default 8000) with GUNICORN_THREADS threads (default 4);
@@ -98,24 +99,33 @@ if (-not $NoInstall) {
 }
 
 Write-Step 'Configuration'
-if (-not (Test-Path .env)) {
+# The app's rule (backend/config/loading.py): the environment, then HOMEROOM_ENV_FILE (relative to
+# this folder; none when empty), by default .env.
+$envFile = if ($null -eq $env:HOMEROOM_ENV_FILE) { '.env' } else { $env:HOMEROOM_ENV_FILE }
+if (($null -eq $env:HOMEROOM_ENV_FILE) -and -not (Test-Path .env)) {
     if (-not (Test-Path .env.example)) { Stop-WithError '.env.example is missing; cannot create .env.' }
     & $VenvPython scripts/make_env.py
     if ($LASTEXITCODE -ne 0) { Stop-WithError 'could not write .env' }
     Write-Info 'created .env from .env.example with newly generated SECRET_KEY, JWT_SECRET_KEY and ENCRYPTION_KEY'
     Write-Info 'review it (CORS_ORIGINS, DATABASE_URL, REDIS_URL) before serving real users'
 }
-foreach ($line in Get-Content .env) {
-    if ($line -match '^\s*([A-Za-z_][A-Za-z0-9_]*)=(.*)$') {
-        $key = $Matches[1]
-        $value = $Matches[2]
-        if ($value -match '^"(.*)"$' -or $value -match "^'(.*)'$") { $value = $Matches[1] }
-        if ($null -eq [Environment]::GetEnvironmentVariable($key)) {
-            [Environment]::SetEnvironmentVariable($key, $value)
+if ($envFile) {
+    if (-not (Test-Path -LiteralPath $envFile -PathType Leaf)) {
+        Stop-WithError "HOMEROOM_ENV_FILE names $envFile, which does not exist" 78
+    }
+    foreach ($line in Get-Content -LiteralPath $envFile) {
+        if ($line -match '^\s*([A-Za-z_][A-Za-z0-9_]*)=(.*)$') {
+            $key = $Matches[1]
+            $value = $Matches[2]
+            if ($value -match '^"(.*)"$' -or $value -match "^'(.*)'$") { $value = $Matches[1] }
+            if ($value -and [string]::IsNullOrEmpty([Environment]::GetEnvironmentVariable($key))) {
+                [Environment]::SetEnvironmentVariable($key, $value)
+            }
         }
     }
 }
-$env:HOMEROOM_ENV_FILE = ''  # .env is loaded above; nothing reads it twice
+# HOMEROOM_ENV_FILE stays as it is (Windows cannot hold an empty variable: '' would unset it and
+# point the app at .env): the app reads the same file again, and the environment set above wins.
 $env:FLASK_SKIP_DOTENV = '1'
 
 & $VenvPython -m flask --app wsgi config check | Out-Null

@@ -13,8 +13,9 @@ Usage: ./start_production.sh [--check] [--migrate-only] [--no-install] [--help]
 
 Prepares and starts Homeroom with Gunicorn (gunicorn_config.py).
   1. finds Python >= 3.11, creates .venv if missing, installs requirements.txt when it changed
-  2. loads .env (writing one from .env.example with fresh secrets on first run);
-     variables already set in the environment win over .env
+  2. loads the file HOMEROOM_ENV_FILE names (none when empty), by default .env here (written
+     from .env.example with fresh secrets on first run); variables set (not empty) in the
+     environment win over the file, as in the app and every flask command
   3. validates the configuration and lists every problem
   4. waits for the database (DB_WAIT_TIMEOUT seconds, default 60), runs the migrations
   5. execs Gunicorn; with SMTP_URL set, runs the mail sender (flask outbox run) beside it,
@@ -56,7 +57,7 @@ create_env_file() {
   "$python" scripts/make_env.py || die "could not write .env"
 }
 
-# Export each KEY=VALUE of .env that the environment does not already set.
+# Export each non-empty KEY=VALUE of the file ($1) that the environment leaves unset or empty.
 load_env_file() {
   local line key value
   while IFS= read -r line || [ -n "$line" ]; do
@@ -64,18 +65,25 @@ load_env_file() {
     key=${BASH_REMATCH[1]}
     value=${BASH_REMATCH[2]}
     if [[ $value =~ ^\"(.*)\"$ || $value =~ ^\'(.*)\'$ ]]; then value=${BASH_REMATCH[1]}; fi
-    [ -n "${!key+set}" ] || export "$key=$value"
-  done <.env
+    if [ -n "$value" ] && [ -z "${!key:-}" ]; then export "$key=$value"; fi
+  done <"$1"
 }
 
+# The app's rule (backend/config/loading.py): the environment, then HOMEROOM_ENV_FILE (relative to
+# this folder; none when empty), by default .env.
 step "Configuration"
-if [ ! -f .env ]; then
+env_file=${HOMEROOM_ENV_FILE-.env}
+if [ -z "${HOMEROOM_ENV_FILE+set}" ] && [ ! -f .env ]; then
   create_env_file
   ok "created .env from .env.example with newly generated SECRET_KEY, JWT_SECRET_KEY and ENCRYPTION_KEY"
   info "review it (CORS_ORIGINS, DATABASE_URL, REDIS_URL) before serving real users"
 fi
-load_env_file
-export HOMEROOM_ENV_FILE="" FLASK_SKIP_DOTENV=1  # .env is loaded above; nothing reads it twice
+if [ -n "$env_file" ]; then
+  [ -f "$env_file" ] || die "HOMEROOM_ENV_FILE names $env_file, which does not exist" 78
+  load_env_file "$env_file"
+fi
+# Loaded above: the app and the flask commands below read no file again.
+export HOMEROOM_ENV_FILE="" FLASK_SKIP_DOTENV=1
 if ! "${flask[@]}" config check >/dev/null; then
   die "the configuration is invalid (see the problems listed above)" 78
 fi

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -53,6 +54,18 @@ AppFactory = Callable[..., Flask]
 T = TypeVar("T")
 postgres_only = pytest.mark.skipif(not ON_POSTGRES, reason="runs in the PostgreSQL pass (TEST_DATABASE_URL)")
 sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="runs in the SQLite pass")
+
+
+# Stand-ins that log every step of every conversation at INFO: aiosmtpd (`mail.log`: each
+# connection, command and reply; `mail.debug`). Their own threads write some of those lines after
+# the test that caused them has ended (a client's connection closing late), while pytest is not
+# capturing, so they landed among the progress dots. Only their warnings and errors are news.
+QUIET_STAND_INS = ("mail.log", "mail.debug")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name in QUIET_STAND_INS:  # the app's configure_logging() leaves these loggers alone
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -12,6 +12,7 @@ import swagger_ui
 from flask import Response, current_app, jsonify, send_from_directory
 
 from backend.apidocs import bp
+from backend.apidocs.tags import TAGS
 from backend.core.api import api
 from backend.core.markers import public
 from backend.core.openapi import build_openapi
@@ -31,7 +32,7 @@ _SPEC = "homeroom.openapi"
 def openapi_document() -> Response:
     """The OpenAPI 3.1 description of this API (generated from the code)."""
     if _SPEC not in current_app.extensions:
-        current_app.extensions[_SPEC] = build_openapi(current_app)
+        current_app.extensions[_SPEC] = build_openapi(current_app, TAGS)
     return jsonify(current_app.extensions[_SPEC])
 
 

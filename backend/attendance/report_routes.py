@@ -22,9 +22,12 @@ from backend.core.validation import OutputModel
 from backend.tenancy import current_auth, requires
 
 
-def _csv(name: str, rows: Iterable[OutputModel], kind: type[OutputModel]) -> Response:
-    """One column per field of `kind`, in the order the model declares them (the JSON's order)."""
-    columns = list(kind.model_fields)
+def _csv(
+    name: str, rows: Iterable[OutputModel], kind: type[OutputModel], leave_out: tuple[str, ...] = ()
+) -> Response:
+    """One column per field of `kind`, in the order the model declares them (the JSON's order),
+    but those in `leave_out` (a column that is always empty in this report)."""
+    columns = [column for column in kind.model_fields if column not in leave_out]
     return csvfile.response(name, columns, ([getattr(row, column) for column in columns] for row in rows))
 
 
@@ -82,4 +85,5 @@ def attendance_rates(query: RatesQuery) -> Items[RateOut]:
 @api(query=RatesQuery, media_type="text/csv", problems=(422,))
 def attendance_rates_csv(query: RatesQuery) -> Response:
     """The same, as CSV."""
-    return _csv(f"attendance-rates-by-{query.by}", _rates(query), RateOut)
+    by_class = ("admission_number",) if query.by == "class" else ()
+    return _csv(f"attendance-rates-by-{query.by}", _rates(query), RateOut, by_class)

@@ -9,7 +9,7 @@ import uuid
 from collections import defaultdict
 from datetime import date, timedelta
 
-from sqlalchemy import SQLColumnExpression, exists, func, select
+from sqlalchemy import SQLColumnExpression, exists, func, null, select
 
 from backend.attendance.models import ATTENDED, AttendanceRecord, AttendanceStatus
 from backend.attendance.schemas import AbsenceRunOut, MissingRegisterOut, RateOut
@@ -106,38 +106,44 @@ def absence_runs(auth: AuthContext, least: int) -> list[AbsenceRunOut]:
 
 
 def attendance_rates(auth: AuthContext, start: date, end: date, by: str) -> list[RateOut]:
-    """Counts per status and the rate, per class or per student, over the range."""
+    """Counts per status and the rate, per class or per student (with the student's admission
+    number), over the range; by name, then admission number."""
     if start > end or end - start > timedelta(days=366):
         raise ValidationFailed.on("query.from", "`from` must be on or before `to`, at most 366 days apart.")
     key: SQLColumnExpression[uuid.UUID]
     name: SQLColumnExpression[str]
+    number: SQLColumnExpression[str | None]
+    grouped: tuple[SQLColumnExpression[str | None], ...]
     model: type[Base]
     if by == "class":
         key, name, model, scope = SchoolClass.id, SchoolClass.name, SchoolClass, teaching(auth)
+        number, grouped = null(), ()  # PostgreSQL refuses a constant in GROUP BY
         join = SchoolClass.id == AttendanceRecord.class_id
     else:
         key, model, scope = Student.id, Student, visible_students(auth)
-        name = Student.last_name + ", " + Student.first_name
+        name, number = Student.last_name + ", " + Student.first_name, Student.admission_number
+        grouped = (number,)
         join = Student.id == AttendanceRecord.student_id
     rows = db.session.execute(
-        select(key, name, AttendanceRecord.status, func.count())
+        select(key, name, number, AttendanceRecord.status, func.count())
         .join(AttendanceRecord, join)
         .where(
             auth.owns(model), scope, auth.owns(AttendanceRecord), AttendanceRecord.on_date.between(start, end)
         )
-        .group_by(key, name, AttendanceRecord.status)
+        .group_by(key, name, AttendanceRecord.status, *grouped)
     )
-    counts: dict[tuple[uuid.UUID, str], dict[str, int]] = defaultdict(dict)
-    for row_id, row_name, status, number in rows:
-        counts[(row_id, row_name)][status] = number
-    ordered = sorted(counts.items(), key=lambda item: item[0][1])
-    return [_rate(row_id, row_name, c) for (row_id, row_name), c in ordered]
+    counts: dict[tuple[uuid.UUID, str, str | None], dict[str, int]] = defaultdict(dict)
+    for row_id, row_name, row_number, status, count in rows:
+        counts[(row_id, row_name, row_number)][status] = count
+    ordered = sorted(counts.items(), key=lambda item: (item[0][1], item[0][2] or ""))
+    return [_rate(*row, c) for row, c in ordered]
 
 
-def _rate(row_id: uuid.UUID, row_name: str, counts: dict[str, int]) -> RateOut:
+def _rate(row_id: uuid.UUID, row_name: str, admission_number: str | None, counts: dict[str, int]) -> RateOut:
     return RateOut(
         id=row_id,
         name=row_name,
+        admission_number=admission_number,
         present=counts.get(AttendanceStatus.PRESENT, 0),
         absent=counts.get(AttendanceStatus.ABSENT, 0),
         late=counts.get(AttendanceStatus.LATE, 0),

@@ -120,6 +120,9 @@ class AbsenceRunOut(OutputModel):
 class RateOut(OutputModel):
     id: uuid.UUID
     name: str
+    admission_number: str | None = Field(
+        description="By student: the student's admission number. By class: null (not in the CSV)."
+    )
     present: int
     absent: int
     late: int

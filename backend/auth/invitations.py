@@ -11,11 +11,11 @@ from sqlalchemy import select, update
 
 from backend import audit, mail
 from backend.auth.models import Invitation, User
-from backend.auth.passwords import policy_problem
+from backend.auth.password_policy import require_strong, words_about_user
 from backend.auth.service import Client, IssuedTokens, acting_user, open_session, password_hasher
 from backend.auth.tokens import hash_secret_token, new_secret_token
 from backend.config import current_settings
-from backend.core.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from backend.core.errors import BadRequest, Conflict, NotFound
 from backend.core.extensions import db
 from backend.core.models import utcnow
 from backend.mail import MailKind
@@ -114,9 +114,7 @@ def accept(token: str, password: str, client: Client) -> IssuedTokens:
     invitation, user = row
     if invitation.accepted_at or invitation.revoked_at or invitation.expires_at <= now or not user.is_active:
         raise BadRequest(NOT_USABLE)
-    problem = policy_problem(password)
-    if problem:
-        raise ValidationFailed.on("body.password", problem, "password_policy")
+    require_strong(password, words_about_user(user))
     invitation.accepted_at = now
     user.password_hash = password_hasher().hash(password)
     user.password_changed_at = now

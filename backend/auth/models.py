@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.core.models import Base, Timestamps, UUIDPrimaryKey, enum_check
@@ -54,7 +54,11 @@ class AuthSession(UUIDPrimaryKey, Timestamps, Base):
 
 
 class RefreshToken(UUIDPrimaryKey, Base):
-    """A refresh token, stored only as its SHA-256; `used_at` is set when it is rotated away."""
+    """A refresh token, stored only as its SHA-256; `used_at` is set when it is rotated away.
+
+    `successor_sealed` is the token that replaced it, encrypted under a key derived from this
+    token (`tokens.seal_successor`), so that the same token presented again within
+    REFRESH_REUSE_SECONDS gets the same new one; only a session's newest rotation keeps it."""
 
     __tablename__ = "refresh_tokens"
 
@@ -65,6 +69,7 @@ class RefreshToken(UUIDPrimaryKey, Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None] = mapped_column(default=None)
+    successor_sealed: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class Invitation(UUIDPrimaryKey, Timestamps, Base):

@@ -1,4 +1,4 @@
-"""Password hashing (argon2id), bounded per process, and the password policy.
+"""Password hashing (argon2id), bounded per process. The password rule is password_policy.py.
 
 Every hash and every verification (sign-in, the stand-in for an unknown account, password changes,
 resets, invitations, new users) runs on one of PASSWORD_HASH_CONCURRENCY hashing threads of its
@@ -19,8 +19,6 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from functools import cache
-from pathlib import Path
 from typing import TypeVar
 
 import structlog
@@ -31,27 +29,8 @@ from backend.config import Settings
 from backend.core.errors import ServiceUnavailable
 
 log = structlog.get_logger("homeroom.auth")
-MIN_LENGTH, MAX_LENGTH = 12, 128
-_COMMON_FILE = Path(__file__).with_name("common_passwords.txt")
 T = TypeVar("T")
 BUSY = "Too many sign-ins are being checked at once; try again in a moment."
-
-
-@cache
-def _common_passwords() -> frozenset[str]:
-    lines = _COMMON_FILE.read_text().splitlines()
-    return frozenset(line.strip().lower() for line in lines if line.strip() and not line.startswith("#"))
-
-
-def policy_problem(password: str) -> str | None:
-    """Why `password` is refused, or None when it is acceptable."""
-    if len(password) < MIN_LENGTH:
-        return f"Use at least {MIN_LENGTH} characters."
-    if len(password) > MAX_LENGTH:
-        return f"Use at most {MAX_LENGTH} characters."
-    if password.lower() in _common_passwords():
-        return "This password is too common; choose another."
-    return None
 
 
 def make_hasher(settings: Settings) -> PasswordHasher:

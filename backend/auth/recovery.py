@@ -16,12 +16,12 @@ from sqlalchemy import select, update
 from backend import audit, mail
 from backend.auth.access import forget_sessions
 from backend.auth.models import PasswordResetRequest, PasswordResetToken, User
-from backend.auth.passwords import policy_problem
+from backend.auth.password_policy import require_strong, words_about_user
 from backend.auth.schemas import normalise_email
 from backend.auth.service import acting_user, password_hasher, revoke_user_sessions
 from backend.auth.tokens import hash_secret_token, new_secret_token
 from backend.config import Settings
-from backend.core.errors import BadRequest, ValidationFailed
+from backend.core.errors import BadRequest
 from backend.core.extensions import db
 from backend.core.models import utcnow
 from backend.mail import MailKind
@@ -106,9 +106,7 @@ def confirm_reset(token: str, password: str) -> None:
     if row is None or row[0].used_at is not None or row[0].expires_at <= now or not row[1].is_active:
         raise BadRequest(NOT_USABLE)
     reset, user = row
-    problem = policy_problem(password)
-    if problem:
-        raise ValidationFailed.on("body.password", problem, "password_policy")
+    require_strong(password, words_about_user(user))
     db.session.execute(  # this link and any other the user was sent
         update(PasswordResetToken)
         .where(PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None))

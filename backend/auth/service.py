@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 import structlog
 from flask import Flask, current_app
@@ -16,9 +16,17 @@ from sqlalchemy import CursorResult, select, update
 from backend import audit
 from backend.auth.access import forget_sessions
 from backend.auth.models import AuthSession, RefreshToken, User
-from backend.auth.passwords import Passwords, policy_problem
+from backend.auth.password_policy import policy_problem, words_about_user
+from backend.auth.passwords import Passwords
 from backend.auth.schemas import ChildOut, MeOut, SchoolOut, UserOut, normalise_email
-from backend.auth.tokens import INVALID_TOKEN, hash_secret_token, issue_access_token, new_secret_token
+from backend.auth.tokens import (
+    INVALID_TOKEN,
+    hash_secret_token,
+    issue_access_token,
+    new_secret_token,
+    open_successor,
+    seal_successor,
+)
 from backend.config import current_settings
 from backend.core import metrics
 from backend.core.errors import NotFound, Unauthorized, ValidationFailed
@@ -54,10 +62,11 @@ def password_hasher() -> Passwords:
     return hasher
 
 
-def _issue(user: User, session: AuthSession, now: datetime) -> IssuedTokens:
-    """A new refresh token in the session's family and an access token for it; the caller commits."""
+def _issue(user: User, session: AuthSession, now: datetime, refresh: str | None = None) -> IssuedTokens:
+    """A new refresh token (`refresh`, else a fresh one) in the session's family and an access
+    token for it; the caller commits."""
     settings = current_settings()
-    refresh = new_secret_token()
+    refresh = refresh or new_secret_token()
     db.session.add(
         RefreshToken(
             session_id=session.id,
@@ -66,6 +75,12 @@ def _issue(user: User, session: AuthSession, now: datetime) -> IssuedTokens:
             expires_at=now + timedelta(days=settings.refresh_token_ttl_days),
         )
     )
+    return _answer(user, session, refresh, now)
+
+
+def _answer(user: User, session: AuthSession, refresh: str, now: datetime) -> IssuedTokens:
+    """A new access token for the session, sent with the refresh token `refresh`."""
+    settings = current_settings()
     access = issue_access_token(
         settings, user_id=user.id, session_id=session.id, school_id=user.school_id, role=user.role, now=now
     )
@@ -144,9 +159,15 @@ def _revoke(sessions: list[AuthSession], reason: str, now: datetime) -> None:
             session.revoked_at, session.revoked_reason = now, reason
 
 
+def _bad_refresh() -> Unauthorized:
+    return Unauthorized(BAD_REFRESH, headers={"WWW-Authenticate": INVALID_TOKEN})
+
+
 def refresh(token: str) -> IssuedTokens:
-    """Rotate: the presented token is spent and a new one issued. A token that was already spent
-    means it was copied: the whole session is revoked."""
+    """Rotate: the presented token is spent and a new one issued. The same token presented again
+    within REFRESH_REUSE_SECONDS of its rotation (two tabs, a retried request) gets the same new
+    token, while that one is unspent; any other reuse means the token was copied: the whole
+    session is revoked."""
     now = utcnow()
     row = db.session.execute(
         select(RefreshToken, AuthSession, User)
@@ -155,35 +176,71 @@ def refresh(token: str) -> IssuedTokens:
         .where(RefreshToken.token_hash == hash_secret_token(token))
     ).one_or_none()
     if row is None:
-        raise Unauthorized(BAD_REFRESH, headers={"WWW-Authenticate": INVALID_TOKEN})
+        raise _bad_refresh()
     stored, session, user = row
     if session.revoked_at is not None or not user.is_active or stored.expires_at <= now:
-        raise Unauthorized(BAD_REFRESH, headers={"WWW-Authenticate": INVALID_TOKEN})
-    # Spend the token atomically: of two concurrent refreshes with it, only one may succeed.
+        raise _bad_refresh()
+    successor = new_secret_token()
+    # Spend the token atomically: of concurrent refreshes with it, exactly one rotates it. The
+    # others wait for its commit (the row's lock; SQLite's write lock) and then find the same
+    # successor, sealed in the same statement.
     result = db.session.execute(
         update(RefreshToken)
         .where(RefreshToken.id == stored.id, RefreshToken.used_at.is_(None))
-        .values(used_at=now)
+        .values(used_at=now, successor_sealed=seal_successor(successor, predecessor=token))
         .execution_options(synchronize_session=False)
     )
-    spent = cast(CursorResult[Any], result).rowcount  # an UPDATE's result is a cursor result
-    if spent != 1:
-        _revoke([session], "reuse_detected", now)
-        audit.record(
-            acting_user(user),
-            "auth.refresh_reuse",
-            resource_type="session",
-            resource_id=session.id,
-        )
-        db.session.commit()
-        forget_sessions([session.id])
-        metrics.REFRESH_REUSE.inc()
-        log.warning("refresh_token_reuse", user_id=str(user.id), session_id=str(session.id))
-        raise Unauthorized(BAD_REFRESH, headers={"WWW-Authenticate": INVALID_TOKEN})
+    if cast(CursorResult[Any], result).rowcount != 1:  # an UPDATE's result is a cursor result
+        return _repeat(token, stored.id, session, user)
+    # Only the newest rotation may be answered again: older generations lose their sealed successor.
+    older = (RefreshToken.session_id == session.id, RefreshToken.id != stored.id)
+    db.session.execute(
+        update(RefreshToken)
+        .where(*older, RefreshToken.successor_sealed.is_not(None))
+        .values(successor_sealed=None)
+        .execution_options(synchronize_session=False)
+    )
     session.last_used_at = now
-    tokens = _issue(user, session, now)
+    tokens = _issue(user, session, now, successor)
     db.session.commit()
     return tokens
+
+
+def _repeat(token: str, token_id: uuid.UUID, session: AuthSession, user: User) -> IssuedTokens:
+    """`token` was rotated already. Within the reuse interval of that rotation, and while the token
+    it was replaced by is unspent, the answer is that same token (and an access token for the
+    session); otherwise the token was copied and the session ends."""
+    now = utcnow()
+    used_at, sealed = db.session.execute(
+        select(RefreshToken.used_at, RefreshToken.successor_sealed).where(RefreshToken.id == token_id)
+    ).one()
+    successor = open_successor(sealed, predecessor=token) if sealed else None
+    interval = timedelta(seconds=current_settings().refresh_reuse_seconds)
+    if successor is None or used_at is None or now - used_at >= interval or not _live(successor, now):
+        _reuse_detected(session, user, now)
+    db.session.commit()  # nothing written: ends the transaction the spending attempt began
+    log.info("refresh_repeated", user_id=str(user.id), session_id=str(session.id))
+    return _answer(user, session, successor, now)
+
+
+def _live(token: str, now: datetime) -> bool:
+    """Whether `token` is a stored refresh token that is neither spent nor expired."""
+    unspent = (RefreshToken.used_at.is_(None), RefreshToken.expires_at > now)
+    found = db.session.scalar(
+        select(RefreshToken.id).where(RefreshToken.token_hash == hash_secret_token(token), *unspent)
+    )
+    return found is not None
+
+
+def _reuse_detected(session: AuthSession, user: User, now: datetime) -> NoReturn:
+    """A spent token came back outside its reuse interval: it was copied. The session ends."""
+    _revoke([session], "reuse_detected", now)
+    audit.record(acting_user(user), "auth.refresh_reuse", resource_type="session", resource_id=session.id)
+    db.session.commit()
+    forget_sessions([session.id])
+    metrics.REFRESH_REUSE.inc()
+    log.warning("refresh_token_reuse", user_id=str(user.id), session_id=str(session.id))
+    raise _bad_refresh()
 
 
 def logout(*, refresh_token: str | None = None, session_id: uuid.UUID | None = None) -> None:
@@ -245,7 +302,7 @@ def change_password(auth: Caller, current: str, new: str) -> None:
     hasher = password_hasher()
     if not hasher.verify(user.password_hash, current):
         raise ValidationFailed.on("body.current_password", "Incorrect password.", "incorrect_password")
-    problem = policy_problem(new)
+    problem = policy_problem(new, words_about_user(user))
     if problem is None and new == current:
         problem = "Choose a password different from the current one."
     if problem:

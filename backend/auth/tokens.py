@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import jwt
+from cryptography.fernet import Fernet, InvalidToken
 
 from backend.config import Settings
 from backend.core.errors import Unauthorized
@@ -94,3 +97,28 @@ def new_secret_token() -> str:
 def hash_secret_token(token: str) -> str:
     """What is stored of a secret token: its SHA-256 (the token itself only ever travels)."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+# Labels the key a successor is sealed under, so that it differs from the stored SHA-256 of the token.
+_SUCCESSOR_KEY_LABEL = b"homeroom refresh successor"
+
+
+def _successor_key(predecessor: str) -> Fernet:
+    digest = hmac.new(_SUCCESSOR_KEY_LABEL, predecessor.encode(), hashlib.sha256).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+def seal_successor(successor: str, *, predecessor: str) -> str:
+    """The refresh token that replaced `predecessor`, encrypted under a key derived from
+    `predecessor` itself: a repeated refresh with the old token can be answered with the same new
+    one, yet the database (even with the app's own keys) yields no usable token without the old
+    one, which is never stored."""
+    return _successor_key(predecessor).encrypt(successor.encode()).decode()
+
+
+def open_successor(sealed: str, *, predecessor: str) -> str | None:
+    """What `seal_successor` sealed, or None when `predecessor` is not the token it was sealed with."""
+    try:
+        return _successor_key(predecessor).decrypt(sealed.encode()).decode()
+    except InvalidToken:
+        return None

@@ -11,10 +11,10 @@ from backend import audit
 from backend.auth.access import forget_sessions
 from backend.auth.invitations import NO_PASSWORD_YET, invite
 from backend.auth.models import AuthSession, User
-from backend.auth.passwords import policy_problem
+from backend.auth.password_policy import require_strong, school_names, words_about, words_about_user
 from backend.auth.schemas import OperatorCreateIn, UserCreateIn, UserListQuery, UserUpdateIn, normalise_email
 from backend.auth.service import password_hasher, revoke_user_sessions
-from backend.core.errors import Conflict, NotFound, ValidationFailed
+from backend.core.errors import Conflict, NotFound
 from backend.core.extensions import db
 from backend.core.models import utcnow
 from backend.core.pagination import Page, keyset, page_of
@@ -45,9 +45,8 @@ def _new_user(
     password: str | None,
     actor: audit.Actor | None,
 ) -> User:
-    problem = policy_problem(password) if password is not None else None
-    if problem:
-        raise ValidationFailed.on("body.password", problem, "password_policy")
+    if password is not None:
+        require_strong(password, words_about(email, full_name, school_names(school_id)))
     if db.session.scalar(select(exists().where(User.email == email))):
         raise Conflict("A user with this email already exists.")
     user = User(
@@ -122,9 +121,7 @@ def set_password(email: str, password: str) -> User:
     user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
     if user is None:
         raise NotFound(f"No user with email {email!r}.")
-    problem = policy_problem(password)
-    if problem:
-        raise ValidationFailed.on("password", problem, "password_policy")
+    require_strong(password, words_about_user(user), field="password")
     user.password_hash = password_hasher().hash(password)
     user.password_changed_at = utcnow()
     user.failed_login_count = 0

@@ -1,12 +1,16 @@
 """Restoring a backup (`flask backup restore`): the checksum and manifest checked before anything
 is touched, a target that holds tables replaced only when forced, and the restored row counts
-compared with the manifest's. `checked` and `count_mismatches` are the checks the drill shares.
+compared with the manifest's. A restore over the app's own database keeps the instance's backup
+log: the rows read before are written back after (see `_restore_over_own`), so the log then holds
+every earlier run plus the restore itself. `checked` and `count_mismatches` are the checks the
+drill shares.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -15,7 +19,7 @@ from backend.backups import engines
 from backend.backups.databases import counts_at, engine_of, scrub, shown, sqlite_path
 from backend.backups.files import BackupError, LocalBackup, Manifest, Stage, find_local, quiet_stage
 from backend.backups.models import RunKind
-from backend.backups.runs import tracked
+from backend.backups.runs import Run, carry_over, history, tracked
 from backend.config import Settings, normalise_database_url
 from backend.core.db import code_heads
 from backend.core.extensions import db
@@ -84,7 +88,9 @@ def restore(
                 f"{len(manifest.row_counts)} tables, made {manifest.created_at:%Y-%m-%d %H:%M} UTC)."
             )
         run.details["replaced"] = existing
-        if url == make_url(settings.database_url):
+        own = url == make_url(settings.database_url)
+        kept = history() if own else []
+        if own:
             db.session.remove()
             for engine in db.engines.values():
                 engine.dispose()
@@ -97,13 +103,24 @@ def restore(
             replace=bool(existing),
             app_role=settings.db_app_role,
         )
-        restored = counts_at(url)
+        restored = counts_at(url)  # the backup's rows, before the instance's log is written back
+        if own:
+            _keep_history(run, kept)
         problems = count_mismatches(manifest.row_counts, restored)
         if problems:
             raise BackupError(f"Restored, but the row counts differ from the backup's: {'; '.join(problems)}")
         at_head = frozenset(manifest.revisions) == code_heads()
         run.details.update(row_counts=restored, revisions=manifest.revisions, at_head=at_head)
     return RestoreReport(backup.name, shown(url), existing, restored, manifest.revisions, at_head)
+
+
+def _keep_history(run: Run, kept: list[dict[str, Any]]) -> None:
+    """After a restore over the app's own database (even one whose counts then differ): the
+    instance's runs from before it are written back. The restored database's own older runs that
+    the instance lacks stay too (a backup from another instance brings its history along, and
+    nothing of either log is lost); the same run in both is one row (by id). The restore's own run
+    is recorded after this, by `tracked`, so it lands in the restored database too."""
+    run.details["history_kept"] = carry_over(kept)
 
 
 def _existing_tables(url: URL) -> dict[str, int]:

@@ -1,7 +1,8 @@
 """The backup log: `tracked()` makes every run (create, upload, verify, restore, prune) one row in
 `backup_runs` and one `backup_run` log line, whether it worked or not; and reading it back: each
 file's runs, the latest runs, when the last good backup finished, and the listing of BACKUP_DIR
-with each backup's runs.
+with each backup's runs. `history` and `carry_over` keep the log across a restore over the app's
+own database, which would otherwise replace it with the copy inside the backup.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -80,6 +81,32 @@ def _record(run: Run, status: RunStatus, error: str | None) -> None:
     except SQLAlchemyError as failure:  # the database is what failed, or is not migrated yet
         db.session.rollback()
         log.warning("backup_run_not_recorded", kind=run.kind.value, error_type=type(failure).__name__)
+
+
+def history() -> list[dict[str, Any]]:
+    """Every row of the backup log as plain column values (none when it cannot be read)."""
+    try:
+        return [dict(row) for row in db.session.execute(select(BackupRun.__table__)).mappings()]
+    except SQLAlchemyError:
+        db.session.rollback()
+        return []
+
+
+def carry_over(rows: list[dict[str, Any]]) -> int:
+    """Write back the rows of an earlier log that the current one lacks (matched by id); how many.
+    A log that cannot take them (a backup from before the table) is a warning, not a failure: the
+    restored data is what the restore is for."""
+    try:
+        present = set(db.session.scalars(select(BackupRun.id)))
+        missing = [row for row in rows if row["id"] not in present]
+        if missing:
+            db.session.execute(insert(BackupRun), missing)
+        db.session.commit()
+    except SQLAlchemyError as failure:
+        db.session.rollback()
+        log.warning("backup_runs_not_kept", rows=len(rows), error_type=type(failure).__name__)
+        return 0
+    return len(missing)
 
 
 def runs_for(files: list[str]) -> dict[str, list[BackupRun]]:

@@ -43,6 +43,10 @@ class SettingsFields(BaseSettings):
 
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
     refresh_token_ttl_days: int = Field(default=14, ge=1, le=90)
+    # A rotated refresh token presented again this soon after its rotation (two tabs, a retried
+    # request) gets the same new token; later, or once that one is spent too, the reuse revokes the
+    # session. 0: every reuse revokes.
+    refresh_reuse_seconds: float = Field(default=30.0, ge=0, le=300)
     auth_state_cache_seconds: int = Field(default=60, ge=0, le=60)
     # In front of the shared cache, each process keeps a session's state this long (revocation
     # in another process is seen within it).

@@ -20,6 +20,10 @@ from backend.config.fields import SettingsFields
 from backend.config.paths import anchored, normalise_database_url
 
 DEFAULT_SQLITE_URL = "sqlite:///instance/homeroom.db"
+# CORS_ORIGINS in development when unset: the single-page app's dev server (Vite's port) under both
+# names of this machine, which browsers treat as different sites (see README, "Setting up the
+# single-page app").
+DEVELOPMENT_CORS_ORIGINS = ("http://localhost:5173", "http://127.0.0.1:5173")
 PLACEHOLDER_MARKERS = ("change-me", "changeme", "replace-me", "placeholder", "your-secret", "xxxx")
 # Shown masked by `config check`; URLs with credentials are shown with the password hidden.
 SECRET_FIELDS = frozenset(
@@ -117,6 +121,8 @@ class Settings(SettingsFields):
             )
         if not value and _is_production(info):
             raise ValueError("must list the web app's origins in production")
+        if not value and info.data.get("app_env") == "development":
+            return DEVELOPMENT_CORS_ORIGINS
         return value
 
     @field_validator("redis_url")

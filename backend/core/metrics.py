@@ -2,9 +2,11 @@
 at GET /metrics.
 
 Under Gunicorn every worker writes its values to files in PROMETHEUS_MULTIPROC_DIR (set up by
-gunicorn_config.py before anything imports prometheus_client: a fresh directory per server start);
-a scrape, served by whichever worker, adds them up, so counters neither reset nor double when
-workers are recycled. Outside Gunicorn (the dev server, tests) the process's own registry serves.
+gunicorn_config.py before anything imports prometheus_client; its old metrics files are deleted at
+each server start); a scrape, served by whichever worker, adds them up, so counters neither reset
+nor double when workers are recycled. Every other process (`flask` commands, waitress, the dev
+server, tests) keeps its metrics in memory and writes no file: backend.config's
+`settle_environment` drops the variable there, before prometheus_client reads it.
 Labels are bounded: the route's URL rule (never the raw path), the method, the status.
 """
 

@@ -1,5 +1,7 @@
 """Each kind of email as a plain-text and an HTML part (Jinja templates in `templates/`), with the
-school's name; optional kinds carry a signed unsubscribe link (and List-Unsubscribe headers)."""
+school's name; optional kinds carry a signed unsubscribe link to the web app's page
+(APP_BASE_URL/unsubscribe) and, for mail providers, `List-Unsubscribe: <the API's URL>` with
+`List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058), which `smtp.compose` sends as written."""
 
 from __future__ import annotations
 
@@ -51,7 +53,8 @@ def read_unsubscribe_token(settings: Settings, token: str) -> tuple[str, MailKin
     """(user id, kind) from a token this app signed, else None."""
     try:
         data = _signer(settings).loads(token)
-        return str(data["user"]), MailKind(data["kind"])
+        kind = MailKind(data["kind"])
+        return (str(data["user"]), kind) if kind in OPTIONAL_KINDS else None
     except (BadSignature, KeyError, TypeError, ValueError):
         return None
 

@@ -13,6 +13,10 @@ from backend.notifications import service as preferences
 from backend.notifications.schemas import NotificationsIn, NotificationsOut, UnsubscribedOut, UnsubscribeQuery
 from backend.tenancy import current_caller, requires
 
+# How a mail provider posts RFC 8058's one-click (`List-Unsubscribe=One-Click`); the web app's
+# page posts the same URL without a body.
+ONE_CLICK_FORM = "application/x-www-form-urlencoded"
+
 
 @bp.get("/me/notifications")
 @requires("auth.self")
@@ -33,8 +37,14 @@ def change_my_notifications(body: NotificationsIn) -> dict[str, bool]:
 @bp.post("/notifications/unsubscribe")
 @public
 @rate_limit(setting_limit("login_rate_limit"))
-@api(query=UnsubscribeQuery, response=UnsubscribedOut, problems=(400,))
-def unsubscribe(query: UnsubscribeQuery) -> dict[str, Any]:
+@api(
+    query=UnsubscribeQuery,
+    body_media_type=ONE_CLICK_FORM,
+    optional_body=True,
+    response=UnsubscribedOut,
+    problems=(400,),
+)
+def unsubscribe(query: UnsubscribeQuery, body: bytes) -> dict[str, Any]:
     """The one-click unsubscribe of an email's link (signed; no sign-in needed)."""
-    kind = preferences.unsubscribe(current_settings(), query.token)
+    kind = preferences.unsubscribe(current_settings(), query.token, body)
     return {"kind": kind.value, "enabled": False}

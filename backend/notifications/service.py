@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from urllib.parse import parse_qs
 
 from sqlalchemy import select
 
@@ -56,8 +57,17 @@ def update(actor: audit.Actor, changes: dict[str, bool]) -> dict[str, bool]:
     return preferences(actor.user_id)
 
 
-def unsubscribe(settings: Settings, token: str) -> MailKind:
-    """Turn off the kind named by a signed link (no sign-in needed); the kind it was."""
+# RFC 8058: the one body a one-click POST carries.
+ONE_CLICK = {"List-Unsubscribe": ["One-Click"]}
+
+
+def unsubscribe(settings: Settings, token: str, form: bytes = b"") -> MailKind:
+    """Turn off the kind named by a signed link (no sign-in needed); the kind it was. `form` is the
+    POST's body: none (the web app's page) or `List-Unsubscribe=One-Click` (a mail provider's
+    one-click, RFC 8058). Repeating it changes nothing and answers the same."""
+    text = form.decode("utf-8", "replace").strip()
+    if text and parse_qs(text, keep_blank_values=True) != ONE_CLICK:
+        raise BadRequest("A one-click unsubscribe's body is List-Unsubscribe=One-Click.")
     found = read_unsubscribe_token(settings, token)
     if found is None:
         raise BadRequest("This unsubscribe link is not valid.")

@@ -79,3 +79,25 @@ def test_reports_are_for_staff(world: World) -> None:
             == 403
         )
         assert world.client.get(f"/api/reports/attendance/{path}").status_code == 401
+
+
+def test_rates_by_student_carry_the_admission_number_next_to_the_name(world: World) -> None:
+    """A school office matches people by admission number (two pupils can share a name)."""
+    mark(world, "admin", "maths", "alice", "present", TODAY)
+    mark(world, "admin", "art", "bob", "absent", TODAY)
+    span = {"from": str(TODAY - timedelta(days=1)), "to": str(TODAY), "by": "student"}
+    rows = get(world, "admin", "rates.csv", **span)
+    assert list(rows[0])[:3] == ["id", "name", "admission_number"]
+    assert [(r["name"], r["admission_number"], r["attendance_rate"]) for r in rows] == [
+        ("Archer, Alice", "A-001", "1.0"),
+        ("Baker, Bob", "A-002", "0.0"),
+    ]
+    as_json = get(world, "admin", "rates", **span)
+    assert [(r["name"], r["admission_number"]) for r in as_json] == [
+        ("Archer, Alice", "A-001"),
+        ("Baker, Bob", "A-002"),
+    ]
+    # By class there is no person, so no admission number: the CSV has no such column.
+    by_class = get(world, "admin", "rates.csv", **{**span, "by": "class"})
+    assert "admission_number" not in by_class[0] and {r["name"] for r in by_class} == {"5 Maths", "5 Art"}
+    assert {r["admission_number"] for r in get(world, "admin", "rates", **{**span, "by": "class"})} == {None}

@@ -12,6 +12,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from backend.config import PROJECT_ROOT, ConfigError, Settings, load_settings, settings_from
+from backend.config.loading import forget_flask_dotenv
 
 GOOD_SECRET = "s3cr3t-" + "q" * 40
 GOOD_JWT_SECRET = "jwt-s3cr3t-" + "z" * 40
@@ -263,3 +264,44 @@ def test_development_logs_are_readable_even_with_the_shipped_env_file(
     assert load_settings().log_format == "json"
     monkeypatch.delenv("LOG_FORMAT")
     assert load_settings({"APP_ENV": "testing"}).log_format == "json"
+
+
+def test_the_flask_cli_copy_of_dotenv_is_forgotten(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`flask` copies .env into the environment before the app starts; that copy is undone, so the
+    CLI reads HOMEROOM_ENV_FILE like the server. What the caller set, and FLASK_*, stay."""
+    (tmp_path / ".env").write_text(
+        "HOMEROOM_T_COPIED=from-file\nHOMEROOM_T_CALLER=from-file\nFLASK_APP=wsgi\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("FLASK_SKIP_DOTENV", raising=False)
+    monkeypatch.setenv("FLASK_RUN_FROM_CLI", "true")
+    monkeypatch.setenv("HOMEROOM_T_COPIED", "from-file")  # what Flask's load_dotenv did
+    monkeypatch.setenv("HOMEROOM_T_CALLER", "from-caller")
+    monkeypatch.setenv("FLASK_APP", "wsgi")
+    monkeypatch.setenv("FLASK_SKIP_DOTENV", "1")  # the CLI was told not to read .env: nothing to undo
+    forget_flask_dotenv()
+    assert os.environ["HOMEROOM_T_COPIED"] == "from-file"
+    monkeypatch.delenv("FLASK_SKIP_DOTENV")
+    forget_flask_dotenv()
+    assert "HOMEROOM_T_COPIED" not in os.environ
+    assert os.environ["HOMEROOM_T_CALLER"] == "from-caller"
+    assert os.environ["FLASK_APP"] == "wsgi"
+
+
+def test_a_relative_env_file_is_found_from_any_working_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """HOMEROOM_ENV_FILE=relative/path means the same file wherever a command starts (the project
+    root, as start_production.sh reads it)."""
+    for name in APP_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    folder = PROJECT_ROOT / "instance"
+    folder.mkdir(exist_ok=True)
+    env_file = folder / f"test-relative-{os.getpid()}.env"
+    env_file.write_text("LOG_LEVEL=warning\n")
+    try:
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setenv("HOMEROOM_ENV_FILE", str(env_file.relative_to(PROJECT_ROOT)))
+        assert load_settings().log_level == "WARNING"
+    finally:
+        env_file.unlink()

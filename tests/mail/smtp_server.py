@@ -59,6 +59,7 @@ class Received:
     sender: str
     recipients: list[str]
     message: EmailMessage
+    raw: bytes = b""  # the message exactly as the server received it
 
     @property
     def text(self) -> str:
@@ -78,6 +79,8 @@ class SMTPServer:
     logins: list[str] = field(default_factory=list)
     tls: tuple[Path, Path] | None = None  # certificate and key: STARTTLS required
     credentials: tuple[str, str] | None = None  # a login required
+    # Answer this many messages with a temporary failure after taking them in (a lost reply).
+    refuse_after_data: int = 0
     _controller: Controller | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -89,7 +92,12 @@ class SMTPServer:
     async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
         parsed = message_from_bytes(envelope.content, policy=policy.default)
         with self._lock:
-            self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), parsed))  # type: ignore[arg-type]
+            self.received.append(
+                Received(envelope.mail_from, list(envelope.rcpt_tos), parsed, bytes(envelope.content))
+            )
+            if self.refuse_after_data > 0:
+                self.refuse_after_data -= 1
+                return "451 4.3.0 Try again later"
         return "250 OK"
 
     def _authenticate(

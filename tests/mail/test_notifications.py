@@ -101,7 +101,7 @@ def test_the_unsubscribe_link_works_without_signing_in(world: World, smtp: SMTPS
     assert world.client.post("/api/notifications/unsubscribe").status_code == 422
 
 
-def _invoice(w: World, student: str, number: str, due: Any, cents: int = 12_345) -> str:
+def invoice(w: World, student: str, number: str, due: Any, cents: int = 12_345) -> str:
     body = {
         "student_id": str(w.ids[student]),
         "number": number,
@@ -114,7 +114,7 @@ def _invoice(w: World, student: str, number: str, due: Any, cents: int = 12_345)
     return invoice
 
 
-def _finance_link(w: World) -> None:
+def finance_link(w: World) -> None:
     path = f"/api/students/{w.ids['alice']}/guardians"
     assert w.client.delete(f"{path}/{w.ids['link']}", headers=w.as_("admin")).status_code == 204
     link = {"user_id": str(w.accounts["parent"].user_id), "relationship": "mother", "can_view_finance": True}
@@ -128,11 +128,11 @@ def remind(w: World) -> str:
 
 
 def test_fee_reminders_go_once_per_invoice_and_stage(world: World, smtp: SMTPServer) -> None:
-    _invoice(world, "alice", "F-1", TODAY + timedelta(days=3))
-    _invoice(world, "alice", "F-2", TODAY - timedelta(days=2))
-    _invoice(world, "alice", "F-3", TODAY + timedelta(days=30))  # not due yet
+    invoice(world, "alice", "F-1", TODAY + timedelta(days=3))
+    invoice(world, "alice", "F-2", TODAY - timedelta(days=2))
+    invoice(world, "alice", "F-3", TODAY + timedelta(days=30))  # not due yet
     assert "0 reminders queued" in remind(world)  # the parent's link does not show fees yet
-    _finance_link(world)
+    finance_link(world)
     output = remind(world)
     assert "2 reminders queued for 2 invoices" in output and "Checking each school's invoices" in output
     assert "0 reminders queued" in remind(world)  # the same stages: nothing new
@@ -147,10 +147,10 @@ def test_fee_reminders_go_once_per_invoice_and_stage(world: World, smtp: SMTPSer
 
 
 def test_paid_invoices_get_no_reminder(world: World, smtp: SMTPServer) -> None:
-    _finance_link(world)
-    invoice = _invoice(world, "alice", "P-1", TODAY + timedelta(days=1), cents=5_000)
+    finance_link(world)
+    unpaid = invoice(world, "alice", "P-1", TODAY + timedelta(days=1), cents=5_000)
     payment = world.client.post(
-        f"/api/invoices/{invoice}/payments",
+        f"/api/invoices/{unpaid}/payments",
         json={"amount_cents": 5_000, "method": "cash"},
         headers={**world.as_("admin"), "Idempotency-Key": "pay-p1-in-full"},
     )

@@ -14,7 +14,7 @@ from werkzeug.serving import make_server
 
 from backend.backups.files import local_backups
 from backend.config import PROJECT_ROOT
-from tests.conftest import PASSWORD, make_operator, make_school, make_user
+from tests.conftest import PASSWORD, Account, auth_headers, make_operator, make_school, make_user
 from tests.doctor.conftest import DROPPED_INDEX, Drifted
 
 CHROMIUM = "/usr/bin/chromium"
@@ -63,6 +63,30 @@ def sign_in(page: Page, base: str, email: str, password: str = PASSWORD) -> None
     page.click("#sign-in-form button[type=submit]")
 
 
+def confirm(page: Page, *says: str) -> None:
+    """The change's dialog is open and says what will change; the operator confirms it."""
+    dialog = page.locator("#confirm")
+    expect(dialog).to_be_visible()
+    for text in says:
+        expect(dialog).to_contain_text(text)
+    page.click("#confirm-ok")
+    expect(dialog).to_be_hidden()
+
+
+def posts(page: Page) -> list[str]:
+    """The paths of the POST requests the page sends from now on."""
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url.split("/", 3)[3]) if r.method == "POST" else None)
+    return sent
+
+
+def fixing_switched_on(app: Flask, operator: Account) -> bool:
+    """The switch as the API reports it (not as the page shows it)."""
+    client = app.test_client()
+    health = client.get("/api/ops/db-health", headers=auth_headers(client, operator)).get_json()
+    return bool(health["switch"]["by_switch"])
+
+
 def test_an_operator_fixes_drift_and_takes_a_backup(
     served: tuple[str, Flask], page: Page, drifted: Drifted
 ) -> None:
@@ -94,6 +118,7 @@ def test_an_operator_fixes_drift_and_takes_a_backup(
     expect(fix).to_be_visible()
     expect(page.locator("#schema")).to_contain_text("View draft")
     fix.click()
+    confirm(page, DROPPED_INDEX, "A fresh backup of the database is taken first")
     expect(fix).to_have_count(0)  # the index is back: the issue is gone from the re-scan
     expect(page.locator("#fixes")).to_contain_text(DROPPED_INDEX)
     expect(page.locator("#fixes")).to_contain_text("ok")
@@ -109,6 +134,7 @@ def test_an_operator_fixes_drift_and_takes_a_backup(
         expect(page.locator("#backups")).to_contain_text(name)
 
     page.click("#switch-toggle")
+    confirm(page, "Switch fixing off?")
     expect(page.locator("#switch")).to_contain_text("switched off")
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -120,6 +146,82 @@ def test_an_operator_fixes_drift_and_takes_a_backup(
     page.click("#sign-out")
     expect(page.locator("#sign-in-error")).to_have_text("Signed out.")
     assert problems == [] and missing == [], (problems, missing)
+
+
+def test_a_fix_is_confirmed_first_and_cancelling_changes_nothing(
+    served: tuple[str, Flask], page: Page, drifted: Drifted
+) -> None:
+    base, app = served
+    sign_in(page, base, make_operator(app).email)
+    page.click("#scan")
+    fix = page.locator(f'button[data-issue="{DROPPED_INDEX}"]')
+    expect(fix).to_be_visible()
+    sent = posts(page)
+    dialog = page.locator("#confirm")
+
+    fix.click()
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("Fix this issue?")
+    expect(dialog).to_contain_text(DROPPED_INDEX)  # which issue
+    expect(dialog).to_contain_text("ix_students_school_id_names")  # the statement that will run
+    expect(dialog).to_contain_text("A fresh backup of the database is taken first")
+    expect(page.locator("#confirm-cancel")).to_be_focused()  # Enter does not fix by accident
+    page.click("#confirm-cancel")
+    expect(dialog).to_be_hidden()
+
+    fix.click()
+    expect(dialog).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+
+    expect(fix).to_be_enabled()
+    expect(page.locator("#fixes")).to_contain_text("No fixes yet.")
+    assert sent == [] and local_backups(drifted.folder / "backups") == []  # no request, no backup
+
+    fix.click()
+    confirm(page, DROPPED_INDEX)
+    expect(fix).to_have_count(0)
+    assert sent == ["api/ops/db-health/fixes"]
+    assert len(local_backups(drifted.folder / "backups")) == 1
+
+
+def test_switching_fixing_off_and_on_is_confirmed_first(
+    served: tuple[str, Flask], page: Page, drifted: Drifted
+) -> None:
+    base, app = served
+    operator = make_operator(app)
+    sign_in(page, base, operator.email)
+    switch, toggle, dialog = page.locator("#switch"), page.locator("#switch-toggle"), page.locator("#confirm")
+    expect(switch).to_contain_text("allowed")
+    sent = posts(page)
+
+    toggle.click()
+    expect(dialog).to_contain_text("Switch fixing off?")
+    expect(dialog).to_contain_text("No fix will run on any instance until fixing is switched on again")
+    expect(dialog).to_contain_text("flask db doctor --watch --autofix")
+    page.click("#confirm-cancel")
+    expect(dialog).to_be_hidden()
+    expect(switch).to_contain_text("allowed")
+    assert sent == [] and fixing_switched_on(app, operator)
+
+    toggle.click()
+    confirm(page, "Switch fixing off?")
+    expect(switch).to_contain_text("switched off")
+    assert not fixing_switched_on(app, operator)
+
+    toggle.click()
+    expect(dialog).to_contain_text("Switch fixing on?")
+    expect(dialog).to_contain_text("Fixes may run again on every instance")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(switch).to_contain_text("switched off")
+    assert not fixing_switched_on(app, operator)
+
+    toggle.click()
+    confirm(page, "Switch fixing on?")
+    expect(switch).to_contain_text("allowed")
+    assert fixing_switched_on(app, operator)
+    assert sent == ["api/ops/db-health/autofix"] * 2
 
 
 def test_school_users_are_turned_away(served: tuple[str, Flask], page: Page) -> None:

@@ -80,7 +80,7 @@ def test_requests_are_counted_by_route_rule_not_raw_path(make_app: AppFactory, l
 
 
 def test_security_events_are_counted(make_app: AppFactory) -> None:
-    app = make_app(METRICS_TOKEN=TOKEN)
+    app = make_app(METRICS_TOKEN=TOKEN, REFRESH_REUSE_SECONDS=0)  # every reuse is a detection
     client = app.test_client()
     admin = make_user(app, make_school(app), "admin")
     failures, audits = (

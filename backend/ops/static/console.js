@@ -24,9 +24,13 @@ const badge = (text, kind = text) => el("span", { class: `badge ${kind}` }, text
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
 const size = (bytes) => (bytes >= 1048576 ? `${(bytes / 1048576).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`);
 
+// Every cell carries its column's name: hidden beside the header row, shown at phone width, where
+// rows become stacks of label and value (console.css). An empty value is a dash, so no label stands alone.
 function table(headers, rows) {
-  return el("table", {}, el("thead", {}, el("tr", {}, ...headers.map((h) => el("th", {}, h)))),
-    el("tbody", {}, ...rows.map((cells) => el("tr", {}, ...cells.map((c) => el("td", {}, c))))));
+  const cell = (value, i) => el("td", {}, el("span", { class: "cell-label" }, headers[i]),
+    el("span", { class: "cell-value" }, value === "" || value === null || value === undefined ? "—" : value));
+  return el("table", {}, el("thead", {}, el("tr", {}, ...headers.map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, ...rows.map((cells) => el("tr", {}, ...cells.map(cell)))));
 }
 
 function show(target, ...nodes) {
@@ -58,6 +62,47 @@ async function call(method, path, body) {
 function banner(message) {
   $("banner").textContent = message || "";
   $("banner").hidden = !message;
+}
+
+// Ask before a change, saying what it will do: true only when the operator confirms. Cancel, Escape
+// or closing the dialog changes nothing.
+function confirmChange(title, lines, confirmLabel) {
+  const dialog = $("confirm");
+  $("confirm-title").textContent = title;
+  $("confirm-body").replaceChildren(...lines.filter((line) => line).map((line) => (line instanceof Node ? line : el("p", {}, line))));
+  $("confirm-ok").textContent = confirmLabel;
+  dialog.returnValue = "";
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+    dialog.showModal();
+    $("confirm-cancel").focus();
+  });
+}
+
+function askToFix(issue) {
+  return confirmChange("Fix this issue?", [
+    el("p", {}, "Issue: ", el("code", {}, issue.id), ` — ${issue.message}`),
+    "These statements will run on the database:",
+    el("pre", {}, issue.fix_sql.join("\n")),
+    "A fresh backup of the database is taken first; if the backup fails, nothing is changed.",
+    "The schema is then scanned again, and the fix is recorded in the fix history and the audit trail.",
+  ], "Back up and fix");
+}
+
+function askToSwitch(sw) {
+  if (sw.by_switch) {
+    return confirmChange("Switch fixing off?", [
+      "No fix will run on any instance until fixing is switched on again: neither the Fix buttons here " +
+        "nor the automatic fixes of a watcher (flask db doctor --watch --autofix).",
+      "Scans and drafts go on as before. The change is recorded in the audit trail.",
+    ], "Yes, switch fixing off");
+  }
+  return confirmChange("Switch fixing on?", [
+    "Fixes may run again on every instance: the Fix buttons here, and a watcher started with --autofix " +
+      "fixes safe issues in critical tables by itself, each after a fresh backup.",
+    sw.by_setting ? "" : "DB_DOCTOR_AUTOFIX=false still keeps fixing off until that setting is changed.",
+    "The change is recorded in the audit trail.",
+  ], "Yes, switch fixing on");
 }
 
 async function busy(button, action) {
@@ -98,13 +143,16 @@ async function loadDependencies() {
 function issueRow(issue, draft) {
   let action = "";
   if (issue.fixable) {
-    action = el("button", { type: "button", "data-issue": issue.id, onclick: (event) =>
-      busy(event.currentTarget, async () => {
+    action = el("button", { type: "button", "data-issue": issue.id, onclick: async (event) => {
+      const button = event.currentTarget;
+      if (!(await askToFix(issue))) return;
+      await busy(button, async () => {
         const result = await call("POST", "/api/ops/db-health/fixes", { issue_ids: [issue.id] });
         const outcome = result.outcomes[0];
         if (outcome.status !== "ok") banner(`${outcome.issue_id}: ${outcome.message}`);
         await Promise.all([loadSchema(), loadBackups()]);
-      }) }, "Fix");
+      });
+    } }, "Fix");
   } else if (issue.needs_review && draft) {
     action = el("button", { type: "button", class: "secondary", onclick: async (event) => busy(event.currentTarget, async () => {
       $("draft").textContent = await call("GET", `/api/ops/db-health/drafts/${encodeURIComponent(draft)}`);
@@ -119,10 +167,14 @@ async function loadSchema() {
     const health = await call("GET", "/api/ops/db-health");
     const sw = health.switch;
     const toggle = el("button", { type: "button", id: "switch-toggle", class: sw.by_switch ? "secondary" : "",
-      onclick: (event) => busy(event.currentTarget, async () => {
-        await call("POST", "/api/ops/db-health/autofix", { enabled: !sw.by_switch });
-        await loadSchema();
-      }) }, sw.by_switch ? "Switch fixing off" : "Switch fixing on");
+      onclick: async (event) => {
+        const button = event.currentTarget;
+        if (!(await askToSwitch(sw))) return;
+        await busy(button, async () => {
+          await call("POST", "/api/ops/db-health/autofix", { enabled: !sw.by_switch });
+          await loadSchema();
+        });
+      } }, sw.by_switch ? "Switch fixing off" : "Switch fixing on");
     show("switch", el("p", {}, "Fixing: ", sw.fixes_enabled ? badge("on", "ok") : badge("off", "failed"),
       sw.fixes_enabled ? " allowed " : " switched off ",
       sw.by_setting ? "" : "(DB_DOCTOR_AUTOFIX=false) ", toggle));
@@ -135,7 +187,7 @@ async function loadSchema() {
       const summary = el("p", {}, `Last scan ${when(scan.finished_at)} (${scan.trigger}): `, badge(scan.status === "clean" ? "ok" : scan.status),
         info ? ` · ${info} informational note(s) not shown` : "");
       show("schema", summary, shown.length
-        ? table(["Severity", "Issue", "What", ""], shown.map((issue) => issueRow(issue, scan.draft)))
+        ? table(["Severity", "Issue", "What", "Action"], shown.map((issue) => issueRow(issue, scan.draft)))
         : el("p", { class: "muted", id: "schema-clean" }, "No issues: the database matches the code."));
     }
     show("fixes", health.fixes.length
@@ -191,6 +243,7 @@ async function endSession() {
 
 function signOut(message) {
   state.token = null;
+  if ($("confirm").open) $("confirm").close("cancel");
   $("console").hidden = true;
   $("who").hidden = true;
   $("sign-in").hidden = false;
@@ -229,6 +282,8 @@ async function signIn(event) {
 
 document.addEventListener("DOMContentLoaded", () => {
   $("sign-in-form").addEventListener("submit", signIn);
+  $("confirm-ok").addEventListener("click", () => $("confirm").close("ok"));
+  $("confirm-cancel").addEventListener("click", () => $("confirm").close("cancel"));
   $("sign-out").addEventListener("click", async () => {
     await endSession();
     signOut("Signed out.");

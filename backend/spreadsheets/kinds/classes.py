@@ -13,11 +13,11 @@ from backend.classes import SchoolClass, Term
 from backend.core.csvfile import CellError
 from backend.core.extensions import db
 from backend.spreadsheets.kinds.common import (
-    GRADE_LEVEL_PROBLEM,
     Kind,
     Rows,
     Text,
     classes_in,
+    grade_level_problem,
     is_grade_level,
     terms_named,
 )
@@ -55,7 +55,7 @@ def _class_problems(
             CellError(number, "teacher_email", "No active teacher with this email in the school.")
         )
     if not is_grade_level(record.grade_level):
-        problems.append(CellError(number, "grade_level", GRADE_LEVEL_PROBLEM))
+        problems.append(CellError(number, "grade_level", grade_level_problem(record.grade_level)))
     return problems
 
 

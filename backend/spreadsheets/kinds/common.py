@@ -13,14 +13,14 @@ from pydantic import StringConstraints
 
 from backend.classes import SchoolClass, Term
 from backend.core.extensions import db
-from backend.spreadsheets.plans import Plan
+from backend.spreadsheets.plans import Plan, shown
 from backend.students import Student
 from backend.tenancy import AuthContext
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 AdmissionNumber = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 Rows = list[tuple[int, dict[str, str]]]
-GRADE_LEVEL_PROBLEM = "Must be between 0 and 20."
+GRADE_LEVELS = (0, 20)  # the lowest and the highest
 NO_SUCH_STUDENT = "No student with this admission number."
 
 
@@ -34,7 +34,12 @@ class Kind:
 
 
 def is_grade_level(value: int) -> bool:
-    return 0 <= value <= 20
+    return GRADE_LEVELS[0] <= value <= GRADE_LEVELS[1]
+
+
+def grade_level_problem(value: int) -> str:
+    low, high = GRADE_LEVELS
+    return f"{shown(value)} is not a grade level (expected a whole number from {low} to {high})"
 
 
 def terms_named(auth: AuthContext, names: set[str]) -> dict[str, Term]:

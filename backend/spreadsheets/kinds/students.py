@@ -9,11 +9,11 @@ from typing import Any
 from backend.core.csvfile import CellError
 from backend.core.validation import IsoDate
 from backend.spreadsheets.kinds.common import (
-    GRADE_LEVEL_PROBLEM,
     AdmissionNumber,
     Kind,
     Rows,
     Text,
+    grade_level_problem,
     is_grade_level,
     students_numbered,
 )
@@ -52,7 +52,7 @@ def _student_problems(values: dict[str, Any], existing: Student | None, today: d
     merged.update(values)
     problems = []
     if not is_grade_level(merged["grade_level"]):
-        problems.append(("grade_level", GRADE_LEVEL_PROBLEM))
+        problems.append(("grade_level", grade_level_problem(merged["grade_level"])))
     if merged["date_of_birth"] > today:
         problems.append(("date_of_birth", "Cannot be in the future."))
     if merged["enrolled_on"] < merged["date_of_birth"]:
