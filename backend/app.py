@@ -39,7 +39,7 @@ from backend.core.crypto import init_crypto
 from backend.core.db import MIGRATIONS_DIR, configure_engine, engine_options
 from backend.core.error_tracking import init_error_tracking
 from backend.core.errors import register_error_handlers
-from backend.core.extensions import APP_FACTORY, cors, db, migrate
+from backend.core.extensions import APP_FACTORY, cors, db, end_sessions_quietly, migrate
 from backend.core.http import init_http
 from backend.core.logging import configure_logging
 from backend.core.metrics import count_sql, init_metrics
@@ -137,6 +137,7 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = settings.database_url
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(settings)
     db.init_app(app)
+    end_sessions_quietly(app)  # after db.init_app: runs before its teardown
     with app.app_context():
         for engine in db.engines.values():
             configure_engine(

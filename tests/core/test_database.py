@@ -248,3 +248,30 @@ def test_connections_killed_by_the_server_are_replaced(make_app, migrated_databa
     assert response.status_code == 200
     assert response.get_json()["pid"] != first
     assert client.get("/ready").status_code == 200
+
+
+@postgres_only
+def test_a_connection_lost_after_the_answer_does_not_turn_it_into_a_500(make_app) -> None:  # type: ignore[no-untyped-def]
+    """The closing ROLLBACK of a finished request meets a dead connection (the path was reset
+    between the answer and the teardown): the answer stands and the pool replaces the connection."""
+    from flask import Blueprint
+    from sqlalchemy import text as sql
+
+    from backend.core.markers import public, writes
+    from backend.tenancy import owner_access
+
+    app = make_app()
+    routes = Blueprint("lost_after_answer", __name__)
+
+    def answer_then_lose_the_connection() -> dict[str, bool]:
+        pid = _db.session.execute(sql("SELECT pg_backend_pid()")).scalar_one()  # a transaction is open
+        with owner_access("test: end that backend"), _db.engine.connect() as other:
+            other.execute(sql("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        return {"answered": True}
+
+    routes.add_url_rule("/api/_test/lost", "lost", public(writes(answer_then_lose_the_connection)))
+    app.register_blueprint(routes)
+    client = app.test_client()
+    response = client.get("/api/_test/lost")
+    assert response.status_code == 200 and response.get_json() == {"answered": True}
+    assert client.get("/ready").status_code == 200
