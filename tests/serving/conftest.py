@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -118,3 +119,24 @@ def gunicorn(migrated_database: str, tmp_path: Path) -> Iterator[Callable[..., S
             except subprocess.TimeoutExpired:
                 server.process.kill()
                 server.process.wait(timeout=5)
+
+
+# A checkout as a newcomer has it: no .env, no instance/, no caches (this run's .venv is linked in).
+CHECKOUT_SKIP = shutil.ignore_patterns(
+    ".venv", ".git", "instance", ".env", "__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"
+)
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    """A copy of the project without .env or instance/, using this run's virtual environment."""
+    root = tmp_path / "homeroom"
+    shutil.copytree(PROJECT_ROOT, root, ignore=CHECKOUT_SKIP)
+    (root / ".venv").symlink_to(PROJECT_ROOT / ".venv")
+    return root
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """Only what a shell on a fresh machine has (no FLASK_SKIP_DOTENV, no HOMEROOM_ENV_FILE), plus `extra`."""
+    base = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
+    return {**base, **extra}

@@ -5,32 +5,16 @@ is cleared of its own files only (an operator's folder, and what else it holds, 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
+from tests.serving.conftest import Server, clean_env
 
-from backend.config import PROJECT_ROOT
-from tests.serving.conftest import Server
-
-SKIP = shutil.ignore_patterns(
-    ".venv", ".git", "instance", ".env", "__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"
-)
 # Ignored by git (.gitignore), so not the "untracked files" a newcomer sees.
 IGNORED = {".venv", "instance", "__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"}
 METRICS_FILE_PREFIXES = ("counter_", "gauge_", "histogram_", "summary_")
-
-
-@pytest.fixture
-def checkout(tmp_path: Path) -> Path:
-    """A copy of the project without .env or instance/, using this run's virtual environment."""
-    root = tmp_path / "homeroom"
-    shutil.copytree(PROJECT_ROOT, root, ignore=SKIP)
-    (root / ".venv").symlink_to(PROJECT_ROOT / ".venv")
-    return root
 
 
 def files_in(root: Path) -> set[str]:
@@ -42,17 +26,11 @@ def files_in(root: Path) -> set[str]:
     return found
 
 
-def shell(**extra: str) -> dict[str, str]:
-    """What a shell on a fresh machine has (no FLASK_SKIP_DOTENV, no HOMEROOM_ENV_FILE), plus `extra`."""
-    base = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
-    return {**base, **extra}
-
-
 def start_script(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["./start_production.sh", "--no-install", *args],
         cwd=root,
-        env=shell(**env),
+        env=clean_env(**env),
         capture_output=True,
         text=True,
         timeout=120,
@@ -65,7 +43,7 @@ def flask(root: Path, *args: str, cwd: Path | None = None, **env: str) -> subpro
     return subprocess.run(
         [str(root / ".venv" / "bin" / "flask"), "--app", app, *args],
         cwd=cwd or root,
-        env=shell(**env),
+        env=clean_env(**env),
         capture_output=True,
         text=True,
         timeout=120,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import os
 import shutil
 import signal
 import sqlite3
@@ -14,31 +13,11 @@ import time
 import urllib.request
 from pathlib import Path
 
-import pytest
-
 from backend.config import PROJECT_ROOT
 from tests.conftest import free_port
-from tests.serving.conftest import get
+from tests.serving.conftest import clean_env, get
 
 SHELLCHECK = str(Path(sys.executable).with_name("shellcheck"))
-SKIP = shutil.ignore_patterns(
-    ".venv", ".git", "instance", ".env", "__pycache__", ".pytest_cache", ".ruff_cache"
-)
-
-
-@pytest.fixture
-def checkout(tmp_path: Path) -> Path:
-    """A copy of the project without .env or instance/, using this run's virtual environment."""
-    root = tmp_path / "homeroom"
-    shutil.copytree(PROJECT_ROOT, root, ignore=SKIP)
-    (root / ".venv").symlink_to(PROJECT_ROOT / ".venv")
-    return root
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """Only what a shell on a fresh machine has, plus `extra`."""
-    base = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
-    return {**base, **extra}
 
 
 def run(root: Path, *args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
