@@ -30,6 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import profiling
 from common import (
     DEFAULT_DATABASE,
     DEFAULT_REDIS,
@@ -242,6 +243,7 @@ def main() -> None:
     parser.add_argument("--peer", action="append", default=[], metavar="SCENARIO=URL[|TOKEN]")
     parser.add_argument("--scenario", action="append", default=[], help="run only these (repeatable)")
     parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument("--profile", action="store_true", help="py-spy Homeroom's workers in the last round")
     parser.add_argument(
         "--database", default=DEFAULT_DATABASE, help="PostgreSQL server (a scratch database is made)"
     )
@@ -249,6 +251,8 @@ def main() -> None:
         "--redis", default=DEFAULT_REDIS, help="Redis database for the limits (emptied first)"
     )
     args = parser.parse_args()
+    if args.profile and not profiling.available():
+        parser.error("--profile needs py-spy (pip install py-spy; run as root or allow ptrace)")
     if args.rounds < 1 or args.rounds > 50 or not 0.5 <= args.seconds <= 120:
         parser.error("rounds 1-50 and seconds 0.5-120: every run is bounded")
     generator = (
@@ -315,7 +319,9 @@ def main() -> None:
                 for target in runnable[shift:] + runnable[:shift]:
                     token = target.tokens.get(scenario.role or "", "")
                     before = target.server.cpu_seconds() if target.server else 0.0
-                    result = generator(target.url, scenario, token, seconds, args.connections)
+                    sampled = args.profile and round_number == args.rounds and target.name == HOMEROOM
+                    with profiled(target, scenario, seconds, stamp) if sampled else contextlib.nullcontext():
+                        result = generator(target.url, scenario, token, seconds, args.connections)
                     used = (target.server.cpu_seconds() - before) if target.server else 0.0
                     if round_number == 0:
                         continue
@@ -364,6 +370,21 @@ def main() -> None:
         chart(summary, RESULTS / f"run-{stamp}.png")
         print_summary(summary, memory, served)
         print(f"\nWrote {json_path} and {json_path.with_suffix('.png')}")
+
+
+@contextlib.contextmanager
+def profiled(target: Target, scenario: Scenario, seconds: float, stamp: str) -> Iterator[None]:
+    """py-spy on every worker of `target` while the block runs, then the summary printed."""
+    assert target.server is not None
+    stacks = RESULTS / f"profile-{stamp}-{scenario.name}.txt"
+    with profiling.record([w.pid for w in target.server.workers()], seconds, stacks):
+        yield
+    summary = profiling.summarise(stacks)
+    print(f"    profile of {scenario.name} ({summary.samples} samples, {stacks.name}):", flush=True)
+    for part, percent in summary.percent_by_part.items():
+        print(f"      {percent:5.1f} %  {part}")
+    for function, percent in summary.percent_own_by_function:
+        print(f"      {percent:5.1f} %  own: {function[:110]}")
 
 
 def summarise(samples: list[Sample], targets: list[Target]) -> dict[str, dict[str, Any]]:

@@ -132,6 +132,9 @@ def base_config(database_url: str, **overrides: Any) -> dict[str, Any]:
         "REDIS_URL": TEST_REDIS_URL,
         "JWT_SECRET_KEY": RUN_JWT_KEY,
         "ENCRYPTION_KEYS": RUN_ENCRYPTION_KEY,
+        # Tests read a dependency's state as it is now; the report's caching has tests of its own
+        # (tests/probes/test_report_cache.py).
+        "HEALTH_REPORT_MAX_AGE_SECONDS": 0,
         **FAST_HASHING,
         **overrides,
     }

@@ -75,8 +75,7 @@ def sync_absence_alerts(auth: AuthContext, student_ids: Iterable[uuid.UUID], on_
         .where(auth.owns(GuardianLink), GuardianLink.student_id.in_(students), User.is_active.is_(True))
     ).all()
     receiving = opted_in((g.id for g in guardians), MailKind.ABSENCE_ALERT)
-    settings = current_settings()
-    withdrawn = []
+    withdrawn, letters = [], []
     for student_id, first, last, user_id, email, full_name in guardians:
         key = _key(student_id, on_date, user_id)
         if student_id not in marks:
@@ -85,17 +84,14 @@ def sync_absence_alerts(auth: AuthContext, student_ids: Iterable[uuid.UUID], on_
         if user_id not in receiving:
             continue
         status, class_name = marks[student_id]
-        mail.queue_email(
-            settings,
-            MailKind.ABSENCE_ALERT,
-            key,
-            mail.Recipient(email, user_id),
-            auth.school_id,
-            school=school.name,
-            full_name=full_name,
-            student=f"{first} {last}",
-            status=status.replace("_", " "),
-            day=on_date,
-            class_name=class_name,
-        )
+        context = {
+            "school": school.name,
+            "full_name": full_name,
+            "student": f"{first} {last}",
+            "status": status.replace("_", " "),
+            "day": on_date,
+            "class_name": class_name,
+        }
+        letters.append(mail.Letter(key, mail.Recipient(email, user_id), context))
+    mail.queue_emails(current_settings(), MailKind.ABSENCE_ALERT, auth.school_id, letters)
     mail.cancel(withdrawn)

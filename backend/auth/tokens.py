@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -61,28 +63,44 @@ def issue_access_token(
     return jwt.encode(claims, _key(settings), algorithm=ALGORITHM)
 
 
+# Verified tokens kept per worker (about 1 KiB each): a token's signature and claims are checked
+# once, then only its expiry. A token cannot change, so its claims stay true until it expires;
+# revocation is the session's business (`auth/access.py`), checked on every request.
+_VERIFIED_TOKENS = 2048
+
+
 def read_access_token(settings: Settings, token: str) -> AccessClaims:
     """The verified claims, or a 401: expired, bad signature, wrong algorithm, missing claims."""
     try:
-        claims = jwt.decode(
-            token,
-            _key(settings),
-            algorithms=[ALGORITHM],
-            audience=AUDIENCE,
-            issuer=ISSUER,
-            options={"require": list(REQUIRED_CLAIMS)},
-        )
-        return AccessClaims(
-            user_id=uuid.UUID(claims["sub"]),
-            session_id=uuid.UUID(claims["sid"]),
-            school_id=uuid.UUID(claims["school"]) if claims["school"] else None,
-            role=Role(claims["role"]),
-            issued_at=datetime.fromtimestamp(claims["iat"], UTC),
-        )
+        claims, expires_at = _verified(_key(settings), token)
     except jwt.ExpiredSignatureError:
         raise _invalid("The access token has expired.") from None
     except (jwt.InvalidTokenError, ValueError, TypeError):
         raise _invalid("The access token is invalid.") from None
+    if time.time() >= expires_at:  # PyJWT's rule: expired from `exp` on (no leeway)
+        raise _invalid("The access token has expired.")
+    return claims
+
+
+@functools.lru_cache(maxsize=_VERIFIED_TOKENS)
+def _verified(key: str, token: str) -> tuple[AccessClaims, int]:
+    """PyJWT's verdict on `token` under `key`: the claims and `exp`. Only successes are kept."""
+    claims = jwt.decode(
+        token,
+        key,
+        algorithms=[ALGORITHM],
+        audience=AUDIENCE,
+        issuer=ISSUER,
+        options={"require": list(REQUIRED_CLAIMS)},
+    )
+    access = AccessClaims(
+        user_id=uuid.UUID(claims["sub"]),
+        session_id=uuid.UUID(claims["sid"]),
+        school_id=uuid.UUID(claims["school"]) if claims["school"] else None,
+        role=Role(claims["role"]),
+        issued_at=datetime.fromtimestamp(claims["iat"], UTC),
+    )
+    return access, int(claims["exp"])
 
 
 def _invalid(detail: str) -> Unauthorized:

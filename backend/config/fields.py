@@ -100,6 +100,8 @@ class SettingsFields(BaseSettings):
     request_deadline_seconds: float = Field(default=10.0, gt=0, le=600)
     long_request_deadline_seconds: float = Field(default=300.0, gt=0, le=3600)
     health_check_timeout: float = Field(default=2.0, gt=0, le=30)
+    # /api/health is a report: its checks run at most this often per worker (0: on every call).
+    health_report_max_age_seconds: float = Field(default=2.0, ge=0, le=60)
 
     # Backups (`flask backup ...`): configured by BACKUP_DIR; off-site copies by BACKUP_S3_BUCKET,
     # with the endpoint, region and credentials read by boto3 from the usual AWS_* variables.

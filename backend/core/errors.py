@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
+import orjson
 import structlog
-from flask import Flask, Response, current_app, json, request
+from flask import Flask, Response, current_app, request
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
@@ -177,7 +178,7 @@ def problem_response(
         "request_id": current_request_id(),
     }
     body.update(extra)
-    response = current_app.response_class(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    response = current_app.response_class(orjson.dumps(body), status=status, mimetype=PROBLEM_JSON)
     response.headers.update(headers or {})
     return response
 

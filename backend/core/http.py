@@ -14,7 +14,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from flask import Flask, Request, Response, request
@@ -34,6 +34,9 @@ from backend.core.errors import (
 from backend.core.markers import current_view, route_spec
 from backend.core.validation import has_body
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 # W3C Trace Context: version 00, a 32-hex trace id and a 16-hex parent id (neither all zeros), flags.
@@ -46,15 +49,24 @@ access_log = structlog.get_logger("homeroom.access")
 log = structlog.get_logger("homeroom.http")
 
 
+def request_id_from(incoming: str) -> str:
+    """The caller's X-Request-ID when it is a sensible one, else a new id."""
+    return incoming if _VALID_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+
+
+def trace_from(header: str) -> re.Match[str] | None:
+    """A valid W3C `traceparent` (group 1: the trace id), else None."""
+    return _TRACEPARENT.fullmatch(header.strip().lower())
+
+
 def _start_request() -> None:
     """Resolve what every later step needs, once: the request context (core/context.py)."""
-    incoming = request.headers.get(REQUEST_ID_HEADER, "")
     view = current_view()
     spec = route_spec(view)
     settings = current_settings()
     started = time.perf_counter()
     context = RequestContext(
-        request_id=incoming if _VALID_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex,
+        request_id=request_id_from(request.headers.get(REQUEST_ID_HEADER, "")),
         started_at=started,
         settings=settings,
         view=view,
@@ -65,7 +77,7 @@ def _start_request() -> None:
     begin(context)
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=context.request_id)
-    trace = _TRACEPARENT.fullmatch(request.headers.get(TRACEPARENT, "").strip().lower())
+    trace = trace_from(request.headers.get(TRACEPARENT, ""))
     if trace is not None:  # a caller's trace (a SPA, a proxy) joins these log lines
         context.traceparent = trace.group(0)
         structlog.contextvars.bind_contextvars(trace_id=trace.group(1))
@@ -239,11 +251,41 @@ class _WatchedBody:
         getattr(access_log.bind(**self._bound), level)("request", **self._fields)
 
 
+class Liveness:
+    """`GET`/`HEAD /health` answered before Flask: no routing, no hooks, no context. The answer is
+    the one the pipeline would give (`probes/routes.py: health`): `{"status":"ok"}`, every
+    security header, the request id and trace echoed. Anything else goes on to the app. With
+    ACCESS_LOG_PROBES on, /health takes the full pipeline, which writes its access line."""
+
+    PATH = "/health"
+    BODY = b'{"status":"ok"}'
+
+    def __init__(self, app: WSGIApplication, settings: Settings) -> None:
+        self.app = app
+        defaults = (*SECURITY_HEADERS, HSTS) if settings.force_https else SECURITY_HEADERS
+        self.headers = [("Content-Type", "application/json"), ("Content-Length", str(len(self.BODY)))]
+        self.headers += defaults
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD")
+        if environ.get("PATH_INFO") != self.PATH or method not in ("GET", "HEAD"):
+            return self.app(environ, start_response)
+        headers = [*self.headers, (REQUEST_ID_HEADER, request_id_from(environ.get("HTTP_X_REQUEST_ID", "")))]
+        trace = trace_from(environ.get("HTTP_TRACEPARENT", ""))
+        if trace is not None:
+            headers.append((TRACEPARENT, trace.group(0)))
+        start_response("200 OK", headers)
+        return [] if method == "HEAD" else [self.BODY]
+
+
 def init_http(app: Flask, settings: Settings) -> None:
-    """Install ProxyFix and the before/after hooks. Registration order is the run order."""
+    """Install ProxyFix, the liveness fast path and the before/after hooks. Registration order is
+    the run order."""
     hops = settings.trusted_proxy_hops
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]  # Flask's way to wrap the WSGI app
+    if not settings.access_log_probes:
+        app.wsgi_app = Liveness(app.wsgi_app, settings)  # type: ignore[method-assign]
     app.before_request(_start_request)
     app.before_request(_enforce_size_limit)
     # after_request hooks run in reverse: headers first, then the access line sees the final response.

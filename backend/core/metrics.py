@@ -129,10 +129,21 @@ def _route() -> str:
     return request.url_rule.rule if request.url_rule else "(unmatched)"
 
 
+_POOL_EVERY_SECONDS = 1.0  # the pool's gauges are a sample, not a per-request figure
+_pool_recorded_at = [-_POOL_EVERY_SECONDS]
+
+
+def _sample_pool() -> None:
+    now = time.monotonic()
+    if now - _pool_recorded_at[0] >= _POOL_EVERY_SECONDS:
+        _pool_recorded_at[0] = now
+        record_pool(pool_stats(db.engine))
+
+
 def _answered(response: Response) -> Response:
     if not g.get("metrics_in_flight"):
         return response
-    record_pool(pool_stats(db.engine))
+    _sample_pool()
     route, method = _route(), request.method
     REQUESTS.labels(method, route, str(response.status_code)).inc()
     context = maybe_request_context()

@@ -94,30 +94,31 @@ def _recent_grades(auth: AuthContext, ids: Ids) -> dict[uuid.UUID, list[RecentGr
 def parent_dashboard(auth: AuthContext) -> DashboardOut:
     today = auth.today()
     term = term_on(auth, today)
-    children = db.session.execute(
-        select(Student, GuardianLink.relationship, GuardianLink.can_view_finance)
+    children = db.session.execute(  # the columns StudentOut shows, not Student objects
+        auth.scoped_columns(Student, StudentOut)
+        .add_columns(GuardianLink.relationship, GuardianLink.can_view_finance)
         .join(GuardianLink, GuardianLink.student_id == Student.id)
         .where(GuardianLink.user_id == auth.user_id, auth.owns(GuardianLink))
         .order_by(Student.last_name, Student.first_name, Student.id)
     ).all()
-    ids = [student.id for student, _, _ in children]
+    ids = [child.id for child in children]
     attendance = _today(auth, ids, today)
     rates = _term_rates(auth, ids, term, today)
     grades = _recent_grades(auth, ids)
-    money = student_balances(auth, [student.id for student, _, finance in children if finance])
+    money = student_balances(auth, [child.id for child in children if child.can_view_finance])
     return DashboardOut(
         date=today,
         term_id=term.id if term else None,
         term_name=term.name if term else None,
         children=[
             ChildSummary(
-                student=StudentOut.model_validate(student),
-                relationship=relationship,
-                today=[AttendanceOut.model_validate(record) for record in attendance[student.id]],
-                term_attendance_rate=rates.get(student.id),
-                recent_grades=grades[student.id],
-                balance=money.get(student.id),
+                student=StudentOut.model_validate(child),
+                relationship=child.relationship,
+                today=[AttendanceOut.model_validate(record) for record in attendance[child.id]],
+                term_attendance_rate=rates.get(child.id),
+                recent_grades=grades[child.id],
+                balance=money.get(child.id),
             )
-            for student, relationship, _ in children
+            for child in children
         ],
     )

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -75,11 +76,11 @@ def payment_status(invoice: Invoice, sums: Totals, today: date) -> PaymentStatus
 
 
 def _balance(
-    student_id: uuid.UUID, currency: str, owed: list[tuple[Invoice, Totals]], today: date
+    student_id: uuid.UUID, currency: str, owed: list[tuple[date, Totals]], today: date
 ) -> BalanceOut:
     """A student's issued invoices summed up; an invoice still owed is overdue once its due date has
     passed, and the earliest due date of those not yet overdue is the next one."""
-    unpaid = [(invoice.due_date, sums.outstanding) for invoice, sums in owed if sums.outstanding > 0]
+    unpaid = [(due, sums.outstanding) for due, sums in owed if sums.outstanding > 0]
     return BalanceOut(
         student_id=student_id,
         currency=currency,
@@ -91,19 +92,40 @@ def _balance(
     )
 
 
+def _billed() -> Any:
+    return (
+        select(func.coalesce(func.sum(InvoiceLine.amount_cents), 0))
+        .where(InvoiceLine.invoice_id == Invoice.id)
+        .scalar_subquery()
+    )
+
+
+def _paid() -> Any:
+    """Payments to the invoice, reversed ones excluded (as in `totals`)."""
+    return (
+        select(func.coalesce(func.sum(Payment.amount_cents), 0))
+        .outerjoin(PaymentReversal, PaymentReversal.payment_id == Payment.id)
+        .where(Payment.invoice_id == Invoice.id, PaymentReversal.id.is_(None))
+        .scalar_subquery()
+    )
+
+
 def student_balances(auth: AuthContext, student_ids: list[uuid.UUID]) -> dict[uuid.UUID, BalanceOut]:
-    """Each student's issued invoices summed up: invoiced, paid, outstanding, overdue, next due."""
-    invoices = list(
-        db.session.scalars(
-            auth.scoped(Invoice).where(
-                Invoice.student_id.in_(student_ids), Invoice.state == InvoiceState.ISSUED.value
-            )
+    """Each student's issued invoices summed up: invoiced, paid, outstanding, overdue, next due.
+    One query, whatever the number of students and invoices (none for no students)."""
+    if not student_ids:
+        return {}
+    rows = db.session.execute(
+        select(Invoice.student_id, Invoice.due_date, _billed(), _paid()).where(
+            auth.owns(Invoice),
+            Invoice.student_id.in_(student_ids),
+            Invoice.state == InvoiceState.ISSUED.value,
         )
     )
-    sums, today = totals(i.id for i in invoices), auth.today()
-    owed: dict[uuid.UUID, list[tuple[Invoice, Totals]]] = {student_id: [] for student_id in student_ids}
-    for invoice in invoices:
-        owed[invoice.student_id].append((invoice, sums[invoice.id]))
+    owed: dict[uuid.UUID, list[tuple[date, Totals]]] = {student_id: [] for student_id in student_ids}
+    for student_id, due_date, billed, paid in rows:
+        owed[student_id].append((due_date, Totals(int(billed), int(paid))))
+    today = auth.today()
     return {
         student_id: _balance(student_id, auth.currency, theirs, today) for student_id, theirs in owed.items()
     }

@@ -64,27 +64,24 @@ def _school(settings: Settings, school: School) -> tuple[int, int]:
         )
     ).all()
     receiving = opted_in((g.id for g in guardians), MailKind.FEE_REMINDER)
-    queued = 0
+    letters = []
     for invoice, student in owing:
         stage, stage_text = _stage(invoice.due_date, today, settings.fee_reminder_days)
         for student_id, user_id, email, full_name in guardians:
             if student_id != invoice.student_id or user_id not in receiving:
                 continue
-            queued_now = mail.queue_email(
-                settings,
-                MailKind.FEE_REMINDER,
-                f"fee_reminder:{invoice.id}:{stage}:{user_id}",
-                mail.Recipient(email, user_id),
-                school.id,
-                school=school.name,
-                full_name=full_name,
-                student=student,
-                number=invoice.number,
-                stage_text=stage_text,
-                outstanding=format_money(sums[invoice.id].outstanding, school.currency),
-                due=invoice.due_date,
-            )
-            queued += queued_now is not None
+            context = {
+                "school": school.name,
+                "full_name": full_name,
+                "student": student,
+                "number": invoice.number,
+                "stage_text": stage_text,
+                "outstanding": format_money(sums[invoice.id].outstanding, school.currency),
+                "due": invoice.due_date,
+            }
+            key = f"fee_reminder:{invoice.id}:{stage}:{user_id}"
+            letters.append(mail.Letter(key, mail.Recipient(email, user_id), context))
+    queued = mail.queue_emails(settings, MailKind.FEE_REMINDER, school.id, letters)
     db.session.commit()
     return len(owing), queued
 

@@ -10,18 +10,20 @@ from flask import Flask
 
 from backend.config import SETTINGS_EXTENSION, Settings
 from backend.mail.models import OPTIONAL_KINDS, MailKind, NotificationPreference
-from backend.mail.outbox import Recipient, cancel, queue_email
+from backend.mail.outbox import Letter, Recipient, cancel, queue_email, queue_emails
 from backend.mail.sender import register_before_round
 from backend.mail.templates import read_unsubscribe_token
 
 __all__ = [
     "OPTIONAL_KINDS",
+    "Letter",
     "MailKind",
     "NotificationPreference",
     "Recipient",
     "cancel",
     "init_app",
     "queue_email",
+    "queue_emails",
     "read_unsubscribe_token",
     "register_before_round",
 ]

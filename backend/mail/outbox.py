@@ -36,6 +36,15 @@ class Recipient:
     user_id: uuid.UUID | None = None
 
 
+@dataclass(frozen=True)
+class Letter:
+    """One message of a batch: its dedup key, its recipient and what its template is filled with."""
+
+    dedup_key: str
+    to: Recipient
+    context: dict[str, Any]
+
+
 def enqueue(
     kind: MailKind,
     recipient: Recipient,
@@ -46,11 +55,20 @@ def enqueue(
 ) -> OutboxMessage | None:
     """Queue one message in the current transaction; None when the event already has one."""
     existing = db.session.scalar(select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key))
-    if existing is not None:
-        if existing.status == MailStatus.CANCELLED:
-            existing.status, existing.next_attempt_at = MailStatus.QUEUED.value, utcnow()
-            return existing
-        return None
+    return _queued(existing) if existing is not None else _add(kind, recipient, dedup_key, mail, school_id)
+
+
+def _queued(existing: OutboxMessage) -> OutboxMessage | None:
+    """A message already there for the event: a cancelled one goes back to the queue, else None."""
+    if existing.status == MailStatus.CANCELLED:
+        existing.status, existing.next_attempt_at = MailStatus.QUEUED.value, utcnow()
+        return existing
+    return None
+
+
+def _add(
+    kind: MailKind, recipient: Recipient, dedup_key: str, mail: Rendered, school_id: uuid.UUID | None
+) -> OutboxMessage:
     message = OutboxMessage(
         school_id=school_id,
         user_id=recipient.user_id,
@@ -82,6 +100,31 @@ def queue_email(
     return enqueue(
         kind, to, dedup_key, render(settings, kind, user_id=user_id, **context), school_id=school_id
     )
+
+
+def queue_emails(
+    settings: Settings, kind: MailKind, school_id: uuid.UUID | None, letters: Iterable[Letter]
+) -> int:
+    """`queue_email` for many at once: one query for the keys already queued, whatever the number
+    of letters (the new messages are inserted together at the flush). How many were queued."""
+    batch: dict[str, Letter] = {}
+    for letter in letters:
+        batch.setdefault(letter.dedup_key, letter)  # the first letter for a key, as one by one
+    if not batch:
+        return 0
+    existing = {
+        message.dedup_key: message
+        for message in db.session.scalars(select(OutboxMessage).where(OutboxMessage.dedup_key.in_(batch)))
+    }
+    queued = 0
+    for key, letter in batch.items():
+        if key in existing:
+            queued += _queued(existing[key]) is not None
+            continue
+        user_id = str(letter.to.user_id) if letter.to.user_id else None
+        _add(kind, letter.to, key, render(settings, kind, user_id=user_id, **letter.context), school_id)
+        queued += 1
+    return queued
 
 
 def cancel(dedup_keys: Iterable[str]) -> int:

@@ -7,11 +7,13 @@ Critical checks decide readiness; optional ones (Redis, outside APIs) only show 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -110,6 +112,54 @@ def run_checks(app: Flask, *, critical_only: bool = False) -> dict[str, dict[str
         check.name: _outcome(check, future, started, until)
         for check, future in zip(checks, futures, strict=True)
     }
+
+
+@dataclass(frozen=True)
+class Report:
+    """Every check's result, and when they ran."""
+
+    components: dict[str, dict[str, Any]]
+    checked_at: datetime
+    monotonic: float
+
+
+class _LatestReport:
+    """This worker's latest report; one refresh at a time (callers meanwhile wait for it)."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.lock = threading.Lock()
+        self.report: Report | None = None
+
+    def fresh(self, max_age: float) -> Report | None:
+        report = self.report
+        return report if report is not None and time.monotonic() - report.monotonic < max_age else None
+
+
+_LATEST = "homeroom.health_report"
+
+
+def component_report(app: Flask) -> Report:
+    """All the checks, as /api/health reports them: run at most every HEALTH_REPORT_MAX_AGE_SECONDS
+    per worker. A report is not a gate (/ready runs its checks on every call): a monitor or a
+    crowd polling it costs one round of checks a period, not one per call."""
+    app = getattr(app, "_get_current_object", lambda: app)()
+    max_age = app.extensions[SETTINGS_EXTENSION].health_report_max_age_seconds
+    if max_age == 0:  # checked on every call, concurrently as before
+        return Report(run_checks(app), datetime.now(UTC), time.monotonic())
+    latest = app.extensions.get(_LATEST)
+    if not isinstance(latest, _LatestReport) or latest.pid != os.getpid():  # new, or forked
+        latest = app.extensions[_LATEST] = _LatestReport()
+    report = latest.fresh(max_age)
+    if report is not None:
+        return report
+    with latest.lock:
+        report = latest.fresh(max_age)  # another caller has just refreshed it
+        if report is None:
+            checked_at = datetime.now(UTC)
+            report = Report(run_checks(app), checked_at, time.monotonic())
+            latest.report = report
+    return report
 
 
 def check_database(app: Flask) -> dict[str, Any]:

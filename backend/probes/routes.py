@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any, Literal
 
 from flask import Response, current_app
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from backend.config import current_settings
 from backend.core.api import api
@@ -17,7 +18,7 @@ from backend.core.markers import probe, public
 from backend.core.metrics import check_metrics_token, metrics_response
 from backend.core.serving import is_draining
 from backend.probes import bp
-from backend.probes.checks import HEALTHY, run_checks
+from backend.probes.checks import HEALTHY, component_report, run_checks
 from backend.probes.metrics import StateCollector
 from backend.version import __version__
 
@@ -37,6 +38,9 @@ class ComponentHealthOut(BaseModel):
     status: Literal["ok", "degraded", "down"]
     version: str
     uptime_seconds: float
+    checked_at: datetime = Field(
+        description="When the components were checked (at most HEALTH_REPORT_MAX_AGE_SECONDS ago)."
+    )
     components: dict[str, dict[str, Any]]
     database_pool: dict[str, int]
 
@@ -70,15 +74,18 @@ def component_health() -> dict[str, Any]:
     """Each component's status and latency, pool statistics, version and uptime.
 
     A report, not a gate: it answers 200 while the process runs and says `ok`, `degraded`
-    (an optional component is down) or `down` (a critical one is); /ready is the gate.
+    (an optional component is down) or `down` (a critical one is); /ready is the gate. The
+    components were checked at `checked_at`, at most HEALTH_REPORT_MAX_AGE_SECONDS ago.
     """
-    components = run_checks(current_app)
+    report = component_report(current_app)
+    components = report.components
     critical_down = any(c["critical"] and c["status"] not in HEALTHY for c in components.values())
     degraded = any(c["status"] not in HEALTHY for c in components.values())
     return {
         "status": "down" if critical_down else "degraded" if degraded else "ok",
         "version": __version__,
         "uptime_seconds": round(time.monotonic() - current_app.extensions[STARTED_AT], 1),
+        "checked_at": report.checked_at,
         "components": components,
         "database_pool": pool_stats(db.engine),
     }

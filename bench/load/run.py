@@ -59,9 +59,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="a PostgreSQL server URL; a scratch database is created on it and dropped after",
     )
     parser.add_argument("--out", type=Path, help="results folder (default bench/load/results/<time>)")
+    parser.add_argument("--workers", type=int, default=2, help="Gunicorn workers (production: 2 x CPUs + 1)")
+    parser.add_argument("--threads", type=int, default=4, help="threads per Gunicorn worker")
     args = parser.parse_args(argv)
     if args.smoke:
         args.users, args.step_seconds, args.faults = "20", 30.0, "pg"
+    if not (1 <= args.workers <= 16 and 1 <= args.threads <= 32):
+        parser.error("workers 1-16 and threads 1-32")
     args.steps = [(int(users), args.step_seconds) for users in args.users.split(",")]
     args.fault_list = [name for name in args.faults.split(",") if name]
     unknown = set(args.fault_list) - set(ALL)
@@ -108,7 +112,8 @@ def run(args: argparse.Namespace, results: Path, stack: ExitStack) -> int:
     say(f"seeding the school ({teachers} teacher classes) in {database.rsplit('/', 1)[-1]}")
     shared = {"ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode()}  # seed and server
     seed_load_school(database, teachers, max(2, math.ceil(max_users / 20)), results / "school.json", shared)
-    stack_ = start_stack(stack, database, results, shared)
+    server_env = {**shared, "GUNICORN_WORKERS": str(args.workers), "GUNICORN_THREADS": str(args.threads)}
+    stack_ = start_stack(stack, database, results, server_env)
     say(f"gunicorn {stack_.server.url} (pid {stack_.server.process.pid}); redis {stack_.redis.url}")
     total = sum(seconds for _, seconds in args.steps)
     monitor = Monitor(stack_.server.port, stack_.server.process.pid, max_seconds=total + 300)

@@ -72,7 +72,8 @@ def through_proxy(database_url: str, port: int) -> str:
 
 
 def start_stack(stack: ExitStack, database_url: str, results: Path, extra_env: dict[str, str]) -> Stack:
-    """Redis, the proxy and Gunicorn (2 workers x 4 threads unless `extra_env` says otherwise)."""
+    """Redis, the proxy and Gunicorn (2 workers x 4 threads unless `extra_env` says otherwise:
+    `run.py --workers/--threads`)."""
     redis_process = RedisProcess(free_port())
     stack.callback(redis_process.kill)
     redis_process.start()
@@ -83,10 +84,8 @@ def start_stack(stack: ExitStack, database_url: str, results: Path, extra_env: d
         through_proxy(database_url, proxy.port),
         redis_process.url,
         free_port(),
-        GUNICORN_WORKERS="2",
-        GUNICORN_THREADS="4",
+        **{"GUNICORN_WORKERS": "2", "GUNICORN_THREADS": "4", **extra_env},
         ASSISTANT_RATE_LIMIT="1000000 per minute",
-        **extra_env,
     )
     for name in ("ASSISTANT_API_URL", "ASSISTANT_MODEL", "ASSISTANT_API_KEY", "PROMETHEUS_MULTIPROC_DIR"):
         env.pop(name, None)

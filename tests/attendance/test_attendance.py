@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -10,7 +11,8 @@ from sqlalchemy import func, select
 
 from backend.attendance.models import AttendanceRecord
 from backend.core.extensions import db
-from tests.conftest import count_statements
+from backend.mail.models import MailKind, MailStatus, OutboxMessage
+from tests.conftest import count_statements, make_user
 from tests.school import TODAY, World, put_attendance
 
 # --- attendance ---------------------------------------------------------------------------------
@@ -160,3 +162,82 @@ def test_attendance_range_runs_a_fixed_number_of_statements(world: World, alice:
         assert len(response.get_json()["items"]) == min(limit, 12)
         counts.append(count)
     assert counts[0] == counts[1] == counts[2] <= 4  # visibility, school date, page, summary
+
+
+# --- a register's statements do not grow with the class ---------------------------------------------
+
+
+def _class_of(world: World, name: str, size: int) -> list[str]:
+    """A new class of the teacher with `size` new students, each with a parent of their own who
+    receives absence alerts; the students' ids. The class is in `world.ids` under `name`."""
+    body = {
+        "name": name,
+        "subject": name,
+        "grade_level": 5,
+        "term_id": str(world.ids["term"]),
+        "teacher_id": str(world.accounts["teacher"].user_id),
+    }
+    world.ids[name] = uuid.UUID(world.post("admin", "/api/classes", body)["id"])
+    students = []
+    for n in range(size):
+        student = {
+            "admission_number": f"{name}-{n:03}",
+            "first_name": f"Pupil{n}",
+            "last_name": name,
+            "date_of_birth": "2015-06-01",
+            "grade_level": 5,
+            "enrolled_on": str(TODAY - timedelta(days=60)),
+        }
+        student_id = world.post("admin", "/api/students", student)["id"]
+        parent = make_user(world.app, world.accounts["admin"].school_id, "parent")
+        link = {"user_id": str(parent.user_id), "relationship": "mother"}
+        world.post("admin", f"/api/students/{student_id}/guardians", link)
+        students.append(student_id)
+    enrolled = world.client.post(
+        f"/api/classes/{world.ids[name]}/enrollments/bulk",
+        json={"student_ids": students},
+        headers=world.as_("admin"),
+    )
+    assert enrolled.status_code == 200, enrolled.get_json()
+    return students
+
+
+def _alerts(world: World, status: MailStatus) -> int:
+    """How many absence alerts the outbox holds in `status`."""
+    with world.app.app_context():
+        return db.session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.kind == MailKind.ABSENCE_ALERT.value, OutboxMessage.status == status.value)
+        )
+
+
+def test_saving_a_register_runs_as_many_statements_for_2_students_as_for_12(world: World) -> None:
+    """First save (every mark new), a second with every mark changed, a third changing nothing: each
+    costs the same statements in a class of 2 as in a class of 12. Half the class is absent today
+    and every student has a guardian, so absence alerts are queued, and withdrawn, on the way."""
+
+    def save(class_name: str, students: list[str], statuses: tuple[str, str]) -> int:
+        records = [{"student_id": s, "status": statuses[n % 2]} for n, s in enumerate(students)]
+        register = f"/api/classes/{world.ids[class_name]}/attendance"
+        world.client.get(register, query_string={"date": str(TODAY)}, headers=world.as_("teacher"))  # warm
+        count, response = count_statements(
+            world.app, lambda: put_attendance(world, "teacher", records, class_name=class_name)
+        )
+        assert response.status_code == 200, response.get_json()
+        saved = {r["student_id"]: r["status"] for r in response.get_json()["items"]}
+        assert saved == {r["student_id"]: r["status"] for r in records}
+        return count
+
+    classes = {"small": _class_of(world, "small", 2), "large": _class_of(world, "large", 12)}
+    counts: dict[str, dict[str, int]] = {"small": {}, "large": {}}
+    for size, students in classes.items():
+        queued, cancelled = _alerts(world, MailStatus.QUEUED), _alerts(world, MailStatus.CANCELLED)
+        half = len(students) // 2
+        counts[size]["all new"] = save(size, students, ("present", "absent"))
+        assert _alerts(world, MailStatus.QUEUED) == queued + half  # one for each absent student's parent
+        counts[size]["all changed"] = save(size, students, ("absent", "present"))
+        assert _alerts(world, MailStatus.QUEUED) == queued + half  # the newly absent half's
+        assert _alerts(world, MailStatus.CANCELLED) == cancelled + half  # the now present half's, withdrawn
+        counts[size]["nothing changed"] = save(size, students, ("absent", "present"))
+    assert counts["large"] == counts["small"]

@@ -460,3 +460,38 @@ def test_verify_notices_events_missing_at_the_start_beyond_a_purge(own_app: Flas
     _delete_events(own_app, delete(AuditEvent).where(AuditEvent.chain_id == school, AuditEvent.seq == 1))
     broken = own_app.test_cli_runner().invoke(args=["audit", "verify"])
     assert broken.exit_code == 1 and "events 1 to 1 are missing" in broken.output
+
+
+def test_an_event_recorded_then_rolled_back_is_never_written(app: Flask) -> None:
+    """Events wait for the commit; a rollback (even before any statement ran) takes them with it."""
+    from backend import audit
+
+    school = make_school(app)
+    with app.app_context():
+        audit.record(None, "test.abandoned", school_id=school)
+        db.session.rollback()
+        db.session.close()
+        audit.record(None, "test.kept", school_id=school)
+        db.session.commit()
+    actions = [event.action for event in events(app, school)]
+    assert "test.abandoned" not in actions and actions[-1] == "test.kept"
+    with app.app_context():
+        assert verify_chain(school)[1] is None
+
+
+def test_time_and_sequence_rise_together_whoever_records_first(app: Flask) -> None:
+    """Two transactions: the one that records first commits last. Each event's time is taken
+    with its place in the chain, so a purge by time never cuts the chain in the middle."""
+    from backend import audit
+
+    school = make_school(app)
+    with app.app_context():
+        audit.record(None, "test.slow_request", school_id=school)
+        with app.app_context():  # another request, on its own session
+            audit.record(None, "test.quick_request", school_id=school)
+            db.session.commit()
+        db.session.commit()
+    chain = events(app, school)
+    assert [e.action for e in chain][-2:] == ["test.quick_request", "test.slow_request"]
+    times = [e.occurred_at for e in chain]
+    assert times == sorted(times)

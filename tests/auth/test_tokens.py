@@ -111,6 +111,50 @@ def test_token_issued_by_the_app_expires_after_its_ttl(make_app: AppFactory) -> 
     _assert_invalid(_me(client, token), "The access token has expired.")
 
 
+def test_a_token_is_verified_once_then_only_its_expiry_is_checked(
+    client, account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backend.auth import tokens
+
+    token = login(client, account)["access_token"]
+    decoded: list[str] = []
+    real_decode = jwt.decode
+
+    def counting_decode(*args: Any, **kwargs: Any) -> Any:
+        decoded.append(args[0])
+        return real_decode(*args, **kwargs)
+
+    monkeypatch.setattr(tokens.jwt, "decode", counting_decode)
+    assert [_me(client, token).status_code for _ in range(3)] == [200, 200, 200]
+    assert decoded == [token]
+
+
+def test_a_verified_token_still_expires(client, account: Account, monkeypatch: pytest.MonkeyPatch) -> None:
+    from backend.auth import tokens
+
+    token = login(client, account)["access_token"]
+    assert _me(client, token).status_code == 200  # verified, and kept
+    expires = jwt.decode(token, options={"verify_signature": False})["exp"]
+    monkeypatch.setattr(tokens.time, "time", lambda: float(expires))
+    _assert_invalid(_me(client, token), "The access token has expired.")
+
+
+def test_a_kept_token_is_not_taken_under_another_key(make_app: AppFactory) -> None:
+    issuer = make_app(JWT_SECRET_KEY="a" * 48)
+    account = make_user(issuer, make_school(issuer))
+    token = login(issuer.test_client(), account)["access_token"]
+    assert _me(issuer.test_client(), token).status_code == 200
+    other = make_app(JWT_SECRET_KEY="b" * 48)
+    _assert_invalid(_me(other.test_client(), token))
+
+
+def test_a_kept_token_of_an_ended_session_is_refused(client, account: Account) -> None:
+    token = login(client, account)["access_token"]
+    assert _me(client, token).status_code == 200
+    assert client.post("/api/auth/logout", headers={"Origin": ORIGIN}).status_code == 204
+    assert _me(client, token).status_code == 401
+
+
 def test_tampered_signature_is_refused(client, account: Account) -> None:
     token = login(client, account)["access_token"]
     head, payload, signature = token.split(".")

@@ -178,3 +178,34 @@ def test_a_database_error_reaches_sentry_without_its_values(make_app: AppFactory
     assert name not in everything, everything[
         max(0, everything.find(name) - 400) : everything.find(name) + 60
     ]
+
+
+def test_our_log_lines_are_breadcrumbs_of_the_report_and_redacted(make_app: AppFactory, ingest: int) -> None:
+    """Homeroom's own lines bypass the standard library's handlers (and so Sentry's logging
+    integration); they still reach the next report as breadcrumbs, after redaction."""
+    import sentry_sdk
+    import structlog
+
+    app = make_app(SENTRY_DSN=f"http://publickey@127.0.0.1:{ingest}/42")
+    crash = Blueprint("crash_after_a_line", __name__)
+
+    @crash.post("/api/test-crash-after-a-line")
+    @public
+    def crash_view() -> None:
+        structlog.get_logger("homeroom.test").warning(
+            "about_to_fail", step="three", password=SECRETS["password"]
+        )
+        raise RuntimeError("boom")
+
+    app.register_blueprint(crash)
+    try:
+        assert app.test_client().post("/api/test-crash-after-a-line", json={}).status_code == 500
+        sentry_sdk.flush(timeout=10)
+    finally:
+        sentry_sdk.get_client().close()
+    [event] = _events(Ingest.received)
+    crumbs = [c for c in event["breadcrumbs"]["values"] if c.get("message") == "about_to_fail"]
+    assert len(crumbs) == 1
+    assert crumbs[0]["category"] == "homeroom.test" and crumbs[0]["level"] == "warning"
+    assert crumbs[0]["data"]["step"] == "three"
+    assert SECRETS["password"] not in json.dumps(event)

@@ -186,6 +186,47 @@ def test_console_format_is_readable_not_json(capsys: pytest.CaptureFixture[str])
         configure_logging(settings_from(APP_ENV="testing", LOG_FORMAT="json"))
 
 
+def test_own_lines_skip_the_standard_library_handlers(client, logs) -> None:
+    """Homeroom's lines (the access line of every request among them) are rendered and written by
+    structlog itself, not through `logging`'s handler chain and its lock; the standard library's
+    own lines still go through the root handler."""
+    import logging
+
+    class Spy(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__()
+            self.names: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.names.append(record.name)
+
+    spy = Spy()
+    logging.getLogger().addHandler(spy)
+    try:
+        logs()
+        client.get("/api/_test/ok")
+        logging.getLogger("gunicorn.error").warning("from the standard library")
+    finally:
+        logging.getLogger().removeHandler(spy)
+    events = [line["event"] for line in logs()]
+    assert events == ["inside_view", "request", "from the standard library"]
+    assert spy.names == ["gunicorn.error"]
+
+
+def test_a_new_level_applies_to_loggers_already_in_use(make_app: AppFactory, logs) -> None:
+    """structlog caches each logger on first use; the level is read per event, so a later
+    configuration (another app in the process, a test) still decides what is written."""
+    quiet = make_app(LOG_LEVEL="WARNING")
+    quiet.register_blueprint(_routes())
+    logs()
+    quiet.test_client().get("/api/_test/ok")
+    assert logs() == []  # the view's info line and the 200's access line are under WARNING
+    loud = make_app(LOG_LEVEL="INFO")
+    loud.register_blueprint(_routes())
+    loud.test_client().get("/api/_test/ok")
+    assert [line["event"] for line in logs()] == ["inside_view", "request"]
+
+
 # --- proxies ------------------------------------------------------------------------------------
 
 

@@ -241,3 +241,43 @@ def test_gunicorn_limits_are_never_off_or_out_of_range(tmp_path: Path, variable:
     )
     assert done.returncode == 78, done.stderr[-2000:]
     assert f"{variable}='{value}'" in done.stderr
+
+
+_HASH_TWICE = """
+import sys, threading
+from argon2 import PasswordHasher
+from backend.core import serving
+if sys.argv[1] == "fixed":
+    assert serving.return_large_buffers()
+def resident_mib():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096 / 2**20
+hasher = PasswordHasher(time_cost=1, memory_cost=19456, parallelism=1)  # the OWASP 19 MiB
+hasher.hash("warm-up")  # the library's own first-use allocations
+before = resident_mib()
+threads = [threading.Thread(target=lambda: [hasher.hash("pw") for _ in range(3)]) for _ in range(2)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(round(resident_mib() - before, 1))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
+def test_argon2_buffers_go_back_to_the_system_once_freed() -> None:
+    """Two hashing threads, as a worker has: by default glibc keeps their 19 MiB buffers resident
+    after the hashes are done; with `return_large_buffers` (gunicorn_config.py calls it in the
+    master) they are returned."""
+
+    def growth(mode: str) -> float:
+        result = subprocess.run(
+            [sys.executable, "-c", _HASH_TWICE, mode],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        return float(result.stdout.strip().splitlines()[-1])
+
+    assert growth("default") >= 15  # what the workers carried after a sign-in
+    assert growth("fixed") < 8
