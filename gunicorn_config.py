@@ -60,7 +60,8 @@ from prometheus_client import multiprocess  # noqa: E402
 
 from backend.config import SETTINGS_EXTENSION  # noqa: E402
 from backend.core.admission import queue_budget  # noqa: E402
-from backend.core.gunicorn_worker import HEAD_LIMIT, DrainingThreadWorker  # noqa: E402
+from backend.core.gunicorn_errors import HEAD_LIMIT  # noqa: E402
+from backend.core.gunicorn_worker import DrainingThreadWorker  # noqa: E402
 from backend.core.ratelimit import per_process_warning  # noqa: E402
 from backend.core.serving import (  # noqa: E402
     after_fork,

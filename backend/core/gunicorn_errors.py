@@ -46,6 +46,22 @@ log = structlog.get_logger("homeroom.gunicorn")
 Header = tuple[str, str]
 
 
+HEAD_LIMIT = 64 * 1024  # past this without an end of head, Gunicorn's parser answers (414/431)
+_END_OF_HEAD = b"\r\n\r\n"
+_CONTENT_LENGTH = re.compile(rb"^content-length:[ \t]*(\d{1,12})[ \t]*\r?$", re.I | re.M)
+
+
+def request_is_in(data: bytes, body_limit: int) -> bool:
+    """Whether `data` holds a whole request head, and its body when its length is known and within
+    the limit (a larger one is refused by the app from its Content-Length, unread)."""
+    end = data.find(_END_OF_HEAD)
+    if end < 0:
+        return len(data) > HEAD_LIMIT
+    length = _CONTENT_LENGTH.search(data, 0, end + 2)
+    wanted = int(length.group(1)) if length else 0
+    return wanted > body_limit or len(data) - end - len(_END_OF_HEAD) >= wanted
+
+
 @dataclass(frozen=True)
 class Refusal:
     status: int

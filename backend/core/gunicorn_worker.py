@@ -30,6 +30,11 @@
 6. **Gunicorn's own refusals are problem+json** with the security headers, and close the
    connection (`core/gunicorn_errors.py`: 400, 414, 431, 500). The main loop checks a chunked body
    as it arrives: malformed, it is a 400 at once; over MAX_CONTENT_LENGTH, a 413; else it is read whole.
+7. **A recycled worker keeps its idle connections as long as any worker would.** Gunicorn closes
+   a retiring worker's kept-alive connections 2 s after it stops; a client reusing one later, at
+   its usual pace within GUNICORN_KEEPALIVE, sent into a closed socket and got a reset. With other
+   workers serving, they stay for the keep-alive timeout; a request on one is answered with
+   `Connection: close`. (A lone worker keeps Gunicorn's 2 s: its successor waits for it.)
 """
 
 from __future__ import annotations
@@ -38,7 +43,6 @@ import contextlib
 import errno
 import io
 import os
-import re
 import selectors
 import socket
 import threading
@@ -67,7 +71,7 @@ from backend.core.admission import (
     request_target,
     retry_after,
 )
-from backend.core.gunicorn_errors import Refusal, write_problem
+from backend.core.gunicorn_errors import HEAD_LIMIT, Refusal, request_is_in, write_problem
 from backend.core.lingering import Lingering
 from backend.core.serving import (
     claim_recycle,
@@ -80,23 +84,9 @@ from backend.core.serving import (
 READ_TIMEOUT_VARIABLE = "GUNICORN_REQUEST_READ_TIMEOUT"
 ACCEPT_SWEEP_LIMIT = 4096  # at most a listen backlog's worth
 log = structlog.get_logger("homeroom.gunicorn")
-HEAD_LIMIT = 64 * 1024  # past this without an end of head, Gunicorn's parser answers (414/431)
-_END_OF_HEAD = b"\r\n\r\n"
-_CONTENT_LENGTH = re.compile(rb"^content-length:[ \t]*(\d{1,12})[ \t]*\r?$", re.I | re.M)
 
 
 _SHED = object()  # what a thread returns for a request it refused: the connection is closed
-
-
-def request_is_in(data: bytes, body_limit: int) -> bool:
-    """Whether `data` holds a whole request head, and its body when its length is known and within
-    the limit (a larger one is refused by the app from its Content-Length, unread)."""
-    end = data.find(_END_OF_HEAD)
-    if end < 0:
-        return len(data) > HEAD_LIMIT
-    length = _CONTENT_LENGTH.search(data, 0, end + 2)
-    wanted = int(length.group(1)) if length else 0
-    return wanted > body_limit or len(data) - end - len(_END_OF_HEAD) >= wanted
 
 
 class _Reading:
@@ -334,6 +324,11 @@ class DrainingThreadWorker(ThreadWorker):
     def _stop_reading(self, reading: _Reading) -> None:
         self._reading.pop(reading.conn.sock.fileno(), None)
         self.poller.unregister(reading.conn.sock)
+
+    def _cap_keepalive(self, deadline: float) -> None:  # Gunicorn's, as the worker stops
+        if self._recycle_claimed and self.cfg.workers > 1:  # a recycle, not a server stop
+            deadline = max(deadline, time.monotonic() + self.cfg.keepalive)
+        super()._cap_keepalive(deadline)
 
     def murder_keepalived(self, force: bool = False) -> None:
         """Also answer 408 to clients whose request has not come in within the read timeout, and

@@ -3,7 +3,9 @@ fault windows: per step and per endpoint, errors by kind, each error classified.
 
 expected    inside a fault window (plus `grace` seconds): a 503/429 problem with Retry-After, or a
             refused/reset/cut connection during a worker kill, a reload or the final SIGTERM (or an
-            export cut mid-stream while the database is away)
+            export cut mid-stream while the database is away), or a 409 to the retry of a write
+            while the PostgreSQL path is cut (the first try's COMMIT can land with its answer
+            lost: the retry then conflicts with it; the consistency check judges what is stored)
 shed        a 503/429 problem with Retry-After outside any fault: load shedding, by design
 unexpected  everything else: time-outs, other statuses, connections lost with no fault, bad bodies
 """
@@ -54,6 +56,8 @@ def classify(request: dict[str, Any], faults: list[Fault], grace: float) -> str:
     if kind in ("reset", "refused", "cut") and window & CONNECTION_FAULTS:
         return "expected"
     if kind == "cut" and "pg" in window and "/api/exports/" in request["name"]:
+        return "expected"
+    if kind == "http_409" and "pg" in window and request.get("attempt", 1) > 1:
         return "expected"
     return "unexpected"
 

@@ -17,8 +17,8 @@ from structlog.testing import capture_logs
 
 from backend.config import PROJECT_ROOT
 from backend.core import gunicorn_errors, serving
-from backend.core.gunicorn_errors import ChunkedBody, chunked_framing, problem_headers
-from backend.core.gunicorn_worker import DrainingThreadWorker, request_is_in
+from backend.core.gunicorn_errors import ChunkedBody, chunked_framing, problem_headers, request_is_in
+from backend.core.gunicorn_worker import DrainingThreadWorker
 from backend.core.http import SECURITY_HEADERS
 
 

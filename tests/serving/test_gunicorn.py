@@ -6,6 +6,7 @@ Every load here is bounded in request count and in time, and goes to 127.0.0.1 o
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import signal
@@ -13,6 +14,8 @@ import socket
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
+
+import pytest
 
 from tests.serving.conftest import Server
 
@@ -154,6 +157,38 @@ def test_workers_recycle_under_max_requests_without_failures(gunicorn) -> None:
     served_by = {body["pid"] for _, body in results}
     assert len(served_by) >= RECYCLE_REQUESTS // 20 // 2  # many generations of workers
     assert len(server.worker_pids()) >= 10
+
+
+def _pid_over(connection: http.client.HTTPConnection) -> tuple[int, str | None]:
+    """GET /api/_test/pid on a kept-alive connection: the worker's pid and its Connection header."""
+    connection.request("GET", "/api/_test/pid")
+    response = connection.getresponse()
+    return json.loads(response.read())["pid"], response.getheader("Connection")
+
+
+def test_a_recycled_worker_still_answers_its_idle_kept_alive_connections(gunicorn) -> None:
+    """A client reusing its kept-alive connection at its usual pace (within GUNICORN_KEEPALIVE) after
+    its worker reached GUNICORN_MAX_REQUESTS gets an answer with `Connection: close`, not a closed
+    socket: Gunicorn closed such connections 2 s after the worker stopped (the load suite's reset)."""
+    server = gunicorn(GUNICORN_MAX_REQUESTS="8", GUNICORN_MAX_REQUESTS_JITTER="0", GUNICORN_KEEPALIVE="5")
+    connections = [http.client.HTTPConnection("127.0.0.1", server.port, timeout=15) for _ in range(10)]
+    try:
+        by_worker: dict[int, list[http.client.HTTPConnection]] = {}
+        for connection in connections:
+            by_worker.setdefault(_pid_over(connection)[0], []).append(connection)
+        worker, (pusher, idle, *_) = next((p, c) for p, c in by_worker.items() if len(c) >= 2)
+        for _ in range(20):  # requests on one connection to that worker until it retires
+            pid, connection_header = _pid_over(pusher)
+            assert pid == worker
+            if connection_header == "close":
+                break
+        else:
+            pytest.fail("the worker never retired")
+        time.sleep(3)  # past Gunicorn's 2 s for a stopping worker, within the 5 s keep-alive
+        assert _pid_over(idle) == (worker, "close")
+    finally:
+        for connection in connections:
+            connection.close()
 
 
 def test_killed_worker_is_replaced(gunicorn) -> None:
