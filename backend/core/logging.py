@@ -214,18 +214,20 @@ def _orjson_text(value: Any, **options: Any) -> str:
         return json.dumps(value, default=repr)  # a log call never raises into the request
 
 
+_NOT_BREADCRUMB_DATA = frozenset({"event", "logger", "level", "timestamp", "exc_info"})
+
+
 def sentry_breadcrumb(_logger: Any, method: str, event_dict: EventDict) -> EventDict:
     """With Sentry on, each of our lines is a breadcrumb of the next error report, as the standard
     library's lines are (Sentry's logging integration); after redaction and scrubbing."""
     sentry = sys.modules.get("sentry_sdk")
     if sentry is not None and sentry.get_client().is_active():
-        skip = {"event", "logger", "level", "timestamp", "exc_info"}
         sentry.add_breadcrumb(
             type="log",
             category=event_dict.get("logger"),
             level=event_dict.get("level", method),
             message=str(event_dict.get("event", "")),
-            data={key: value for key, value in event_dict.items() if key not in skip},
+            data={key: value for key, value in event_dict.items() if key not in _NOT_BREADCRUMB_DATA},
         )
     return event_dict
 

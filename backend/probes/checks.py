@@ -143,7 +143,6 @@ def component_report(app: Flask) -> Report:
     """All the checks, as /api/health reports them: run at most every HEALTH_REPORT_MAX_AGE_SECONDS
     per worker. A report is not a gate (/ready runs its checks on every call): a monitor or a
     crowd polling it costs one round of checks a period, not one per call."""
-    app = getattr(app, "_get_current_object", lambda: app)()
     max_age = app.extensions[SETTINGS_EXTENSION].health_report_max_age_seconds
     if max_age == 0:  # checked on every call, concurrently as before
         return Report(run_checks(app), datetime.now(UTC), time.monotonic())

@@ -150,8 +150,20 @@ def test_without_a_dsn_sentry_is_not_even_imported() -> None:
     assert result.stdout.strip().splitlines()[-1] == "False"
 
 
-def test_a_database_error_reaches_sentry_without_its_values(make_app: AppFactory, ingest: int) -> None:
+def _crash_report(app: Any, path: str) -> dict[str, Any]:
+    """POST to a route that fails with a 500, and the one event Sentry received for it."""
     import sentry_sdk
+
+    try:
+        assert app.test_client().post(path, json={}).status_code == 500
+        sentry_sdk.flush(timeout=10)
+    finally:
+        sentry_sdk.get_client().close()
+    [event] = _events(Ingest.received)
+    return event
+
+
+def test_a_database_error_reaches_sentry_without_its_values(make_app: AppFactory, ingest: int) -> None:
     from sqlalchemy import text
 
     from backend.core.extensions import db
@@ -167,12 +179,7 @@ def test_a_database_error_reaches_sentry_without_its_values(make_app: AppFactory
         db.session.execute(text("INSERT INTO schools (name) VALUES (:name)"), {"name": name})
 
     app.register_blueprint(failing)
-    try:
-        assert app.test_client().post("/api/test-failing-insert", json={}).status_code == 500
-        sentry_sdk.flush(timeout=10)
-    finally:
-        sentry_sdk.get_client().close()
-    [event] = _events(Ingest.received)
+    event = _crash_report(app, "/api/test-failing-insert")
     assert event["exception"]["values"][-1]["type"] == "DatabaseErrorInLog"
     everything = b"".join(Ingest.received).decode("utf-8", "replace")
     assert name not in everything, everything[
@@ -183,7 +190,6 @@ def test_a_database_error_reaches_sentry_without_its_values(make_app: AppFactory
 def test_our_log_lines_are_breadcrumbs_of_the_report_and_redacted(make_app: AppFactory, ingest: int) -> None:
     """Homeroom's own lines bypass the standard library's handlers (and so Sentry's logging
     integration); they still reach the next report as breadcrumbs, after redaction."""
-    import sentry_sdk
     import structlog
 
     app = make_app(SENTRY_DSN=f"http://publickey@127.0.0.1:{ingest}/42")
@@ -198,12 +204,7 @@ def test_our_log_lines_are_breadcrumbs_of_the_report_and_redacted(make_app: AppF
         raise RuntimeError("boom")
 
     app.register_blueprint(crash)
-    try:
-        assert app.test_client().post("/api/test-crash-after-a-line", json={}).status_code == 500
-        sentry_sdk.flush(timeout=10)
-    finally:
-        sentry_sdk.get_client().close()
-    [event] = _events(Ingest.received)
+    event = _crash_report(app, "/api/test-crash-after-a-line")
     crumbs = [c for c in event["breadcrumbs"]["values"] if c.get("message") == "about_to_fail"]
     assert len(crumbs) == 1
     assert crumbs[0]["category"] == "homeroom.test" and crumbs[0]["level"] == "warning"
