@@ -25,6 +25,7 @@ from backend import (
     fees,
     grades,
     health_records,
+    jobs,
     mail,
     notifications,
     ops,
@@ -32,6 +33,7 @@ from backend import (
     schools,
     spreadsheets,
     students,
+    xero,
 )
 from backend.config import PROJECT_ROOT, SETTINGS_EXTENSION, Settings, load_settings
 from backend.core.cache import init_cache
@@ -69,6 +71,8 @@ FEATURES: tuple[Feature, ...] = (
     dashboard,
     assistant,
     mail,
+    jobs,
+    xero,
     notifications,
     spreadsheets,
     audit,

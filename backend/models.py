@@ -20,6 +20,8 @@ MODEL_MODULES: tuple[str, ...] = (
     "backend.doctor.models",
     "backend.assistant.models",
     "backend.mail.models",
+    "backend.jobs.models",
+    "backend.xero.models",
 )
 
 

@@ -95,6 +95,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "assistant.use": EVERYONE,  # answers only from what the caller may see through the rules above
     "knowledge.read": EVERYONE,  # the school's FAQ and policies; staff-only entries for staff
     "knowledge.manage": ADMIN,
+    "integrations.manage": ADMIN,  # connect the school's accounting (Xero), its codes, a full sync
     "ops.read": OPERATOR,  # database health, backups, audit chains of every school
     "ops.manage": OPERATOR,  # scans, fixes, the fix switch, backups on demand
 }

@@ -150,6 +150,11 @@ class SettingsFields(BaseSettings):
     outbox_backoff_max_seconds: float = Field(default=3600.0, gt=0)
     outbox_poll_seconds: float = Field(default=2.0, gt=0, le=60)
     outbox_batch_size: int = Field(default=20, ge=1, le=500)
+    # Background jobs (an accounting sync, ...), run by the same `flask outbox run` process.
+    jobs_max_attempts: int = Field(default=8, ge=1, le=50)
+    jobs_backoff_seconds: float = Field(default=30.0, gt=0)
+    jobs_backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    jobs_batch_size: int = Field(default=5, ge=1, le=100)
     invitation_ttl_hours: int = Field(default=72, ge=1, le=720)
     password_reset_ttl_minutes: int = Field(default=30, ge=5, le=1440)
     password_reset_rate_limit: str = "5 per hour;20 per day"  # noqa: S105 - a limit: per IP, and per address
@@ -159,3 +164,25 @@ class SettingsFields(BaseSettings):
     db_doctor_autofix: bool = True
     # Where it writes draft migrations for what it will not fix itself.
     db_doctor_drafts_dir: Path = Field(default=Path("instance/doctor-drafts"), validate_default=True)
+
+    # Xero (optional): each school connects its own organisation; invoices, payments and reversals
+    # are synced by jobs, payments recorded in Xero come back through signed webhooks. Off unless
+    # the client id, secret, redirect URI and webhook key are all set.
+    xero_client_id: str | None = None
+    xero_client_secret: SecretStr | None = None
+    xero_redirect_uri: str | None = None
+    xero_webhook_key: SecretStr | None = None
+    # Defaults for every school; a school's own (PATCH /api/integrations/xero) win.
+    xero_sales_account_code: str = Field(default="200", min_length=1, max_length=10)
+    xero_payment_account_code: str = Field(default="090", min_length=1, max_length=10)
+    xero_tax_type: str = Field(default="NONE", min_length=1, max_length=20)
+    xero_authorize_url: str = "https://login.xero.com/identity/connect/authorize"
+    xero_identity_url: str = "https://identity.xero.com"
+    xero_api_url: str = "https://api.xero.com"
+    xero_timeout: float = Field(default=10.0, gt=0, le=60)
+    # Calls per organisation (Xero allows 60 a minute and 5,000 a day).
+    xero_rate_limit: str = "55 per minute;4800 per day"
+    # Access tokens are refreshed this long before they expire.
+    xero_refresh_margin_seconds: int = Field(default=300, ge=0, le=1200)
+    # A refresh token unused this long is refreshed by a job (Xero drops one unused for 60 days).
+    xero_refresh_idle_days: int = Field(default=30, ge=1, le=55)

@@ -36,8 +36,12 @@ SECRET_FIELDS = frozenset(
         "sentry_dsn",
         "assistant_api_key",
         "smtp_url",
+        "xero_client_secret",
+        "xero_webhook_key",
     }
 )
+# Xero is on when all of these are set (XERO_* in the environment).
+XERO_REQUIRED = ("xero_client_id", "xero_client_secret", "xero_redirect_uri", "xero_webhook_key")
 
 
 def _is_production(info: ValidationInfo) -> bool:
@@ -141,6 +145,7 @@ class Settings(SettingsFields):
         "password_change_failure_limit",
         "assistant_rate_limit",
         "password_reset_rate_limit",
+        "xero_rate_limit",
     )
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
@@ -163,6 +168,13 @@ class Settings(SettingsFields):
         if value and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc):
             raise ValueError("must be an http:// or https:// URL (the API's base, such as https://host/v1)")
         return value or None
+
+    @field_validator("xero_redirect_uri", "xero_authorize_url", "xero_identity_url", "xero_api_url")
+    @classmethod
+    def _check_xero_url(cls, value: str | None) -> str | None:
+        if value and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/") if value else None
 
     @field_validator("assistant_model")
     @classmethod
@@ -246,6 +258,11 @@ class Settings(SettingsFields):
         """How long a request may wait on the database: REQUEST_DEADLINE_SECONDS, or
         LONG_REQUEST_DEADLINE_SECONDS for a route that legitimately runs long."""
         return self.long_request_deadline_seconds if long_running else self.request_deadline_seconds
+
+    @property
+    def xero_missing(self) -> list[str]:
+        """The Xero settings still unset (the integration is off until none are)."""
+        return [name.upper() for name in XERO_REQUIRED if getattr(self, name) is None]
 
     @property
     def is_production(self) -> bool:

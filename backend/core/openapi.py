@@ -100,6 +100,7 @@ PROBLEM_TEXT = {
     422: "Invalid input; `errors` names each field",
     429: "Rate limited; see Retry-After",
     500: "Unexpected error",
+    502: "An outside service (such as Xero) did not answer as expected",
     503: "A required dependency is unavailable; see Retry-After",
 }
 

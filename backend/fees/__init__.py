@@ -6,9 +6,10 @@ from flask import Blueprint, Flask
 
 from backend.config import Settings
 from backend.fees.balances import format_money, student_balances
+from backend.fees.events import invoice_issued, payment_recorded, payment_reversed
 from backend.fees.models import Invoice, InvoiceLine, InvoiceState, Payment, PaymentMethod, PaymentReversal
 from backend.fees.schemas import BalanceOut, InvoiceListQuery
-from backend.fees.service import finance_students, list_invoices, student_balance
+from backend.fees.service import finance_students, list_invoices, record_external_payment, student_balance
 
 __all__ = [
     "BalanceOut",
@@ -22,7 +23,11 @@ __all__ = [
     "finance_students",
     "format_money",
     "init_app",
+    "invoice_issued",
     "list_invoices",
+    "payment_recorded",
+    "payment_reversed",
+    "record_external_payment",
     "student_balance",
     "student_balances",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, select, true
 
@@ -12,6 +13,7 @@ from backend.core.errors import Conflict, NotFound, ValidationFailed
 from backend.core.extensions import db
 from backend.core.models import utcnow
 from backend.core.pagination import Page, keyset, page_of
+from backend.fees import events
 from backend.fees.balances import payment_status, student_balances, totals
 from backend.fees.models import Invoice, InvoiceLine, InvoiceState, Payment, PaymentMethod, PaymentReversal
 from backend.fees.schemas import (
@@ -180,6 +182,7 @@ def issue_invoice(auth: AuthContext, invoice_id: uuid.UUID) -> InvoiceOut:
         resource_type="invoice",
         changes={"state": {"before": "draft", "after": "issued"}},
     )
+    events.invoice_issued.send(None, school_id=auth.school_id, invoice_id=invoice.id)
     db.session.commit()
     return invoice_detail(auth, invoice)
 
@@ -236,7 +239,54 @@ def create_payment(auth: AuthContext, invoice_id: uuid.UUID, data: PaymentIn) ->
         resource_type="payment",
         changes={"invoice_id": invoice.id, "amount_cents": data.amount_cents, "method": data.method},
     )
+    events.payment_recorded.send(None, school_id=auth.school_id, payment_id=payment.id)
     return _payment_out(payment, None)
+
+
+def record_external_payment(
+    school_id: uuid.UUID,
+    invoice_id: uuid.UUID,
+    *,
+    amount_cents: int,
+    paid_at: datetime,
+    reference: str,
+    received_by: uuid.UUID,
+    source: str,
+) -> Payment:
+    """A payment the school recorded in another system (its accounting), on an issued invoice of
+    the school, with the same checks as one recorded here. The caller commits."""
+    invoice = db.session.scalar(
+        select(Invoice).where(Invoice.id == invoice_id, Invoice.school_id == school_id).with_for_update()
+    )
+    if invoice is None:
+        raise NotFound("Invoice not found.")
+    if invoice.state != InvoiceState.ISSUED:
+        raise Conflict(f"Payments are taken on issued invoices only; this one is {invoice.state}.")
+    outstanding = totals([invoice.id])[invoice.id].outstanding
+    if amount_cents > outstanding:
+        raise Conflict(f"That would overpay the invoice: {outstanding} is outstanding.")
+    payment = Payment(
+        id=uuid.uuid4(),
+        school_id=school_id,
+        invoice_id=invoice.id,
+        amount_cents=amount_cents,
+        method=PaymentMethod.OTHER.value,
+        reference=reference[:100],
+        paid_at=paid_at,
+        received_by=received_by,
+        created_at=utcnow(),
+    )
+    db.session.add(payment)
+    audit.record(
+        None,
+        "payment.create",
+        resource=payment,
+        resource_type="payment",
+        school_id=school_id,
+        changes={"invoice_id": invoice.id, "amount_cents": amount_cents, "source": source},
+    )
+    events.payment_recorded.send(None, school_id=school_id, payment_id=payment.id)
+    return payment
 
 
 def payment_detail(payment: Payment) -> PaymentOut:
@@ -264,6 +314,7 @@ def reverse_payment(auth: AuthContext, payment_id: uuid.UUID, reason: str) -> Pa
         resource_type="payment",
         changes={"amount_cents": payment.amount_cents, "reason": reason},
     )
+    events.payment_reversed.send(None, school_id=auth.school_id, payment_id=payment.id)
     commit_unique("The payment is already reversed.")
     return payment_detail(payment)
 

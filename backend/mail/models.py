@@ -20,6 +20,7 @@ class MailKind(StrEnum):
     PASSWORD_RESET = "password_reset"  # noqa: S105 - a kind of email
     ABSENCE_ALERT = "absence_alert"
     FEE_REMINDER = "fee_reminder"
+    INTEGRATION_ALERT = "integration_alert"  # to a school's admins: an integration needs them
 
 
 # The kinds a user may turn off; invitations and resets are answers to something asked for.

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 
 from backend.config import Settings
+from backend.core.db import claim_due
 from backend.core.extensions import db
 from backend.core.models import utcnow
 from backend.mail.models import MailKind, MailStatus, OutboxMessage
@@ -150,24 +151,7 @@ def claim(sender: str, limit: int) -> list[OutboxMessage]:
     """Up to `limit` due messages, now leased to `sender` (committed before they are sent)."""
     now = utcnow()
     lease = {"status": MailStatus.SENDING.value, "claimed_by": sender, "claimed_until": now + LEASE}
-    candidates = select(OutboxMessage).where(_due(now)).order_by(OutboxMessage.next_attempt_at).limit(limit)
-    if db.session.get_bind().dialect.name == "postgresql":
-        messages = list(db.session.scalars(candidates.with_for_update(skip_locked=True)))
-        for message in messages:
-            for name, value in lease.items():
-                setattr(message, name, value)
-    else:
-        ids = list(db.session.scalars(candidates.with_only_columns(OutboxMessage.id)))
-        claimed = [
-            message_id
-            for message_id in ids
-            if db.session.execute(
-                update(OutboxMessage).where(OutboxMessage.id == message_id, _due(now)).values(**lease)
-            ).rowcount  # type: ignore[attr-defined]  # a DML result has rowcount
-        ]
-        messages = list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(claimed))))
-    db.session.commit()
-    return messages
+    return claim_due(OutboxMessage, _due(now), OutboxMessage.next_attempt_at, lease, limit)
 
 
 def delivered(message: OutboxMessage) -> None:

@@ -58,8 +58,16 @@ class Totals:
 
 
 class Sender:
-    def __init__(self, app: Flask, settings: Settings, *, before_round: BeforeRound | None = None) -> None:
+    def __init__(
+        self,
+        app: Flask,
+        settings: Settings,
+        *,
+        before_round: BeforeRound | None = None,
+        deliver_mail: bool = True,
+    ) -> None:
         self.app, self.settings = app, settings
+        self.deliver_mail = deliver_mail  # False: only the before-round work (jobs); mail stays queued
         self.name = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 10_000}"
         self.stopping = threading.Event()
         self.before_round = before_round
@@ -105,7 +113,7 @@ class Sender:
     def round(self) -> int:
         """One round; how many messages (and reset requests) it handled."""
         handled = self.before_round(self.settings) if self.before_round else 0
-        batch = outbox.claim(self.name, self.settings.outbox_batch_size)
+        batch = outbox.claim(self.name, self.settings.outbox_batch_size) if self.deliver_mail else []
         for position, message in enumerate(batch):
             if self.stopping.is_set():
                 self._release(batch[position:])

@@ -20,6 +20,7 @@ SUBJECTS = {
     MailKind.PASSWORD_RESET: "Reset your Homeroom password",
     MailKind.ABSENCE_ALERT: "{student} was marked {status} today",
     MailKind.FEE_REMINDER: "{school}: invoice {number} {stage_text}",
+    MailKind.INTEGRATION_ALERT: "{school}: {integration} needs to be reconnected",
 }
 _ENV = Environment(  # dates go in as dates: `{{ day | long_date }}`
     loader=PackageLoader("backend.mail", "templates"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from flask import Response
 
 from backend.config import current_settings
@@ -14,8 +16,10 @@ from backend.ops.schemas import (
     BackupCreatedOut,
     BackupsOut,
     DbHealthOut,
+    DeadJobOut,
     FixesIn,
     FixesOut,
+    JobsOut,
     ScanOut,
     SwitchIn,
 )
@@ -89,3 +93,27 @@ def create_backup() -> BackupCreatedOut:
 def verify_audit() -> AuditVerifyOut:
     """Every audit chain (each school's and the platform's) walked and verified."""
     return service.audit_chains()
+
+
+@bp.get("/jobs")
+@requires("ops.read")
+@api(response=JobsOut)
+def jobs_overview() -> JobsOut:
+    """Background jobs by status and kind, the dead letters, and every school's Xero connection."""
+    return service.jobs_overview()
+
+
+@bp.post("/jobs/<uuid:job_id>/retry")
+@requires("ops.manage")
+@api(response=DeadJobOut, problems=(404, 409))
+def retry_job(job_id: uuid.UUID) -> DeadJobOut:
+    """Put a dead job back in the queue, due now (409 unless it is dead)."""
+    return service.retry_job(current_operator(), job_id)
+
+
+@bp.post("/jobs/<uuid:job_id>/discard")
+@requires("ops.manage")
+@api(response=DeadJobOut, problems=(404, 409))
+def discard_job(job_id: uuid.UUID) -> DeadJobOut:
+    """Give up on a dead job for good (409 unless it is dead)."""
+    return service.discard_job(current_operator(), job_id)

@@ -125,3 +125,31 @@ class AuditChainOut(OutputModel):
 class AuditVerifyOut(OutputModel):
     status: Literal["ok", "broken"]
     chains: list[AuditChainOut]
+
+
+class DeadJobOut(OutputModel):
+    id: uuid.UUID
+    kind: str
+    school_id: uuid.UUID | None
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class IntegrationOut(OutputModel):
+    school: str
+    school_id: uuid.UUID
+    state: str
+    organisation: str | None
+    last_sync_at: datetime | None
+    last_error: str | None
+
+
+class JobsOut(OutputModel):
+    counts: dict[str, dict[str, int]] = Field(
+        description="Jobs needing attention: status -> kind -> how many."
+    )
+    dead: list[DeadJobOut] = Field(description="Dead letters, newest first: retry or discard each.")
+    integrations: list[IntegrationOut] = Field(description="Every school's Xero connection.")

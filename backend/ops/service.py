@@ -7,7 +7,7 @@ import uuid
 
 from sqlalchemy import select
 
-from backend import audit, backups, doctor
+from backend import audit, backups, doctor, jobs, xero
 from backend.audit import PLATFORM_CHAIN
 from backend.backups import BackupError, local_backups
 from backend.config import Settings
@@ -23,8 +23,11 @@ from backend.ops.schemas import (
     BackupRunOut,
     BackupsOut,
     DbHealthOut,
+    DeadJobOut,
     FixesOut,
     FixOut,
+    IntegrationOut,
+    JobsOut,
     ScanOut,
 )
 from backend.schools import School
@@ -145,3 +148,29 @@ def audit_chains() -> AuditVerifyOut:
         )
     broken = any(chain.status == "broken" for chain in chains)
     return AuditVerifyOut(status="broken" if broken else "ok", chains=chains)
+
+
+# --- background jobs ------------------------------------------------------------------------------
+
+
+def jobs_overview() -> JobsOut:
+    return JobsOut(
+        counts=jobs.counts(),
+        dead=[DeadJobOut.model_validate(job) for job in jobs.dead_letters()],
+        integrations=[IntegrationOut.model_validate(row) for row in xero.connections_overview()],
+    )
+
+
+def retry_job(operator: OperatorContext, job_id: uuid.UUID) -> DeadJobOut:
+    """A dead job back in the queue, due now, its attempts counted afresh."""
+    job = jobs.retry(job_id)
+    audit.record(operator, "job.retry", resource=job, resource_type="job", changes={"kind": job.kind})
+    db.session.commit()
+    return DeadJobOut.model_validate(job)
+
+
+def discard_job(operator: OperatorContext, job_id: uuid.UUID) -> DeadJobOut:
+    job = jobs.discard(job_id)
+    audit.record(operator, "job.discard", resource=job, resource_type="job", changes={"kind": job.kind})
+    db.session.commit()
+    return DeadJobOut.model_validate(job)

@@ -290,7 +290,10 @@ def test_with_smtp_the_mail_sender_runs_beside_gunicorn_and_stops_with_it(
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=EXIT_WITHIN) == 0, (tmp_path / "out.log").read_text()
         output = (tmp_path / "out.log").read_text()
-        assert output.count("starting the mail sender") == 1 and "outbox_sender_stopped" in output
+        assert (
+            output.count("starting the runner of mail and background jobs") == 1
+            and "outbox_sender_stopped" in output
+        )
         assert not list(checkout.glob("*.db"))  # no command left metrics files in the checkout
     finally:
         _stop(process)

@@ -5,13 +5,15 @@ probe: the readiness probe's own engine, `ping`, `migration_status`, `dispose_po
 PostgreSQL's row-level security (each statement under the caller's school, a named platform task,
 or no rows; the policy and role statements the migrations run); migrations:
 revisions in the code and in a database, schema comparison options; conflicts: unique-key races
-(retry an upsert, or answer 409); scratch: throw-away PostgreSQL databases."""
+(retry an upsert, or answer 409); leases: claiming queued rows for one worker (SKIP LOCKED);
+scratch: throw-away PostgreSQL databases."""
 
 from __future__ import annotations
 
 from backend.core.db.conflicts import commit_unique, retry_on_conflict
 from backend.core.db.connections import BoundedConnection, DeadlinePool, bound_waits, ping_when_idle
 from backend.core.db.engine import configure_engine, engine_options, pool_stats
+from backend.core.db.leases import claim_due
 from backend.core.db.migrations import (
     MIGRATIONS_DIR,
     OUTSIDE_MODELS,
@@ -46,6 +48,7 @@ __all__ = [
     "ambient_scope",
     "app_role_sql",
     "bound_waits",
+    "claim_due",
     "code_heads",
     "commit_unique",
     "compare_options",

@@ -232,7 +232,44 @@ async function loadAudit() {
   }
 }
 
-const loadAll = () => Promise.all([loadDependencies(), loadSchema(), loadBackups(), loadAudit()]);
+function jobAction(job, verb, label, cls) {
+  return el("button", { type: "button", class: cls, "data-job": job.id, "data-action": verb, onclick: async (event) => {
+    const button = event.currentTarget;
+    const ok = await confirmChange(`${label} this ${job.kind} job?`, [
+      verb === "retry" ? "It goes back to the queue now, with its attempts counted afresh." : "It will never run again.",
+      "The change is recorded in the audit trail.",
+    ], label);
+    if (!ok) return;
+    await busy(button, async () => {
+      await call("POST", `/api/ops/jobs/${encodeURIComponent(job.id)}/${verb}`);
+      await Promise.all([loadJobs(), loadDependencies()]);
+    });
+  } }, label);
+}
+
+async function loadJobs() {
+  try {
+    const overview = await call("GET", "/api/ops/jobs");
+    const counts = Object.entries(overview.counts).flatMap(([status, kinds]) =>
+      Object.entries(kinds).map(([kind, n]) => [kind, badge(status), n]));
+    show("jobs",
+      counts.length ? table(["Kind", "Status", "Jobs"], counts) : el("p", { class: "muted" }, "No jobs waiting."),
+      overview.dead.length
+        ? table(["Dead letter", "Attempts", "Last error", "Gave up", "Action"], overview.dead.map((job) => [
+          el("code", {}, job.kind), job.attempts, job.last_error || "", when(job.finished_at),
+          el("span", {}, jobAction(job, "retry", "Retry", ""), " ", jobAction(job, "discard", "Discard", "secondary"))]))
+        : el("p", { class: "muted", id: "no-dead-jobs" }, "No dead letters."),
+      overview.integrations.length
+        ? table(["School", "Xero", "Organisation", "Last sync", "Problem"], overview.integrations.map((i) => [
+          i.school, badge(i.state === "connected" ? "ok" : i.state), i.organisation || "",
+          i.last_sync_at ? when(i.last_sync_at) : "never", i.last_error || ""]))
+        : el("p", { class: "muted" }, "No school has connected Xero."));
+  } catch (error) {
+    failed("jobs", error);
+  }
+}
+
+const loadAll = () => Promise.all([loadDependencies(), loadSchema(), loadBackups(), loadJobs(), loadAudit()]);
 
 // --- signing in and out ---------------------------------------------------------------------------
 
