@@ -27,6 +27,7 @@ TAGS: tuple[tuple[str, str], ...] = (
     ("assistant", "Questions answered from the data you may see, help for a page, the knowledge base."),
     ("assistant_students", "Questions about one student."),
     ("bulk", "CSV imports (every row or none) and streamed exports."),
+    ("xero", "The school's Xero organisation: connect it, its codes, a full sync, Xero's webhooks."),
     ("audit", "The school's audit trail."),
     # Operations
     ("ops", "For platform operators: schema health and fixes, backups, audit chains."),

@@ -8,7 +8,7 @@ from flask import Flask
 
 from backend.config import Settings
 from backend.jobs.models import Job, JobStatus
-from backend.jobs.queue import counts, dead_letters, discard, enqueue, retry, wake
+from backend.jobs.queue import counts, dead_letters, discard, enqueue, forget_finished, retry, wake
 from backend.jobs.runner import Defer, GiveUp, Handler, Runner, register_handler
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "dead_letters",
     "discard",
     "enqueue",
+    "forget_finished",
     "init_app",
     "register_handler",
     "retry",

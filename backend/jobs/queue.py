@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from backend.config import Settings
 from backend.core.db import claim_due
@@ -65,10 +65,32 @@ def claim(runner: str, kinds: Iterable[str], limit: int) -> list[Job]:
     return claim_due(Job, _due(now, kinds), Job.next_attempt_at, lease, limit)
 
 
-def succeeded(job: Job) -> None:
-    job.status, job.finished_at = JobStatus.DONE.value, utcnow()
-    job.attempts += 1
-    job.claimed_by = job.claimed_until = job.last_error = None
+def start(job_id: uuid.UUID, runner: str) -> bool:
+    """Renew the lease as the job starts (a batch's last job gets a whole lease too); False when
+    the lease ran out and another runner holds the job now: this one leaves it alone."""
+    result = db.session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.claimed_by == runner, Job.status == JobStatus.RUNNING.value)
+        .values(claimed_until=utcnow() + LEASE)
+    )
+    db.session.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]  # a DML result has rowcount
+
+
+def succeeded(job: Job, runner: str) -> None:
+    """Done, committed with whatever the handler left uncommitted; only while `runner` holds it."""
+    db.session.execute(
+        update(Job)
+        .where(Job.id == job.id, Job.claimed_by == runner)
+        .values(
+            status=JobStatus.DONE.value,
+            finished_at=utcnow(),
+            attempts=Job.attempts + 1,
+            claimed_by=None,
+            claimed_until=None,
+            last_error=None,
+        )
+    )
     db.session.commit()
 
 
@@ -103,6 +125,19 @@ def wake(kinds: Iterable[str], school_id: uuid.UUID) -> int:
         update(Job)
         .where(Job.school_id == school_id, Job.kind.in_(list(kinds)), Job.status == JobStatus.QUEUED.value)
         .values(next_attempt_at=utcnow())
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]  # a DML result has rowcount
+
+
+def forget_finished(kinds: Iterable[str], school_id: uuid.UUID) -> int:
+    """Delete a school's finished (done or discarded) jobs of `kinds`, so that their events can be
+    queued again (their work must be done again: the accounting sync moved to another organisation)."""
+    result = db.session.execute(
+        delete(Job).where(
+            Job.school_id == school_id,
+            Job.kind.in_(list(kinds)),
+            Job.status.in_((JobStatus.DONE.value, JobStatus.DISCARDED.value)),
+        )
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]  # a DML result has rowcount
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import structlog
 from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
 
 from backend.config import Settings
 from backend.core.extensions import db
@@ -78,6 +79,9 @@ class Runner:
 
     def run(self, handler: Handler, job: Job) -> None:
         job_id, kind = job.id, job.kind
+        if not queue.start(job_id, self.name):
+            log.warning("job_taken_over", job_id=str(job_id), kind=kind)
+            return
         try:
             handler(job, self.settings)
         except Defer as defer:
@@ -95,12 +99,22 @@ class Runner:
             self._settle(job_id, functools.partial(queue.failed, self.settings, error=message))
             log.warning("job_failed", job_id=str(job_id), kind=kind, error=message)
         else:
-            queue.succeeded(job)  # commits with whatever the handler left uncommitted
-            log.info("job_done", job_id=str(job_id), kind=kind)
+            self._succeeded(job)
+
+    def _succeeded(self, job: Job) -> None:
+        job_id, kind = job.id, job.kind
+        try:
+            queue.succeeded(job, self.name)  # commits with whatever the handler left uncommitted
+        except SQLAlchemyError as error:  # that last step could not commit (a race on a unique key)
+            message = f"{type(error).__name__} at the commit"
+            self._settle(job_id, functools.partial(queue.failed, self.settings, error=message))
+            log.warning("job_failed", job_id=str(job_id), kind=kind, error=message)
+            return
+        log.info("job_done", job_id=str(job_id), kind=kind)
 
     def _settle(self, job_id: object, record: Callable[..., None]) -> None:
         """Record an outcome in a transaction of its own (the handler's may have failed)."""
         db.session.rollback()
-        job = db.session.get(Job, job_id)
-        if job is not None and job.status == JobStatus.RUNNING:
+        job = db.session.get(Job, job_id, populate_existing=True)
+        if job is not None and job.status == JobStatus.RUNNING and job.claimed_by == self.name:
             record(job=job)

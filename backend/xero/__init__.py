@@ -47,8 +47,8 @@ def init_app(app: Flask, settings: Settings) -> None:
     from backend import fees, jobs, mail
     from backend.probes import register_check
     from backend.xero import routes  # noqa: F401  (registers the views)
+    from backend.xero.handlers import HANDLERS
     from backend.xero.health import KeepAlive, check_xero
-    from backend.xero.sync import HANDLERS
 
     app.register_blueprint(bp)
     for kind, handler in HANDLERS.items():

@@ -44,6 +44,10 @@ class Unavailable(XeroError):
     """A timeout, a network error or a 5xx: try again later."""
 
 
+class Forbidden(Rejected):
+    """403: the organisation no longer grants this app access (or a scope is missing)."""
+
+
 class RateLimited(XeroError):
     def __init__(self, retry_after: float) -> None:
         super().__init__(f"Xero's rate limit: retry after {retry_after:g} s")
@@ -87,9 +91,13 @@ def _token_call(settings: Settings, call: str, **arguments: Any) -> TokenSet:
         with _oauth(settings) as client:
             return _token_set(getattr(client, call)(url, **arguments))
     except OAuthError as error:
-        if error.error in ("invalid_grant", "invalid_client", "unauthorized_client"):
-            raise InvalidGrant(f"Xero refused the grant ({error.error})") from None
-        raise Unavailable(f"Xero's token endpoint answered {error.error}") from None
+        if error.error == "invalid_grant":  # this school's grant is gone: only a reconnect helps
+            raise InvalidGrant("Xero refused the grant (invalid_grant)") from None
+        # invalid_client and the like are the server's configuration, not the school's grant:
+        # every school would fail alike, so no school is asked to reconnect for it.
+        raise Unavailable(
+            f"Xero's token endpoint answered {error.error} (check XERO_CLIENT_ID and XERO_CLIENT_SECRET)"
+        ) from None
     except httpx.HTTPStatusError as error:
         raise Unavailable(f"Xero's token endpoint answered {error.response.status_code}") from None
     except (httpx.HTTPError, ValueError) as error:
@@ -153,8 +161,10 @@ def _answer(response: httpx.Response) -> Any:
     status = response.status_code
     if status == 429:
         raise RateLimited(_retry_after(response))
-    if status in (401, 403):
-        raise Unauthorized(f"Xero answered {status}")
+    if status == 401:
+        raise Unauthorized("Xero answered 401")
+    if status == 403:
+        raise Forbidden("Xero answered 403: the organisation does not grant Homeroom access (reconnect it)")
     if 400 <= status < 500:
         raise Rejected(f"Xero answered {status}: {_validation_message(response)}"[:280])
     if status >= 300:

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.crypto import EncryptedText
@@ -26,6 +26,9 @@ class LinkKind(StrEnum):
     PAYMENT = "payment"
 
 
+LIVE = "state <> 'disabled'"
+
+
 class XeroConnection(UUIDPrimaryKey, Timestamps, TenantOwned, Base):
     """One per school. The tokens are Fernet-encrypted with the key ring (`flask crypto rotate`
     re-encrypts them) and never leave the server; `lock_version` is bumped by each refresh, whose
@@ -35,10 +38,18 @@ class XeroConnection(UUIDPrimaryKey, Timestamps, TenantOwned, Base):
     __table_args__ = (
         UniqueConstraint("school_id"),
         CheckConstraint(enum_check("state", ConnectionState), name="state"),
+        # One school per organisation (its webhooks name only the organisation), while in use.
+        Index(
+            "uq_xero_connections_live_tenant_id",
+            "tenant_id",
+            unique=True,
+            postgresql_where=text(LIVE),
+            sqlite_where=text(LIVE),
+        ),
     )
 
     state: Mapped[str] = mapped_column(String(16), default=ConnectionState.DISABLED.value)
-    tenant_id: Mapped[str | None] = mapped_column(String(64), index=True, default=None)
+    tenant_id: Mapped[str | None] = mapped_column(String(64), default=None)
     tenant_name: Mapped[str | None] = mapped_column(String(200), default=None)
     access_token: Mapped[str | None] = mapped_column(EncryptedText, default=None)
     refresh_token: Mapped[str | None] = mapped_column(EncryptedText, default=None)

@@ -10,7 +10,7 @@ from backend.config import current_settings
 from backend.core.api import api
 from backend.core.markers import public, writes
 from backend.tenancy import current_auth, requires
-from backend.xero import bp, service, webhooks
+from backend.xero import bp, connecting, service, webhooks
 from backend.xero.schemas import CallbackQuery, ConnectOut, DisconnectOut, StatusOut, SyncOut, XeroSettingsIn
 
 
@@ -21,7 +21,7 @@ def connect() -> ConnectOut:
     """Start connecting the school's Xero organisation: send the browser to `authorize_url`."""
     settings = current_settings()
     service.require_configured(settings)
-    return service.start_connect(settings, current_auth())
+    return connecting.start_connect(settings, current_auth())
 
 
 @bp.get("/callback")
@@ -32,7 +32,7 @@ def callback(query: CallbackQuery) -> StatusOut:
     """Where Xero sends the admin back (XERO_REDIRECT_URI): the single-use state is the credential."""
     settings = current_settings()
     service.require_configured(settings)
-    return service.finish_connect(settings, query)
+    return connecting.finish_connect(settings, query)
 
 
 @bp.get("/status")

@@ -76,3 +76,4 @@ class XeroSettingsIn(PatchModel):
 class SyncOut(OutputModel):
     invoices_queued: int
     payments_queued: int
+    reversals_queued: int

@@ -1,30 +1,24 @@
-"""Connecting a school to Xero and what admins see of it: connect (authorisation URL with state and
-PKCE), the callback (code exchange, the organisation chosen), status, the school's codes,
-disconnect (revoked at Xero, tokens deleted) and a full sync of what is not in Xero yet."""
+"""What admins see and do of a school's Xero connection once it is made (connecting is
+`connecting.py`): status, the school's codes, disconnect (revoked at Xero, tokens deleted), a full
+sync of what is not in Xero yet, and the jobs queued with each change of money."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from backend import audit, fees, jobs
 from backend.config import Settings, current_settings
-from backend.core.errors import BadRequest, Conflict, NotFound, UpstreamError
+from backend.core.errors import Conflict, NotFound
 from backend.core.extensions import db
-from backend.core.models import utcnow
-from backend.tenancy import AuthContext, platform_access
+from backend.tenancy import AuthContext
 from backend.xero import client
-from backend.xero.models import ConnectionState, XeroAuthorization, XeroConnection, XeroLink
+from backend.xero.models import ConnectionState, LinkKind, XeroConnection, XeroLink
 from backend.xero.schemas import (
-    CallbackQuery,
-    ConnectOut,
     DisconnectOut,
     JobCountsOut,
     OrganisationOut,
@@ -32,10 +26,9 @@ from backend.xero.schemas import (
     SyncOut,
     XeroSettingsIn,
 )
-from backend.xero.tokens import connection_of
+from backend.xero.tokens import connection_of, locked_connection
 
 log = structlog.get_logger("homeroom.xero")
-AUTHORIZATION_TTL = timedelta(minutes=10)
 REFRESH_TOKEN_LIFETIME = timedelta(days=60)  # Xero drops a refresh token unused this long
 KINDS = ("xero.invoice", "xero.payment", "xero.reversal", "xero.webhook", "xero.keepalive")
 
@@ -48,112 +41,6 @@ def require_configured(settings: Settings) -> None:
             f"The Xero integration is not configured on this server: set {', '.join(missing)}.",
             missing_settings=missing,
         )
-
-
-def _state_hash(state: str) -> str:
-    return hashlib.sha256(state.encode()).hexdigest()
-
-
-def start_connect(settings: Settings, auth: AuthContext) -> ConnectOut:
-    """A single-use state and PKCE verifier bound to this admin and school; the URL to send them to."""
-    state, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(64)
-    expires_at = utcnow() + AUTHORIZATION_TTL
-    db.session.execute(delete(XeroAuthorization).where(XeroAuthorization.expires_at < utcnow()))
-    db.session.add(
-        XeroAuthorization(
-            school_id=auth.school_id,
-            state_hash=_state_hash(state),
-            code_verifier=verifier,
-            user_id=auth.user_id,
-            expires_at=expires_at,
-        )
-    )
-    db.session.commit()
-    return ConnectOut(
-        authorize_url=client.authorization_url(settings, state, verifier), expires_at=expires_at
-    )
-
-
-@dataclass(frozen=True)
-class Pending:
-    school_id: uuid.UUID
-    user_id: uuid.UUID
-    code_verifier: str
-
-
-def _take_authorization(state: str) -> Pending:
-    """The pending connect this state belongs to, deleted as it is read: of two callbacks with the
-    same state, one gets it (single use)."""
-    with platform_access("xero callback: the state names the school"):
-        taken = db.session.execute(
-            delete(XeroAuthorization)
-            .where(XeroAuthorization.state_hash == _state_hash(state))
-            .returning(
-                XeroAuthorization.school_id,
-                XeroAuthorization.user_id,
-                XeroAuthorization.code_verifier,
-                XeroAuthorization.expires_at,
-            )
-        ).one_or_none()
-        db.session.commit()
-    if taken is None or taken.expires_at < utcnow():
-        raise BadRequest("This Xero approval is unknown, used or expired: start the connection again.")
-    return Pending(taken.school_id, taken.user_id, taken.code_verifier)
-
-
-def _organisation(settings: Settings, tokens: client.TokenSet) -> dict[str, str]:
-    """The organisation just approved: of the connections this grant reaches, the newest."""
-    connections = [
-        c
-        for c in client.Api(settings, tokens.access_token).connections()
-        if c.get("tenantType") == "ORGANISATION"
-    ]
-    if not connections:
-        raise Conflict("Xero approved the connection but gave access to no organisation.")
-    newest = max(connections, key=lambda c: str(c.get("createdDateUtc") or ""))
-    return {"tenant_id": str(newest["tenantId"]), "name": str(newest.get("tenantName") or "")}
-
-
-def finish_connect(settings: Settings, query: CallbackQuery) -> StatusOut:
-    pending = _take_authorization(query.state)
-    if query.error or not query.code:
-        raise BadRequest(f"Xero did not approve the connection ({query.error or 'no code'}).")
-    try:
-        tokens = client.exchange_code(settings, query.code, pending.code_verifier)
-        organisation = _organisation(settings, tokens)
-    except client.XeroError as error:
-        raise UpstreamError(f"Xero did not complete the connection: {error}") from None
-    with platform_access("xero callback: the state names the school"):
-        connection = _connected(pending, tokens, organisation)
-        db.session.commit()
-        log.info("xero_connected", school_id=str(pending.school_id), tenant_id=organisation["tenant_id"])
-        return status_of(settings, connection)
-
-
-def _connected(pending: Pending, tokens: client.TokenSet, organisation: dict[str, str]) -> XeroConnection:
-    connection = connection_of(pending.school_id) or XeroConnection(
-        school_id=pending.school_id, lock_version=0
-    )
-    if connection.tenant_id not in (None, organisation["tenant_id"]):
-        # Another organisation: the old ids name records that are not in this one.
-        db.session.execute(delete(XeroLink).where(XeroLink.school_id == pending.school_id))
-    connection.state = ConnectionState.CONNECTED.value
-    connection.tenant_id, connection.tenant_name = organisation["tenant_id"], organisation["name"]
-    connection.access_token, connection.refresh_token = tokens.access_token, tokens.refresh_token
-    connection.access_expires_at, connection.refreshed_at = tokens.expires_at, utcnow()
-    connection.connected_at, connection.connected_by = utcnow(), pending.user_id
-    connection.last_error = connection.paused_until = None
-    db.session.add(connection)
-    jobs.wake(KINDS, pending.school_id)  # what waited for a reconnect goes now
-    audit.record(
-        None,
-        "xero.connect",
-        resource=connection,
-        resource_type="xero_connection",
-        school_id=pending.school_id,
-        changes={"tenant_id": organisation["tenant_id"], "connected_by": pending.user_id},
-    )
-    return connection
 
 
 def _job_counts(school_id: uuid.UUID) -> JobCountsOut:
@@ -220,8 +107,9 @@ def update_settings(settings: Settings, auth: AuthContext, data: XeroSettingsIn)
 
 
 def disconnect(settings: Settings, auth: AuthContext) -> DisconnectOut:
-    """Revoke the grant at Xero (best effort: the tokens are deleted here whatever Xero says)."""
-    connection = connection_of(auth.school_id)
+    """Revoke the grant at Xero (best effort: the tokens are deleted here whatever Xero says), under
+    the connection's lock, so that no refresh rotates the token being revoked."""
+    connection = locked_connection(auth.school_id)
     if connection is None or connection.state == ConnectionState.DISABLED:
         raise Conflict("The school is not connected to Xero.")
     revoked = False
@@ -246,29 +134,41 @@ def disconnect(settings: Settings, auth: AuthContext) -> DisconnectOut:
 
 
 def sync_all(settings: Settings, auth: AuthContext) -> SyncOut:
-    """Queue every issued invoice and live payment of the school that is not in Xero yet."""
+    """Queue what Xero lacks: every issued invoice and live payment of the school not in Xero yet,
+    and the reversal of every payment in Xero that was reversed here (while disconnected, say).
+    Each event is queued once, whatever the number of calls."""
     connection = connection_of(auth.school_id)
     if connection is None or connection.state != ConnectionState.CONNECTED:
         raise Conflict(
             "Connect the school to Xero first.", state=connection.state if connection else "disabled"
         )
     synced = select(XeroLink.local_id).where(auth.owns(XeroLink))
+    reversed_ = select(fees.PaymentReversal.payment_id).where(auth.owns(fees.PaymentReversal))
     invoices = db.session.scalars(
-        auth.scoped(fees.Invoice).where(
-            fees.Invoice.state == fees.InvoiceState.ISSUED.value, fees.Invoice.id.not_in(synced)
+        select(fees.Invoice.id).where(
+            auth.owns(fees.Invoice),
+            fees.Invoice.state == fees.InvoiceState.ISSUED.value,
+            fees.Invoice.id.not_in(synced),
         )
     ).all()
     payments = db.session.scalars(
-        auth.scoped(fees.Payment).where(
-            fees.Payment.id.not_in(synced),
-            fees.Payment.id.not_in(select(fees.PaymentReversal.payment_id)),
+        select(fees.Payment.id).where(
+            auth.owns(fees.Payment), fees.Payment.id.not_in(synced), fees.Payment.id.not_in(reversed_)
         )
     ).all()
-    queued_invoices = sum(enqueue_invoice(auth.school_id, invoice.id) for invoice in invoices)
-    queued_payments = sum(enqueue_payment(auth.school_id, payment.id) for payment in payments)
-    audit.record(auth, "xero.sync", changes={"invoices": queued_invoices, "payments": queued_payments})
+    undone = db.session.scalars(
+        select(XeroLink.local_id).where(
+            auth.owns(XeroLink), XeroLink.kind == LinkKind.PAYMENT.value, XeroLink.local_id.in_(reversed_)
+        )
+    ).all()
+    queued = SyncOut(
+        invoices_queued=sum(enqueue_invoice(auth.school_id, invoice_id) for invoice_id in invoices),
+        payments_queued=sum(enqueue_payment(auth.school_id, payment_id) for payment_id in payments),
+        reversals_queued=sum(enqueue_reversal(auth.school_id, payment_id) for payment_id in undone),
+    )
+    audit.record(auth, "xero.sync", changes=queued.model_dump())
     db.session.commit()
-    return SyncOut(invoices_queued=queued_invoices, payments_queued=queued_payments)
+    return queued
 
 
 # --- jobs, queued with the change that causes them -------------------------------------------------

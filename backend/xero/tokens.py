@@ -65,17 +65,23 @@ def usable(settings: Settings, school_id: uuid.UUID) -> XeroConnection:
     return refresh(settings, school_id)
 
 
-def refresh(settings: Settings, school_id: uuid.UUID, *, idle_only: bool = False) -> XeroConnection:
-    """Refresh the school's tokens under the connection's lock, unless someone else did while we
-    waited for it (or, with `idle_only`, unless the refresh token was used recently). The new pair
-    is committed before it is returned."""
-    db.session.commit()  # the lock is this transaction's first statement
+def locked_connection(school_id: uuid.UUID) -> XeroConnection | None:
+    """The school's connection, read fresh in a new transaction whose first statement locks it (the
+    row on PostgreSQL, the database's write lock on SQLite) until that transaction ends."""
+    db.session.commit()
     db.session.execute(
         update(XeroConnection)
         .where(XeroConnection.school_id == school_id)
         .values(lock_version=XeroConnection.lock_version + 1)
     )
-    connection = connection_of(school_id, fresh=True)
+    return connection_of(school_id, fresh=True)
+
+
+def refresh(settings: Settings, school_id: uuid.UUID, *, idle_only: bool = False) -> XeroConnection:
+    """Refresh the school's tokens under the connection's lock, unless someone else did while we
+    waited for it (or, with `idle_only`, unless the refresh token was used recently). The new pair
+    is committed before it is returned."""
+    connection = locked_connection(school_id)
     if (
         connection is None
         or connection.state != ConnectionState.CONNECTED

@@ -28,6 +28,7 @@ RECORDS = [
     "assistant",
     "assistant_students",
     "bulk",
+    "xero",
     "audit",
 ]
 OPERATIONS = ["ops", "ops_console", "probes", "apidocs"]

@@ -24,6 +24,8 @@ PUBLIC_ROUTES = {
     "/api/auth/password-reset",  # the same answer for every address
     "/api/auth/password-reset/confirm",  # the reset link's token is the credential
     "/api/notifications/unsubscribe",  # the email's signed link is the credential
+    "/api/integrations/xero/callback",  # the single-use state of the admin's connect is the credential
+    "/api/integrations/xero/webhooks",  # Xero's HMAC signature of the body is the credential
     "/api/openapi.json",
     "/api/docs",
     "/api/docs/assets/<path:filename>",

@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from backend import jobs
 from backend.config import SETTINGS_EXTENSION, Settings
 from backend.core.extensions import db
 from backend.core.models import utcnow
+from backend.jobs import queue as jobs_queue
 from backend.jobs.runner import Runner
 from tests.conftest import AppFactory
 
@@ -30,6 +31,10 @@ def _handler(job: jobs.Job, _settings: Settings) -> None:
         raise jobs.GiveUp("never")
     if outcome == "fail":
         raise RuntimeError("boom")
+    if outcome in ("follow_up", "follow_up_then_fail"):  # work left uncommitted by the handler
+        jobs.enqueue("test.job", {"name": f"after-{job.payload['name']}"}, dedup_key=f"test:after-{job.id}")
+        if outcome == "follow_up_then_fail":
+            raise RuntimeError("boom after the work")
 
 
 @pytest.fixture
@@ -108,3 +113,27 @@ def test_a_kind_has_one_handler(app: Flask) -> None:
         jobs.register_handler(app, "test.job", _handler)
     with app.app_context(), pytest.raises(Exception, match="not found"):
         jobs.retry(uuid.uuid4())
+
+
+def test_a_success_commits_with_the_handlers_work_and_a_failure_drops_it(app: Flask) -> None:
+    _add(app, "kept", outcome="follow_up")
+    _add(app, "dropped", ago=1, outcome="follow_up_then_fail")
+    _round(app)
+    assert _jobs(app) == {"kept": ("done", 1), "dropped": ("queued", 1), "after-kept": ("queued", 0)}
+
+
+def test_a_runner_whose_lease_ran_out_leaves_the_job_to_its_new_holder(app: Flask) -> None:
+    _add(app, "slow")
+    with app.app_context():
+        [job] = jobs_queue.claim("runner-a", ["test.job"], 5)
+        db.session.execute(update(jobs.Job).values(claimed_until=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+        [again] = jobs_queue.claim("runner-b", ["test.job"], 5)  # a's lease ran out: b takes the job
+        assert again.id == job.id
+        assert not jobs_queue.start(job.id, "runner-a")  # a neither starts it again...
+        jobs_queue.succeeded(job, "runner-a")  # ...nor records an outcome over b's
+        assert db.session.get(jobs.Job, job.id, populate_existing=True).status == "running"  # type: ignore[union-attr]
+        assert jobs_queue.start(job.id, "runner-b")
+        jobs_queue.succeeded(job, "runner-b")
+        db.session.remove()
+    assert _jobs(app) == {"slow": ("done", 1)}

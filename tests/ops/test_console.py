@@ -4,6 +4,7 @@ Playwright (never a downloaded browser). Screenshots go to test-artifacts/."""
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,9 +13,11 @@ from flask import Flask
 from playwright.sync_api import Page, expect, sync_playwright
 from werkzeug.serving import make_server
 
+from backend import jobs
 from backend.backups.files import local_backups
 from backend.config import PROJECT_ROOT
-from tests.conftest import PASSWORD, Account, auth_headers, make_operator, make_school, make_user
+from backend.core.extensions import db
+from tests.conftest import PASSWORD, Account, AppFactory, auth_headers, make_operator, make_school, make_user
 from tests.doctor.conftest import DROPPED_INDEX, Drifted
 
 CHROMIUM = "/usr/bin/chromium"
@@ -242,3 +245,54 @@ def test_the_page_allows_only_its_own_scripts(served: tuple[str, Flask]) -> None
     assert "<script>" not in html and "http" not in html.replace("http-equiv", "")  # no inline script, no CDN
     assert client.get("/ops/assets/console.js").status_code == 200
     assert client.get("/ops/assets/secrets.py").status_code == 404
+
+
+@pytest.fixture
+def served_plain(make_app: AppFactory) -> Iterator[tuple[str, Flask]]:
+    app = make_app()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", app
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def _dead_job(app: Flask, kind: str) -> str:
+    with app.app_context():
+        job = jobs.enqueue(kind, {}, dedup_key=f"console-test:{uuid.uuid4()}")
+        assert job is not None
+        job.status, job.attempts, job.last_error = "dead", 8, "Unavailable: Xero answered 503"
+        db.session.commit()
+        job_id = str(job.id)
+        db.session.remove()
+    return job_id
+
+
+def _status_of(app: Flask, job_id: str) -> str:
+    with app.app_context():
+        status = db.session.get(jobs.Job, uuid.UUID(job_id)).status  # type: ignore[union-attr]
+        db.session.remove()
+    return str(status)
+
+
+def test_an_operator_retries_and_discards_dead_letters(served_plain: tuple[str, Flask], page: Page) -> None:
+    base, app = served_plain
+    retried, discarded = _dead_job(app, "xero.invoice"), _dead_job(app, "xero.payment")
+    sign_in(page, base, make_operator(app).email)
+    section = page.locator("#jobs")
+    expect(section).to_contain_text("xero.invoice")
+    expect(section).to_contain_text("Xero answered 503")
+    sent = posts(page)
+
+    page.click(f'button[data-job="{retried}"][data-action="retry"]')
+    confirm(page, "Retry this xero.invoice job?", "goes back to the queue")
+    expect(page.locator(f'button[data-job="{retried}"]')).to_have_count(0)
+    page.click(f'button[data-job="{discarded}"][data-action="discard"]')
+    confirm(page, "Discard this xero.payment job?", "never run again")
+    expect(page.locator("#no-dead-jobs")).to_be_visible()
+    assert sent == [f"api/ops/jobs/{retried}/retry", f"api/ops/jobs/{discarded}/discard"]
+    assert (_status_of(app, retried), _status_of(app, discarded)) == ("queued", "discarded")
+    page.screenshot(path=str(ARTIFACTS / "ops-console-jobs.png"), full_page=True)

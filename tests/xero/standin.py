@@ -125,6 +125,9 @@ class XeroStandIn:
         self.revoked: list[str] = []
         self.requests: list[dict[str, Any]] = []
         self.last_authorize: dict[str, str] | None = None
+        # Connections this Xero user made in earlier authorisations (another organisation, say):
+        # listed by GET /connections as real Xero does, each with its own authEventId.
+        self.earlier_connections: list[dict[str, Any]] = []
         self.errors: list[str] = []  # exceptions inside the stand-in itself (each answered 500)
         self._lock = threading.Lock()
         self._grants = Grants(self.tenants, access_ttl=access_ttl, grace_seconds=grace_seconds)
@@ -386,7 +389,7 @@ class XeroStandIn:
     def _connections(self, request: Request) -> Reply:
         with self._lock:
             chain = self._grants.chain_for(request.headers.get("Authorization"), self.now())
-            return Reply.of(200, chain.connections)
+            return Reply.of(200, [*chain.connections, *self.earlier_connections])
 
     def _disconnect(self, request: Request) -> Reply:
         """`DELETE /connections/{id}`: the organisation is no longer connected to that grant."""

@@ -16,6 +16,8 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+import jwt
+
 Json = dict[str, Any]
 
 CODE_TTL = 300.0  # an authorisation code is good for five minutes
@@ -113,6 +115,8 @@ def items_of(body: Any, key: str) -> list[Json]:
 
 # --- identity -------------------------------------------------------------------------------------
 
+ACCESS_SIGNING_KEY = secrets.token_urlsafe(32)  # the stand-in's own; Homeroom only reads the claims
+
 
 @dataclass
 class Code:
@@ -131,6 +135,7 @@ class Chain:
 
     scope: str
     connections: list[Json]
+    auth_event: str = ""  # the authorisation that made it: `authEventId` of its connections
     current: str = ""  # the refresh token most recently issued
     revoked: bool = False
 
@@ -175,7 +180,7 @@ class Grants:
             }
             for tenant in self.tenants
         ]
-        return self._issue(Chain(found.scope, connections), now)
+        return self._issue(Chain(found.scope, connections, auth_event), now)
 
     def refresh_grant(self, token: str, now: float) -> Json:
         """`grant_type=refresh_token`: rotate; a previous token works until its grace runs out."""
@@ -191,7 +196,9 @@ class Grants:
         """A new access and refresh token; the chain's current refresh token turns previous."""
         if chain.current in self.refresh:
             self.refresh[chain.current] = (chain, now + self.grace_seconds)
-        access, refresh = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        # Xero's access tokens are JWTs naming the authorisation they come from.
+        claims = {"authentication_event_id": chain.auth_event, "jti": secrets.token_urlsafe(16)}
+        access, refresh = jwt.encode(claims, ACCESS_SIGNING_KEY, algorithm="HS256"), secrets.token_urlsafe(32)
         chain.current = refresh
         self.refresh[refresh] = (chain, None)
         self.access[access] = (chain, now + self.access_ttl)

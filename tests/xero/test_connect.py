@@ -3,9 +3,13 @@ stand-in (state and PKCE), tokens encrypted and never shown, single-use approval
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
 from flask import Flask
 from sqlalchemy import text
 
+from backend.auth import User
 from backend.core.extensions import db
 from tests.conftest import AppFactory, auth_headers, make_school, make_user
 from tests.school import World
@@ -144,3 +148,54 @@ def test_disconnect_revokes_at_xero_and_deletes_the_tokens(
         world.client.post("/api/integrations/xero/disconnect", headers=world.as_("admin")).status_code == 409
     )
     assert issued["status"] == 200
+
+
+def test_the_organisation_stored_is_the_one_this_approval_named(world: World, xero: XeroStandIn) -> None:
+    # The Xero user connected another organisation in an earlier approval, more recently created:
+    # /connections lists it too, under its own authEventId.
+    xero.earlier_connections.append(
+        {
+            "id": "c-old",
+            "authEventId": "an-earlier-approval",
+            "tenantId": "other-organisation",
+            "tenantType": "ORGANISATION",
+            "tenantName": "Someone Else's Books",
+            "createdDateUtc": "2099-01-01T00:00:00",
+            "updatedDateUtc": "2099-01-01T00:00:00",
+        }
+    )
+    status = connect(world, xero)
+    assert status["organisation"]["tenant_id"] == xero.tenant_id
+
+
+def test_an_organisation_serves_one_school(world: World, xero: XeroStandIn) -> None:
+    connect(world, xero)
+    started = world.client.post("/api/integrations/xero/connect", headers=world.as_("other_school_admin"))
+    location = httpx.get(started.get_json()["authorize_url"], follow_redirects=False).headers["Location"]
+    query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+    refused = world.client.get("/api/integrations/xero/callback", query_string=query)
+    assert refused.status_code == 409
+    assert "another school" in refused.get_json()["detail"]
+    other = world.client.get("/api/integrations/xero/status", headers=world.as_("other_school_admin"))
+    assert other.get_json()["state"] == "disabled"
+
+
+def test_an_approval_dies_with_its_admins_rights(world: World, xero: XeroStandIn, app: Flask) -> None:
+    started = world.client.post("/api/integrations/xero/connect", headers=world.as_("admin")).get_json()
+    location = httpx.get(started["authorize_url"], follow_redirects=False).headers["Location"]
+    query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+    with app.app_context():
+        db.session.get_one(User, world.accounts["admin"].user_id).is_active = False
+        db.session.commit()
+        db.session.remove()
+    refused = world.client.get("/api/integrations/xero/callback", query_string=query)
+    assert refused.status_code == 400
+    assert [c for c in xero.token_calls if c["grant_type"] == "authorization_code"] == []  # no code spent
+
+
+def test_the_runner_starts_for_xero_without_smtp(app: Flask, make_app: AppFactory) -> None:
+    ran = app.test_cli_runner().invoke(args=["outbox", "run", "--until-idle", "--max-seconds", "5"])
+    assert ran.exit_code == 0, ran.output
+    assert "email stays queued; running background jobs (Xero) only" in ran.output
+    refused = make_app().test_cli_runner().invoke(args=["outbox", "run", "--until-idle"])
+    assert refused.exit_code == 78  # neither mail nor Xero: nothing for it to do

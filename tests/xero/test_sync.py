@@ -7,10 +7,12 @@ import time
 import uuid
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import text
 
 from backend.core.extensions import db
+from backend.xero import sync
 from tests.school import World
 from tests.xero.conftest import connect, issued_invoice, jobs_by_status, pay, run_jobs, xero_writes
 from tests.xero.standin import XeroStandIn
@@ -95,11 +97,15 @@ def test_nothing_is_queued_for_a_school_that_has_not_connected(
     assert jobs_by_status(app) == {}
     connect(world, xero)
     synced = world.client.post("/api/integrations/xero/sync", headers=world.as_("admin"))
-    assert synced.status_code == 202 and synced.get_json() == {"invoices_queued": 1, "payments_queued": 0}
+    assert synced.status_code == 202 and synced.get_json() == {
+        "invoices_queued": 1,
+        "payments_queued": 0,
+        "reversals_queued": 0,
+    }
     run_jobs(app)
     assert len(xero_writes(xero, "/Invoices")) == 1
     again = world.client.post("/api/integrations/xero/sync", headers=world.as_("admin")).get_json()
-    assert again == {"invoices_queued": 0, "payments_queued": 0}
+    assert again == {"invoices_queued": 0, "payments_queued": 0, "reversals_queued": 0}
 
 
 def test_retry_after_is_honoured_by_every_runner(world: World, xero: XeroStandIn, app: Flask) -> None:
@@ -159,24 +165,42 @@ def test_a_failing_xero_ends_in_a_dead_letter_that_an_operator_retries(
     )
 
 
-def test_a_request_xero_rejects_is_dead_at_once_and_can_be_discarded(
+def test_a_request_xero_refuses_is_dead_at_once_and_can_be_discarded(
+    world: World, xero: XeroStandIn, app: Flask
+) -> None:
+    connect(world, xero)
+    # The organisation no longer grants Homeroom access: Xero answers 403, which no retry fixes.
+    with app.app_context():
+        db.session.execute(text("UPDATE xero_connections SET tenant_id = 'not-granted'"))
+        db.session.commit()
+        db.session.remove()
+    issued_invoice(world, "INV-1")
+    run_jobs(app)
+    assert jobs_by_status(app) == {"dead": 1}
+    assert len([r for r in xero.requests if r["status"] == 403]) == 1  # one call, no refresh storm
+    assert [c["grant_type"] for c in xero.token_calls] == ["authorization_code"]
+    [dead] = world.client.get("/api/ops/jobs", headers=world.as_("operator")).get_json()["dead"]
+    assert dead["attempts"] == 1 and "403" in dead["last_error"]
+    discarded = world.client.post(f"/api/ops/jobs/{dead['id']}/discard", headers=world.as_("operator"))
+    assert discarded.status_code == 200 and discarded.get_json()["status"] == "discarded"
+    assert jobs_by_status(app) == {"discarded": 1}
+
+
+def test_siblings_invoices_share_one_contact_even_when_the_link_was_lost(
     world: World, xero: XeroStandIn, app: Flask
 ) -> None:
     connect(world, xero)
     issued_invoice(world, "INV-1")
     run_jobs(app)
-    # Homeroom forgets the contact it made: its name is then taken in Xero, which answers 400.
-    with app.app_context():
+    with app.app_context():  # as if a second runner made the contact but died before linking it
         db.session.execute(text("DELETE FROM xero_links WHERE kind = 'contact'"))
         db.session.commit()
         db.session.remove()
     issued_invoice(world, "INV-2")
     run_jobs(app)
-    assert jobs_by_status(app) == {"done": 1, "dead": 1}
-    [dead] = world.client.get("/api/ops/jobs", headers=world.as_("operator")).get_json()["dead"]
-    assert dead["attempts"] == 1 and "already assigned" in dead["last_error"]
-    discarded = world.client.post(f"/api/ops/jobs/{dead['id']}/discard", headers=world.as_("operator"))
-    assert discarded.status_code == 200 and discarded.get_json()["status"] == "discarded"
+    assert jobs_by_status(app) == {"done": 2}
+    assert len(xero.contacts) == 1
+    assert {i["Contact"]["ContactID"] for i in xero.invoices.values()} == set(xero.contacts)
 
 
 def test_webhook_signatures_are_the_credential(world: World, xero: XeroStandIn) -> None:
@@ -234,3 +258,103 @@ def test_a_payment_recorded_in_xero_becomes_a_payment_here_once(
     foreign = {**event, "tenantId": str(uuid.uuid4()), "eventDateUtc": "2099-01-02T00:00:00"}
     assert _post_webhook(world, xero, [foreign]).status_code == 200
     assert jobs_by_status(app).get("queued", 0) == 0
+
+
+def test_a_payment_sent_from_here_and_seen_in_a_webhook_first_is_not_taken_twice(
+    world: World, xero: XeroStandIn, app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connect(world, xero)
+    invoice_id = issued_invoice(world)
+    run_jobs(app)
+    payment = pay(world, invoice_id, 5_000)
+
+    # The payment job reaches Xero, then dies each time before it can link what Xero answered.
+    def crash(*args: Any) -> None:
+        raise RuntimeError("the runner died after Xero's answer")
+
+    monkeypatch.setattr(sync, "link", crash)
+    deadline = time.monotonic() + 10
+    while jobs_by_status(app).get("dead") != 1 and time.monotonic() < deadline:
+        run_jobs(app)
+        time.sleep(0.03)
+    monkeypatch.undo()
+    assert len(xero.payments) == 1  # three attempts, one payment: the Idempotency-Key held
+    [sent] = xero.payments.values()
+    assert f"[homeroom:{payment['id']}]" in sent["Reference"]
+
+    # Xero's webhook about the invoice arrives before anyone retries the job.
+    xero_invoice = _xero_invoice(xero, "INV-1")
+    assert _post_webhook(world, xero, [xero.invoice_event(xero_invoice["InvoiceID"])]).status_code == 200
+    run_jobs(app)
+    detail = world.client.get(f"/api/invoices/{invoice_id}", headers=world.as_("admin")).get_json()
+    assert [p["id"] for p in detail["payments"]] == [payment["id"]]  # linked, not taken in again
+
+    [dead] = world.client.get("/api/ops/jobs", headers=world.as_("operator")).get_json()["dead"]
+    world.client.post(f"/api/ops/jobs/{dead['id']}/retry", headers=world.as_("operator"))
+    run_jobs(app)
+    assert jobs_by_status(app).get("dead", 0) == 0
+    assert len(xero.payments) == 1
+
+
+def test_a_payment_reversed_before_it_reached_xero_is_never_sent(
+    world: World, xero: XeroStandIn, app: Flask
+) -> None:
+    connect(world, xero)
+    invoice_id = issued_invoice(world)
+    run_jobs(app)
+    payment = pay(world, invoice_id, 5_000)
+    xero.fail_next(3, status=503)
+    deadline = time.monotonic() + 10
+    while jobs_by_status(app).get("dead") != 1 and time.monotonic() < deadline:
+        run_jobs(app)
+        time.sleep(0.03)
+    reversed_ = world.client.post(
+        f"/api/payments/{payment['id']}/reverse", json={"reason": "Entered twice"}, headers=world.as_("admin")
+    )
+    assert reversed_.status_code == 200
+    run_jobs(app)  # the reversal: nothing in Xero to undo
+    [dead] = world.client.get("/api/ops/jobs", headers=world.as_("operator")).get_json()["dead"]
+    world.client.post(f"/api/ops/jobs/{dead['id']}/retry", headers=world.as_("operator"))
+    run_jobs(app)
+    assert xero.payments == {}
+    assert jobs_by_status(app) == {"done": 3}
+
+
+def test_what_changed_while_disconnected_goes_with_a_full_sync(
+    world: World, xero: XeroStandIn, app: Flask
+) -> None:
+    connect(world, xero)
+    invoice_id = issued_invoice(world, "INV-1")
+    payment = pay(world, invoice_id, 5_000)
+    run_jobs(app)
+    assert (
+        world.client.post("/api/integrations/xero/disconnect", headers=world.as_("admin")).status_code == 200
+    )
+    world.client.post(
+        f"/api/payments/{payment['id']}/reverse", json={"reason": "Bounced"}, headers=world.as_("admin")
+    )
+    issued_invoice(world, "INV-2")
+    connect(world, xero)
+    synced = world.client.post("/api/integrations/xero/sync", headers=world.as_("admin")).get_json()
+    assert synced == {"invoices_queued": 1, "payments_queued": 0, "reversals_queued": 1}
+    run_jobs(app)
+    [sent] = xero.payments.values()
+    assert sent["Status"] == "DELETED"
+    assert {i["InvoiceNumber"] for i in xero.invoices.values()} == {"INV-1", "INV-2"}
+
+
+def test_moving_to_another_organisation_sends_everything_there(
+    world: World, xero: XeroStandIn, app: Flask
+) -> None:
+    connect(world, xero)
+    issued_invoice(world, "INV-1")
+    run_jobs(app)
+    first_tenant = xero.tenant_id
+    xero.tenants[:] = [{"tenantId": str(uuid.uuid4()), "tenantName": "New Books Ltd"}]
+    status = connect(world, xero)
+    assert status["organisation"]["name"] == "New Books Ltd"
+    synced = world.client.post("/api/integrations/xero/sync", headers=world.as_("admin")).get_json()
+    assert synced["invoices_queued"] == 1
+    run_jobs(app)
+    tenants = [r["tenant_id"] for r in xero_writes(xero, "/Invoices")]
+    assert tenants == [first_tenant, xero.tenants[0]["tenantId"]]

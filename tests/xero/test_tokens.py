@@ -10,6 +10,7 @@ import subprocess
 import sys
 from datetime import timedelta
 
+from cryptography.fernet import Fernet
 from flask import Flask
 from sqlalchemy import text
 
@@ -157,15 +158,40 @@ def test_an_idle_refresh_token_is_refreshed_by_a_job(
     assert jobs_by_status(app) == {"done": 1}
 
 
-def test_key_rotation_re_encrypts_the_tokens(world: World, xero: XeroStandIn, app: Flask) -> None:
-    from backend.core.key_rotation import encrypted_tables
-
+def test_a_refused_client_secret_asks_no_school_to_reconnect(
+    world: World, xero: XeroStandIn, app: Flask
+) -> None:
     connect(world, xero)
+    _expire_access_token(app)
+    xero.client_secret = "rotated-at-xero"
+    issued_invoice(world, "INV-1")
+    run_jobs(app)
+    assert _refreshes(xero)[0]["status"] == 401
+    assert _stored(app)[0] == "connected"
+    assert jobs_by_status(app) == {"queued": 1}  # retried with backoff, not parked for a reconnect
     with app.app_context():
-        columns = {(t.table.name, c.name) for t in encrypted_tables() for c in t.columns}
+        mails = db.session.execute(
+            text("SELECT count(*) FROM outbox WHERE kind = 'integration_alert'")
+        ).scalar()
         db.session.remove()
-    assert {
-        ("xero_connections", "access_token"),
-        ("xero_connections", "refresh_token"),
-        ("xero_authorizations", "code_verifier"),
-    } <= columns
+    assert mails == 0
+
+
+def test_key_rotation_re_encrypts_the_tokens(
+    world: World, xero: XeroStandIn, app: Flask, make_app: AppFactory
+) -> None:
+    connect(world, xero)
+    _, access, refresh = _stored(app)
+    with app.app_context():
+        before = db.session.execute(text("SELECT access_token, refresh_token FROM xero_connections")).one()
+        db.session.remove()
+    new_key = Fernet.generate_key().decode()
+    both = make_app(**xero_settings(xero), ENCRYPTION_KEYS=f"{new_key},{RUN_ENCRYPTION_KEY}")
+    result = both.test_cli_runner().invoke(args=["crypto", "rotate"])
+    assert result.exit_code == 0, result.output
+    only_new = make_app(**xero_settings(xero), ENCRYPTION_KEYS=new_key)
+    assert _stored(only_new)[1:] == (access, refresh)  # readable with the new key alone
+    with app.app_context():
+        after = db.session.execute(text("SELECT access_token, refresh_token FROM xero_connections")).one()
+        db.session.remove()
+    assert set(after).isdisjoint(before)
