@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Start Homeroom behind Gunicorn: Python environment, .env, configuration check, database wait,
-# migrations, then exec Gunicorn so that signals reach it directly (with SMTP_URL or XERO_CLIENT_ID set, Gunicorn and
+# migrations, then exec Gunicorn so that signals reach it directly (with SMTP_URL or Xero's settings set, Gunicorn and
 # the mail sender run side by side and this script passes signals to both).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -18,7 +18,7 @@ Prepares and starts Homeroom with Gunicorn (gunicorn_config.py).
      environment win over the file, as in the app and every flask command
   3. validates the configuration and lists every problem
   4. waits for the database (DB_WAIT_TIMEOUT seconds, default 60), runs the migrations
-  5. execs Gunicorn; with SMTP_URL or XERO_CLIENT_ID set, runs the mail and jobs runner (flask outbox run) beside it,
+  5. execs Gunicorn; with SMTP_URL or Xero's settings set, runs the mail and jobs runner (flask outbox run) beside it,
      and a signal to this script stops both
 
 Options:
@@ -98,7 +98,12 @@ ok "migrations are at head"
 scheme=http
 [ -n "${SSL_CERTFILE:-}" ] && scheme=https
 step "Starting Gunicorn on port ${PORT:-8000} of every interface (0.0.0.0): ${scheme}://127.0.0.1:${PORT:-8000} from this machine"
-if [ -z "${SMTP_URL:-}" ] && [ -z "${XERO_CLIENT_ID:-}" ]; then
+# The runner's own rule (flask outbox run): mail needs SMTP_URL; Xero's jobs need its four settings.
+xero_configured() {
+  [ -n "${XERO_CLIENT_ID:-}" ] && [ -n "${XERO_CLIENT_SECRET:-}" ] \
+    && [ -n "${XERO_REDIRECT_URI:-}" ] && [ -n "${XERO_WEBHOOK_KEY:-}" ]
+}
+if [ -z "${SMTP_URL:-}" ] && ! xero_configured; then
   info "SMTP_URL is not set: email stays queued in the outbox (see it with: flask --app wsgi outbox status)"
   exec .venv/bin/gunicorn --config gunicorn_config.py wsgi:application
 fi

@@ -77,11 +77,12 @@ def start(job_id: uuid.UUID, runner: str) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]  # a DML result has rowcount
 
 
-def succeeded(job: Job, runner: str) -> None:
-    """Done, committed with whatever the handler left uncommitted; only while `runner` holds it."""
-    db.session.execute(
+def succeeded(job_id: uuid.UUID, runner: str) -> bool:
+    """Done, committed with whatever the handler left uncommitted, while `runner` holds the job;
+    False (and that work rolled back: the job's holder now does it) when another runner does."""
+    result = db.session.execute(
         update(Job)
-        .where(Job.id == job.id, Job.claimed_by == runner)
+        .where(Job.id == job_id, Job.claimed_by == runner)
         .values(
             status=JobStatus.DONE.value,
             finished_at=utcnow(),
@@ -90,8 +91,13 @@ def succeeded(job: Job, runner: str) -> None:
             claimed_until=None,
             last_error=None,
         )
+        .execution_options(synchronize_session=False)
     )
+    if not result.rowcount:  # type: ignore[attr-defined]  # a DML result has rowcount
+        db.session.rollback()
+        return False
     db.session.commit()
+    return True
 
 
 def deferred(job: Job, seconds: float, reason: str) -> None:
@@ -130,13 +136,14 @@ def wake(kinds: Iterable[str], school_id: uuid.UUID) -> int:
 
 
 def forget_finished(kinds: Iterable[str], school_id: uuid.UUID) -> int:
-    """Delete a school's finished (done or discarded) jobs of `kinds`, so that their events can be
-    queued again (their work must be done again: the accounting sync moved to another organisation)."""
+    """Delete a school's finished (done, dead or discarded) jobs of `kinds`, so that their events
+    can be queued again (their work must be done again: the accounting sync moved to another
+    organisation)."""
     result = db.session.execute(
         delete(Job).where(
             Job.school_id == school_id,
             Job.kind.in_(list(kinds)),
-            Job.status.in_((JobStatus.DONE.value, JobStatus.DISCARDED.value)),
+            Job.status.in_((JobStatus.DONE.value, JobStatus.DEAD.value, JobStatus.DISCARDED.value)),
         )
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]  # a DML result has rowcount

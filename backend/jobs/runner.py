@@ -14,6 +14,7 @@ import functools
 import os
 import socket
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -99,16 +100,20 @@ class Runner:
             self._settle(job_id, functools.partial(queue.failed, self.settings, error=message))
             log.warning("job_failed", job_id=str(job_id), kind=kind, error=message)
         else:
-            self._succeeded(job)
+            self._succeeded(job_id, kind)
 
-    def _succeeded(self, job: Job) -> None:
-        job_id, kind = job.id, job.kind
+    def _succeeded(self, job_id: uuid.UUID, kind: str) -> None:
+        """Done, with whatever the handler left uncommitted (read nothing from the job row first:
+        an expired attribute would flush that work outside this guard)."""
         try:
-            queue.succeeded(job, self.name)  # commits with whatever the handler left uncommitted
+            held = queue.succeeded(job_id, self.name)
         except SQLAlchemyError as error:  # that last step could not commit (a race on a unique key)
             message = f"{type(error).__name__} at the commit"
             self._settle(job_id, functools.partial(queue.failed, self.settings, error=message))
             log.warning("job_failed", job_id=str(job_id), kind=kind, error=message)
+            return
+        if not held:
+            log.warning("job_taken_over", job_id=str(job_id), kind=kind)
             return
         log.info("job_done", job_id=str(job_id), kind=kind)
 

@@ -25,7 +25,7 @@ from backend.tenancy import AuthContext, Role, platform_access
 from backend.xero import client
 from backend.xero.models import ConnectionState, XeroAuthorization, XeroConnection, XeroLink
 from backend.xero.schemas import CallbackQuery, ConnectOut, StatusOut
-from backend.xero.service import KINDS, status_of
+from backend.xero.service import KINDS, queue_missing, status_of
 from backend.xero.tokens import connection_of
 
 log = structlog.get_logger("homeroom.xero")
@@ -182,6 +182,8 @@ def _connected(pending: Pending, tokens: client.TokenSet, organisation: dict[str
 
 def _forget_organisation(school_id: uuid.UUID) -> None:
     """Another organisation: the old Xero ids name records that are not in this one, and the jobs
-    that sent them are over; a full sync (POST sync) sends everything to the new one."""
+    that sent them (done, dead or discarded) are over; everything is queued again for the new one."""
     db.session.execute(delete(XeroLink).where(XeroLink.school_id == school_id))
     jobs.forget_finished(KINDS, school_id)
+    db.session.flush()
+    queue_missing(school_id)

@@ -14,7 +14,7 @@ from typing import Any
 import structlog
 from sqlalchemy import select
 
-from backend import fees
+from backend import fees, jobs
 from backend.auth import User
 from backend.config import Settings
 from backend.core.errors import ApiError
@@ -23,7 +23,7 @@ from backend.core.models import utcnow
 from backend.jobs import GiveUp, Job
 from backend.xero import client, tokens
 from backend.xero.gate import Organisation
-from backend.xero.links import first, link, local_id, own_payment, synced, xero_id
+from backend.xero.links import first, link, local_id, own_payment, reversed_here, synced, xero_id
 from backend.xero.models import LinkKind, XeroConnection
 
 log = structlog.get_logger("homeroom.xero")
@@ -83,6 +83,13 @@ def _take_payment(connection: XeroConnection, invoice_id: uuid.UUID, paid: dict[
         )
         if known is not None and xero_id(school_id, LinkKind.PAYMENT, ours) is None:
             link(school_id, LinkKind.PAYMENT, ours, payment_xero)
+            if reversed_here(ours):  # reversed before it was linked: its deletion is still owed
+                jobs.enqueue(
+                    "xero.reversal",
+                    {"payment_id": str(ours)},
+                    dedup_key=f"xero.reversal:{ours}:{payment_xero}",
+                    school_id=school_id,
+                )
             db.session.commit()
         return
     cents = int((Decimal(str(paid.get("Amount", 0))) * 100).to_integral_value())

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from backend import fees
 from backend.core.extensions import db
 from backend.core.models import utcnow
 from backend.xero import client
@@ -69,3 +70,9 @@ def own_payment_reference(payment_id: uuid.UUID, reference: str | None) -> str:
 def own_payment(reference: Any) -> uuid.UUID | None:
     match = OWN_PAYMENT.search(str(reference or ""))
     return uuid.UUID(match[1]) if match else None
+
+
+def reversed_here(payment_id: uuid.UUID) -> bool:
+    """Whether the payment was reversed in Homeroom."""
+    reversal = select(fees.PaymentReversal.id).where(fees.PaymentReversal.payment_id == payment_id)
+    return db.session.scalar(reversal) is not None

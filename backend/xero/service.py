@@ -134,41 +134,50 @@ def disconnect(settings: Settings, auth: AuthContext) -> DisconnectOut:
 
 
 def sync_all(settings: Settings, auth: AuthContext) -> SyncOut:
-    """Queue what Xero lacks: every issued invoice and live payment of the school not in Xero yet,
-    and the reversal of every payment in Xero that was reversed here (while disconnected, say).
-    Each event is queued once, whatever the number of calls."""
+    """Queue what Xero lacks (`queue_missing`); each event is queued once, whatever the calls."""
     connection = connection_of(auth.school_id)
     if connection is None or connection.state != ConnectionState.CONNECTED:
         raise Conflict(
             "Connect the school to Xero first.", state=connection.state if connection else "disabled"
         )
-    synced = select(XeroLink.local_id).where(auth.owns(XeroLink))
-    reversed_ = select(fees.PaymentReversal.payment_id).where(auth.owns(fees.PaymentReversal))
+    queued = queue_missing(auth.school_id)
+    audit.record(auth, "xero.sync", changes=queued.model_dump())
+    db.session.commit()
+    return queued
+
+
+def queue_missing(school_id: uuid.UUID) -> SyncOut:
+    """Jobs for what the school's organisation lacks: every issued invoice and live payment not
+    in Xero yet, and the reversal of every payment in Xero that was reversed here (while
+    disconnected, say). The caller commits."""
+    synced = select(XeroLink.local_id).where(XeroLink.school_id == school_id)
+    reversed_ = select(fees.PaymentReversal.payment_id).where(fees.PaymentReversal.school_id == school_id)
     invoices = db.session.scalars(
         select(fees.Invoice.id).where(
-            auth.owns(fees.Invoice),
+            fees.Invoice.school_id == school_id,
             fees.Invoice.state == fees.InvoiceState.ISSUED.value,
             fees.Invoice.id.not_in(synced),
         )
     ).all()
     payments = db.session.scalars(
         select(fees.Payment.id).where(
-            auth.owns(fees.Payment), fees.Payment.id.not_in(synced), fees.Payment.id.not_in(reversed_)
+            fees.Payment.school_id == school_id,
+            fees.Payment.id.not_in(synced),
+            fees.Payment.id.not_in(reversed_),
         )
     ).all()
     undone = db.session.scalars(
         select(XeroLink.local_id).where(
-            auth.owns(XeroLink), XeroLink.kind == LinkKind.PAYMENT.value, XeroLink.local_id.in_(reversed_)
+            XeroLink.school_id == school_id,
+            XeroLink.kind == LinkKind.PAYMENT.value,
+            XeroLink.local_id.in_(reversed_),
         )
     ).all()
-    queued = SyncOut(
-        invoices_queued=sum(enqueue_invoice(auth.school_id, invoice_id) for invoice_id in invoices),
-        payments_queued=sum(enqueue_payment(auth.school_id, payment_id) for payment_id in payments),
-        reversals_queued=sum(enqueue_reversal(auth.school_id, payment_id) for payment_id in undone),
+    return SyncOut(
+        invoices_queued=sum(enqueue_invoice(school_id, invoice_id) for invoice_id in invoices),
+        payments_queued=sum(enqueue_payment(school_id, payment_id) for payment_id in payments),
+        reversals_queued=sum(enqueue_reversal(school_id, payment_id) for payment_id in undone),
     )
-    audit.record(auth, "xero.sync", changes=queued.model_dump())
-    db.session.commit()
-    return queued
 
 
 # --- jobs, queued with the change that causes them -------------------------------------------------

@@ -26,7 +26,7 @@ from backend.jobs import Defer, GiveUp, Job, JobStatus
 from backend.students import GuardianLink, Student
 from backend.xero import client
 from backend.xero.gate import Organisation
-from backend.xero.links import first, link, money, own_payment_reference, synced, xero_id
+from backend.xero.links import first, link, money, own_payment_reference, reversed_here, synced, xero_id
 from backend.xero.models import LinkKind, XeroConnection
 
 ACCOUNTING = client.ACCOUNTING
@@ -147,7 +147,7 @@ def sync_payment(job: Job, settings: Settings) -> None:
     payment = db.session.scalar(
         select(fees.Payment).where(fees.Payment.id == payment_id, fees.Payment.school_id == school_id)
     )
-    if payment is None or _reversed(payment.id):
+    if payment is None or reversed_here(payment.id):
         return  # gone, or reversed before it reached Xero: nothing to send
     invoice_xero = xero_id(school_id, LinkKind.INVOICE, payment.invoice_id)
     if invoice_xero is None:
@@ -185,11 +185,6 @@ def sync_reversal(job: Job, settings: Settings) -> None:
         idempotency_key=_key(job, "reversal"),
     )
     synced(organisation.connection)
-
-
-def _reversed(payment_id: uuid.UUID) -> bool:
-    reversal = select(fees.PaymentReversal.id).where(fees.PaymentReversal.payment_id == payment_id)
-    return db.session.scalar(reversal) is not None
 
 
 def _pending(dedup_key: str) -> bool:

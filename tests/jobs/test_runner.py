@@ -3,6 +3,7 @@ dead at once, failures retried with backoff until dead, and a success committed 
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -31,6 +32,17 @@ def _handler(job: jobs.Job, _settings: Settings) -> None:
         raise jobs.GiveUp("never")
     if outcome == "fail":
         raise RuntimeError("boom")
+    if outcome == "clash":  # work that cannot commit: a row whose unique key another has taken
+        db.session.add(
+            jobs.Job(
+                kind="test.job",
+                dedup_key="test:taken",
+                payload={},
+                status="queued",
+                attempts=0,
+                next_attempt_at=utcnow(),
+            )
+        )
     if outcome in ("follow_up", "follow_up_then_fail"):  # work left uncommitted by the handler
         jobs.enqueue("test.job", {"name": f"after-{job.payload['name']}"}, dedup_key=f"test:after-{job.id}")
         if outcome == "follow_up_then_fail":
@@ -131,9 +143,28 @@ def test_a_runner_whose_lease_ran_out_leaves_the_job_to_its_new_holder(app: Flas
         [again] = jobs_queue.claim("runner-b", ["test.job"], 5)  # a's lease ran out: b takes the job
         assert again.id == job.id
         assert not jobs_queue.start(job.id, "runner-a")  # a neither starts it again...
-        jobs_queue.succeeded(job, "runner-a")  # ...nor records an outcome over b's
+        assert not jobs_queue.succeeded(job.id, "runner-a")  # ...nor records an outcome over b's
         assert db.session.get(jobs.Job, job.id, populate_existing=True).status == "running"  # type: ignore[union-attr]
         assert jobs_queue.start(job.id, "runner-b")
-        jobs_queue.succeeded(job, "runner-b")
+        assert jobs_queue.succeeded(job.id, "runner-b")
         db.session.remove()
     assert _jobs(app) == {"slow": ("done", 1)}
+
+
+def test_a_success_that_cannot_commit_is_a_failure_not_a_crash(app: Flask) -> None:
+    _add(app, "taken")
+    _add(app, "clashing", ago=1, outcome="clash")
+    _add(app, "after")  # due after it: the same round still runs it
+    with app.app_context():
+        db.session.execute(update(jobs.Job).where(jobs.Job.dedup_key == "test:taken").values(status="done"))
+        db.session.commit()
+        db.session.remove()
+    time.sleep(0.01)
+    _round(app)
+    result = _jobs(app)
+    assert result["clashing"] == ("queued", 1)
+    assert result["after"] == ("done", 1)
+    with app.app_context():
+        [clashing] = [j for j in db.session.scalars(select(jobs.Job)) if j.payload["name"] == "clashing"]
+        assert clashing.last_error == "IntegrityError at the commit"
+        db.session.remove()

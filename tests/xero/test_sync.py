@@ -13,8 +13,17 @@ from sqlalchemy import text
 
 from backend.core.extensions import db
 from backend.xero import sync
+from tests.conftest import AppFactory, auth_headers
 from tests.school import World
-from tests.xero.conftest import connect, issued_invoice, jobs_by_status, pay, run_jobs, xero_writes
+from tests.xero.conftest import (
+    connect,
+    issued_invoice,
+    jobs_by_status,
+    pay,
+    run_jobs,
+    xero_settings,
+    xero_writes,
+)
 from tests.xero.standin import XeroStandIn
 
 WEBHOOKS = "/api/integrations/xero/webhooks"
@@ -165,22 +174,49 @@ def test_a_failing_xero_ends_in_a_dead_letter_that_an_operator_retries(
     )
 
 
-def test_a_request_xero_refuses_is_dead_at_once_and_can_be_discarded(
+def test_an_organisation_that_withdrew_access_asks_for_a_reconnect(
     world: World, xero: XeroStandIn, app: Flask
 ) -> None:
     connect(world, xero)
-    # The organisation no longer grants Homeroom access: Xero answers 403, which no retry fixes.
+    # The organisation no longer grants Homeroom access, though the tokens still work: Xero answers
+    # 403, which neither a retry nor a refresh fixes; only the admin, by connecting again.
     with app.app_context():
         db.session.execute(text("UPDATE xero_connections SET tenant_id = 'not-granted'"))
         db.session.commit()
         db.session.remove()
     issued_invoice(world, "INV-1")
+    issued_invoice(world, "INV-2")
+    for _ in range(3):
+        run_jobs(app)
+    assert len([r for r in xero.requests if r["status"] == 403]) == 1  # one call, then waiting
+    assert [c["grant_type"] for c in xero.token_calls] == ["authorization_code"]  # no refresh storm
+    assert jobs_by_status(app) == {"queued": 2}
+    status = world.client.get("/api/integrations/xero/status", headers=world.as_("admin")).get_json()
+    assert status["state"] == "needs_reconnect" and "403" in status["last_error"]
+    with app.app_context():
+        alerts = db.session.execute(
+            text("SELECT count(*) FROM outbox WHERE kind = 'integration_alert'")
+        ).scalar()
+        db.session.remove()
+    assert alerts == 1
+    connect(world, xero)
+    run_jobs(app)
+    assert jobs_by_status(app) == {"done": 2}
+
+
+def test_a_request_xero_rejects_is_dead_at_once_and_can_be_discarded(
+    world: World, xero: XeroStandIn, app: Flask
+) -> None:
+    connect(world, xero)
+    world.client.patch(
+        "/api/integrations/xero/settings", json={"sales_account_code": "BAD"}, headers=world.as_("admin")
+    )
+    xero.fail_next(1, status=400)  # Xero's validation refuses the invoice (an unknown account, say)
+    issued_invoice(world, "INV-1")
     run_jobs(app)
     assert jobs_by_status(app) == {"dead": 1}
-    assert len([r for r in xero.requests if r["status"] == 403]) == 1  # one call, no refresh storm
-    assert [c["grant_type"] for c in xero.token_calls] == ["authorization_code"]
     [dead] = world.client.get("/api/ops/jobs", headers=world.as_("operator")).get_json()["dead"]
-    assert dead["attempts"] == 1 and "403" in dead["last_error"]
+    assert dead["attempts"] == 1 and "400" in dead["last_error"]
     discarded = world.client.post(f"/api/ops/jobs/{dead['id']}/discard", headers=world.as_("operator"))
     assert discarded.status_code == 200 and discarded.get_json()["status"] == "discarded"
     assert jobs_by_status(app) == {"discarded": 1}
@@ -260,15 +296,16 @@ def test_a_payment_recorded_in_xero_becomes_a_payment_here_once(
     assert jobs_by_status(app).get("queued", 0) == 0
 
 
-def test_a_payment_sent_from_here_and_seen_in_a_webhook_first_is_not_taken_twice(
+def _sent_but_never_linked(
     world: World, xero: XeroStandIn, app: Flask, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[str, dict[str, Any]]:
+    """An invoice in Xero, and a payment whose job reached Xero but died each time before it could
+    link Xero's answer (now a dead letter)."""
     connect(world, xero)
     invoice_id = issued_invoice(world)
     run_jobs(app)
     payment = pay(world, invoice_id, 5_000)
 
-    # The payment job reaches Xero, then dies each time before it can link what Xero answered.
     def crash(*args: Any) -> None:
         raise RuntimeError("the runner died after Xero's answer")
 
@@ -281,7 +318,13 @@ def test_a_payment_sent_from_here_and_seen_in_a_webhook_first_is_not_taken_twice
     assert len(xero.payments) == 1  # three attempts, one payment: the Idempotency-Key held
     [sent] = xero.payments.values()
     assert f"[homeroom:{payment['id']}]" in sent["Reference"]
+    return invoice_id, payment
 
+
+def test_a_payment_sent_from_here_and_seen_in_a_webhook_first_is_not_taken_twice(
+    world: World, xero: XeroStandIn, app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    invoice_id, payment = _sent_but_never_linked(world, xero, app, monkeypatch)
     # Xero's webhook about the invoice arrives before anyone retries the job.
     xero_invoice = _xero_invoice(xero, "INV-1")
     assert _post_webhook(world, xero, [xero.invoice_event(xero_invoice["InvoiceID"])]).status_code == 200
@@ -294,6 +337,22 @@ def test_a_payment_sent_from_here_and_seen_in_a_webhook_first_is_not_taken_twice
     run_jobs(app)
     assert jobs_by_status(app).get("dead", 0) == 0
     assert len(xero.payments) == 1
+
+
+def test_a_payment_reversed_before_its_link_is_still_deleted_in_xero(
+    world: World, xero: XeroStandIn, app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, payment = _sent_but_never_linked(world, xero, app, monkeypatch)
+    reversed_ = world.client.post(
+        f"/api/payments/{payment['id']}/reverse", json={"reason": "Bounced"}, headers=world.as_("admin")
+    )
+    assert reversed_.status_code == 200
+    run_jobs(app)  # the reversal finds nothing linked to undo
+    xero_invoice = _xero_invoice(xero, "INV-1")
+    _post_webhook(world, xero, [xero.invoice_event(xero_invoice["InvoiceID"])])
+    run_jobs(app)  # the webhook links our payment and queues the deletion it still owes
+    [sent] = xero.payments.values()
+    assert sent["Status"] == "DELETED"
 
 
 def test_a_payment_reversed_before_it_reached_xero_is_never_sent(
@@ -353,8 +412,32 @@ def test_moving_to_another_organisation_sends_everything_there(
     xero.tenants[:] = [{"tenantId": str(uuid.uuid4()), "tenantName": "New Books Ltd"}]
     status = connect(world, xero)
     assert status["organisation"]["name"] == "New Books Ltd"
+    run_jobs(app)  # everything was queued again for the new organisation
     synced = world.client.post("/api/integrations/xero/sync", headers=world.as_("admin")).get_json()
-    assert synced["invoices_queued"] == 1
-    run_jobs(app)
+    assert synced == {"invoices_queued": 0, "payments_queued": 0, "reversals_queued": 0}
     tenants = [r["tenant_id"] for r in xero_writes(xero, "/Invoices")]
     assert tenants == [first_tenant, xero.tenants[0]["tenantId"]]
+
+
+def test_a_slow_xero_times_out_and_the_retry_creates_nothing_twice(
+    world: World, xero: XeroStandIn, make_app: AppFactory
+) -> None:
+    app = make_app(**xero_settings(xero, XERO_TIMEOUT=0.5))
+    world.app, world.client = app, app.test_client()
+    world.headers = {name: auth_headers(world.client, account) for name, account in world.accounts.items()}
+    connect(world, xero)
+    issued_invoice(world)
+    xero.slow_next(2, 1.0)  # the contact and the invoice each answer after our timeout...
+    deadline = time.monotonic() + 15
+    while jobs_by_status(app) != {"done": 1} and time.monotonic() < deadline:
+        run_jobs(app)
+        time.sleep(0.05)
+    assert jobs_by_status(app) == {"done": 1}
+    # ...yet Xero did each once: the retries sent the same Idempotency-Keys and got its first answers.
+    assert len(xero.contacts) == 1 and len(xero.invoices) == 1
+    with app.app_context():
+        attempts = db.session.execute(text("SELECT attempts FROM jobs")).scalar()
+        db.session.remove()
+    assert attempts == 3  # two timeouts, then done
+    keys = {r["idempotency_key"] for r in xero.requests if r["path"].lower().endswith("/invoices")}
+    assert len(keys) == 1
