@@ -26,7 +26,7 @@ from backend.xero import client
 from backend.xero.models import ConnectionState, XeroAuthorization, XeroConnection, XeroLink
 from backend.xero.schemas import CallbackQuery, ConnectOut, StatusOut
 from backend.xero.service import KINDS, queue_missing, status_of
-from backend.xero.tokens import connection_of
+from backend.xero.tokens import connection_of, withdraw_reconnect_alerts
 
 log = structlog.get_logger("homeroom.xero")
 AUTHORIZATION_TTL = timedelta(minutes=10)
@@ -161,6 +161,8 @@ def _connected(pending: Pending, tokens: client.TokenSet, organisation: dict[str
     )
     if connection.tenant_id not in (None, organisation["tenant_id"]):
         _forget_organisation(pending.school_id)
+    if connection.state == ConnectionState.NEEDS_RECONNECT:
+        withdraw_reconnect_alerts(connection)  # before the new episode begins: its keys name the old
     connection.state = ConnectionState.CONNECTED.value
     connection.tenant_id, connection.tenant_name = organisation["tenant_id"], organisation["name"]
     connection.access_token, connection.refresh_token = tokens.access_token, tokens.refresh_token

@@ -6,6 +6,7 @@ tokens (`xero.keepalive`)."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -21,6 +22,7 @@ from backend.core.errors import ApiError
 from backend.core.extensions import db
 from backend.core.models import utcnow
 from backend.jobs import GiveUp, Job
+from backend.tenancy import Role
 from backend.xero import client, tokens
 from backend.xero.gate import Organisation
 from backend.xero.links import first, link, local_id, own_payment, reversed_here, synced, xero_id
@@ -28,18 +30,18 @@ from backend.xero.models import LinkKind, XeroConnection
 
 log = structlog.get_logger("homeroom.xero")
 ACCOUNTING = client.ACCOUNTING
+XERO_DATE = re.compile(r"/Date\((-?\d+)(?:[+-]\d{4})?\)/")  # Xero's JSON dates: milliseconds since 1970
 
 
 def _xero_date(value: Any) -> datetime:
     """Xero's `/Date(1764720000000+0000)/` or an ISO date, as a UTC time."""
     text = str(value or "")
-    if text.startswith("/Date("):
-        milliseconds = int(text[6:].split("+")[0].split("-")[0].rstrip(")/"))
-        return datetime.fromtimestamp(milliseconds / 1000, UTC)
     try:
+        if match := XERO_DATE.match(text):
+            return datetime.fromtimestamp(int(match[1]) / 1000, UTC)
         return datetime.combine(date.fromisoformat(text[:10]), datetime.min.time(), UTC)
-    except ValueError:
-        return utcnow()
+    except (ValueError, OverflowError, OSError):
+        return utcnow()  # a date Xero never sends: the payment is still taken, dated now
 
 
 def _receiver(connection: XeroConnection) -> uuid.UUID:
@@ -49,7 +51,7 @@ def _receiver(connection: XeroConnection) -> uuid.UUID:
         return connection.connected_by
     admin = db.session.scalar(
         select(User.id)
-        .where(User.school_id == connection.school_id, User.role == "admin")
+        .where(User.school_id == connection.school_id, User.role == Role.ADMIN.value)
         .order_by(User.created_at)
     )
     if admin is None:

@@ -59,8 +59,9 @@ def _live(connection: XeroConnection) -> dict[str, Any]:
         else None,
         "connected_at": connection.connected_at,
         "access_token_expires_at": connection.access_expires_at,
+        # Once Xero has refused the refresh token, it expires at no later date.
         "refresh_token_expires_at": connection.refreshed_at + REFRESH_TOKEN_LIFETIME
-        if connection.refreshed_at
+        if connection.refreshed_at and connection.state == ConnectionState.CONNECTED
         else None,
     }
 

@@ -119,6 +119,20 @@ def _store(connection: XeroConnection, tokens: client.TokenSet) -> None:
     connection.access_expires_at, connection.refreshed_at = tokens.expires_at, utcnow()
 
 
+def _alert_key(connection: XeroConnection, admin_id: uuid.UUID) -> str:
+    """One reconnect email per admin per connection episode (from one connect to the next)."""
+    episode = connection.connected_at.isoformat() if connection.connected_at else "never"
+    return f"xero-reconnect:{connection.id}:{episode}:{admin_id}"
+
+
+def withdraw_reconnect_alerts(connection: XeroConnection) -> int:
+    """The school reconnected: reconnect emails not sent yet are withdrawn; how many."""
+    admins = db.session.scalars(
+        select(User.id).where(User.school_id == connection.school_id, User.role == Role.ADMIN.value)
+    ).all()
+    return mail.cancel(_alert_key(connection, admin_id) for admin_id in admins)
+
+
 def needs_reconnect(settings: Settings, connection: XeroConnection, reason: str) -> None:
     """Xero refused the grant: stop using the connection and tell the school's admins, once."""
     connection.state = ConnectionState.NEEDS_RECONNECT.value
@@ -130,14 +144,13 @@ def needs_reconnect(settings: Settings, connection: XeroConnection, reason: str)
             User.school_id == connection.school_id, User.role == Role.ADMIN.value, User.is_active.is_(True)
         )
     ).all()
-    episode = connection.connected_at.isoformat() if connection.connected_at else "never"
     mail.queue_emails(
         settings,
         mail.MailKind.INTEGRATION_ALERT,
         connection.school_id,
         [
             mail.Letter(
-                dedup_key=f"xero-reconnect:{connection.id}:{episode}:{admin.id}",
+                dedup_key=_alert_key(connection, admin.id),
                 to=mail.Recipient(admin.email, admin.id),
                 context={
                     "school": school.name if school else "",

@@ -128,13 +128,20 @@ def test_invalid_grant_asks_for_a_reconnect_once_and_stops_calling(
     assert "Xero needs to be reconnected" in mails[0].subject
     status = world.client.get("/api/integrations/xero/status", headers=world.as_("admin")).get_json()
     assert status["state"] == "needs_reconnect" and "invalid_grant" in status["last_error"]
+    assert status["access_token_expires_at"] is None and status["refresh_token_expires_at"] is None
     health = world.client.get("/api/health").get_json()["components"]["xero"]
     assert health["status"] == "degraded" and health["needs_reconnect"] == 1
     overview = world.client.get("/api/ops/jobs", headers=world.as_("operator")).get_json()
     assert overview["integrations"][0]["state"] == "needs_reconnect"
 
-    # The admin reconnects: what waited is sent, once.
+    # The admin reconnects: the email not sent yet is withdrawn, and what waited is sent, once.
     assert connect(world, xero)["state"] == "connected"
+    with app.app_context():
+        alert = db.session.execute(
+            text("SELECT status FROM outbox WHERE kind = 'integration_alert'")
+        ).scalar()
+        db.session.remove()
+    assert alert == "cancelled"
     run_jobs(app)
     assert jobs_by_status(app) == {"done": 2}
     assert len(xero_writes(xero, "/Invoices")) == 2
