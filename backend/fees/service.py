@@ -208,30 +208,41 @@ def void_invoice(auth: AuthContext, invoice_id: uuid.UUID) -> InvoiceOut:
 # --- payments -----------------------------------------------------------------------------------
 
 
-def create_payment(auth: AuthContext, invoice_id: uuid.UUID, data: PaymentIn) -> PaymentOut:
-    """Record a payment on an issued invoice; the invoice row is locked so two payments cannot
-    both see the same outstanding amount. The caller commits (with the idempotency record)."""
-    invoice = _invoice_for(auth, invoice_id, lock=True)
+def _take_payment(invoice: Invoice, amount_cents: int, **fields: object) -> Payment:
+    """The one rule for taking money on an invoice (its row locked by the caller, so two payments
+    cannot both see the same outstanding amount): issued invoices only, never more than is
+    outstanding. The payment is added and announced; the caller audits and commits."""
     if invoice.state != InvoiceState.ISSUED:
         raise Conflict(f"Payments are taken on issued invoices only; this one is {invoice.state}.")
     outstanding = totals([invoice.id])[invoice.id].outstanding
-    if data.amount_cents > outstanding:
+    if amount_cents > outstanding:
         raise Conflict(
             f"That would overpay the invoice: {outstanding} is outstanding.", outstanding_cents=outstanding
         )
-    now = utcnow()
     payment = Payment(
         id=uuid.uuid4(),
-        school_id=auth.school_id,
+        school_id=invoice.school_id,
         invoice_id=invoice.id,
-        amount_cents=data.amount_cents,
-        method=data.method.value,
-        reference=data.reference,
-        paid_at=data.paid_at or now,
-        received_by=auth.user_id,
-        created_at=now,
+        amount_cents=amount_cents,
+        created_at=utcnow(),
+        **fields,
     )
     db.session.add(payment)
+    events.payment_recorded.send(None, school_id=invoice.school_id, payment_id=payment.id)
+    return payment
+
+
+def create_payment(auth: AuthContext, invoice_id: uuid.UUID, data: PaymentIn) -> PaymentOut:
+    """Record a payment on an issued invoice. The caller commits (with the idempotency record)."""
+    invoice = _invoice_for(auth, invoice_id, lock=True)
+    payment = _take_payment(
+        invoice,
+        data.amount_cents,
+        method=data.method.value,
+        reference=data.reference,
+        paid_at=data.paid_at or utcnow(),
+        received_by=auth.user_id,
+    )
     audit.record(
         auth,
         "payment.create",
@@ -239,7 +250,6 @@ def create_payment(auth: AuthContext, invoice_id: uuid.UUID, data: PaymentIn) ->
         resource_type="payment",
         changes={"invoice_id": invoice.id, "amount_cents": data.amount_cents, "method": data.method},
     )
-    events.payment_recorded.send(None, school_id=auth.school_id, payment_id=payment.id)
     return _payment_out(payment, None)
 
 
@@ -254,29 +264,20 @@ def record_external_payment(
     source: str,
 ) -> Payment:
     """A payment the school recorded in another system (its accounting), on an issued invoice of
-    the school, with the same checks as one recorded here. The caller commits."""
+    the school, under the same rule as one recorded here. The caller commits."""
     invoice = db.session.scalar(
         select(Invoice).where(Invoice.id == invoice_id, Invoice.school_id == school_id).with_for_update()
     )
     if invoice is None:
         raise NotFound("Invoice not found.")
-    if invoice.state != InvoiceState.ISSUED:
-        raise Conflict(f"Payments are taken on issued invoices only; this one is {invoice.state}.")
-    outstanding = totals([invoice.id])[invoice.id].outstanding
-    if amount_cents > outstanding:
-        raise Conflict(f"That would overpay the invoice: {outstanding} is outstanding.")
-    payment = Payment(
-        id=uuid.uuid4(),
-        school_id=school_id,
-        invoice_id=invoice.id,
-        amount_cents=amount_cents,
+    payment = _take_payment(
+        invoice,
+        amount_cents,
         method=PaymentMethod.OTHER.value,
         reference=reference[:100],
         paid_at=paid_at,
         received_by=received_by,
-        created_at=utcnow(),
     )
-    db.session.add(payment)
     audit.record(
         None,
         "payment.create",
@@ -285,7 +286,6 @@ def record_external_payment(
         school_id=school_id,
         changes={"invoice_id": invoice.id, "amount_cents": amount_cents, "source": source},
     )
-    events.payment_recorded.send(None, school_id=school_id, payment_id=payment.id)
     return payment
 
 

@@ -8,7 +8,16 @@ from flask import Flask
 
 from backend.config import Settings
 from backend.jobs.models import Job, JobStatus
-from backend.jobs.queue import counts, dead_letters, discard, enqueue, forget_finished, retry, wake
+from backend.jobs.queue import (
+    counts,
+    dead_letters,
+    discard,
+    enqueue,
+    forget_finished,
+    is_pending,
+    retry,
+    wake,
+)
 from backend.jobs.runner import Defer, GiveUp, Handler, Runner, register_handler
 
 __all__ = [
@@ -23,6 +32,7 @@ __all__ = [
     "enqueue",
     "forget_finished",
     "init_app",
+    "is_pending",
     "register_handler",
     "retry",
     "wake",

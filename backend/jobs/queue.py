@@ -52,6 +52,12 @@ def enqueue(
     return job
 
 
+def is_pending(dedup_key: str) -> bool:
+    """Whether the job for this event is still to run (queued, or running)."""
+    state = db.session.scalar(select(Job.status).where(Job.dedup_key == dedup_key))
+    return state in (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+
+
 def _due(now: datetime, kinds: Iterable[str]) -> Any:
     queued = (Job.status == JobStatus.QUEUED.value) & (Job.next_attempt_at <= now)
     abandoned = (Job.status == JobStatus.RUNNING.value) & (Job.claimed_until < now)

@@ -22,25 +22,24 @@ def connections_overview() -> list[dict[str, Any]]:
     return overview()
 
 
+# fees' signals: module-level receivers (blinker keeps weak references; connecting one twice is
+# connecting it once), each queueing its kind of sync job in the change's own transaction.
 def _on_invoice_issued(_sender: object, *, school_id: uuid.UUID, invoice_id: uuid.UUID) -> None:
-    from backend.xero import service
+    from backend.xero.service import enqueue_if_syncing
 
-    if service.syncing(school_id):
-        service.enqueue_invoice(school_id, invoice_id)
+    enqueue_if_syncing("xero.invoice", school_id, invoice_id)
 
 
 def _on_payment_recorded(_sender: object, *, school_id: uuid.UUID, payment_id: uuid.UUID) -> None:
-    from backend.xero import service
+    from backend.xero.service import enqueue_if_syncing
 
-    if service.syncing(school_id):
-        service.enqueue_payment(school_id, payment_id)
+    enqueue_if_syncing("xero.payment", school_id, payment_id)
 
 
 def _on_payment_reversed(_sender: object, *, school_id: uuid.UUID, payment_id: uuid.UUID) -> None:
-    from backend.xero import service
+    from backend.xero.service import enqueue_if_syncing
 
-    if service.syncing(school_id):
-        service.enqueue_reversal(school_id, payment_id)
+    enqueue_if_syncing("xero.reversal", school_id, payment_id)
 
 
 def init_app(app: Flask, settings: Settings) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import structlog
 from sqlalchemy import select
 
-from backend import fees, jobs
+from backend import fees
 from backend.auth import User
 from backend.config import Settings
 from backend.core.errors import ApiError
@@ -27,6 +27,7 @@ from backend.xero import client, tokens
 from backend.xero.gate import Organisation
 from backend.xero.links import first, link, local_id, own_payment, reversed_here, synced, xero_id
 from backend.xero.models import LinkKind, XeroConnection
+from backend.xero.service import enqueue
 
 log = structlog.get_logger("homeroom.xero")
 ACCOUNTING = client.ACCOUNTING
@@ -86,12 +87,7 @@ def _take_payment(connection: XeroConnection, invoice_id: uuid.UUID, paid: dict[
         if known is not None and xero_id(school_id, LinkKind.PAYMENT, ours) is None:
             link(school_id, LinkKind.PAYMENT, ours, payment_xero)
             if reversed_here(ours):  # reversed before it was linked: its deletion is still owed
-                jobs.enqueue(
-                    "xero.reversal",
-                    {"payment_id": str(ours)},
-                    dedup_key=f"xero.reversal:{ours}:{payment_xero}",
-                    school_id=school_id,
-                )
+                enqueue("xero.reversal", school_id, ours, dedup_key=f"xero.reversal:{ours}:{payment_xero}")
             db.session.commit()
         return
     cents = int((Decimal(str(paid.get("Amount", 0))) * 100).to_integral_value())

@@ -175,9 +175,9 @@ def queue_missing(school_id: uuid.UUID) -> SyncOut:
         )
     ).all()
     return SyncOut(
-        invoices_queued=sum(enqueue_invoice(school_id, invoice_id) for invoice_id in invoices),
-        payments_queued=sum(enqueue_payment(school_id, payment_id) for payment_id in payments),
-        reversals_queued=sum(enqueue_reversal(school_id, payment_id) for payment_id in undone),
+        invoices_queued=sum(enqueue("xero.invoice", school_id, invoice_id) for invoice_id in invoices),
+        payments_queued=sum(enqueue("xero.payment", school_id, payment_id) for payment_id in payments),
+        reversals_queued=sum(enqueue("xero.reversal", school_id, payment_id) for payment_id in undone),
     )
 
 
@@ -192,31 +192,22 @@ def syncing(school_id: uuid.UUID) -> bool:
     return state in (ConnectionState.CONNECTED, ConnectionState.NEEDS_RECONNECT)
 
 
-def enqueue_invoice(school_id: uuid.UUID, invoice_id: uuid.UUID) -> bool:
+# Each kind of sync job and the payload key of the record it sends; its dedup key is `<kind>:<id>`.
+PAYLOAD_KEYS = {"xero.invoice": "invoice_id", "xero.payment": "payment_id", "xero.reversal": "payment_id"}
+
+
+def enqueue(kind: str, school_id: uuid.UUID, record_id: uuid.UUID, *, dedup_key: str | None = None) -> bool:
+    """Queue the sync job of `kind` for one record (once per event); whether it was queued now."""
     job = jobs.enqueue(
-        "xero.invoice",
-        {"invoice_id": str(invoice_id)},
-        dedup_key=f"xero.invoice:{invoice_id}",
+        kind,
+        {PAYLOAD_KEYS[kind]: str(record_id)},
+        dedup_key=dedup_key or f"{kind}:{record_id}",
         school_id=school_id,
     )
     return job is not None
 
 
-def enqueue_payment(school_id: uuid.UUID, payment_id: uuid.UUID) -> bool:
-    job = jobs.enqueue(
-        "xero.payment",
-        {"payment_id": str(payment_id)},
-        dedup_key=f"xero.payment:{payment_id}",
-        school_id=school_id,
-    )
-    return job is not None
-
-
-def enqueue_reversal(school_id: uuid.UUID, payment_id: uuid.UUID) -> bool:
-    job = jobs.enqueue(
-        "xero.reversal",
-        {"payment_id": str(payment_id)},
-        dedup_key=f"xero.reversal:{payment_id}",
-        school_id=school_id,
-    )
-    return job is not None
+def enqueue_if_syncing(kind: str, school_id: uuid.UUID, record_id: uuid.UUID) -> None:
+    """A change of money announced by fees: queued when the school's changes go to Xero."""
+    if syncing(school_id):
+        enqueue(kind, school_id, record_id)

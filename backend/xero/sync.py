@@ -18,11 +18,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from backend import fees
+from backend import fees, jobs
 from backend.auth import User
 from backend.config import Settings
 from backend.core.extensions import db
-from backend.jobs import Defer, GiveUp, Job, JobStatus
+from backend.jobs import Defer, GiveUp, Job
 from backend.students import GuardianLink, Student
 from backend.xero import client
 from backend.xero.gate import Organisation
@@ -151,7 +151,7 @@ def sync_payment(job: Job, settings: Settings) -> None:
         return  # gone, or reversed before it reached Xero: nothing to send
     invoice_xero = xero_id(school_id, LinkKind.INVOICE, payment.invoice_id)
     if invoice_xero is None:
-        if _pending(f"xero.invoice:{payment.invoice_id}"):  # its invoice is on its way: wait for it
+        if jobs.is_pending(f"xero.invoice:{payment.invoice_id}"):  # its invoice is on its way: wait for it
             raise Defer(NOT_READY, "the payment's invoice is not in Xero yet")
         raise client.Unavailable("the payment's invoice is not in Xero (its job is not queued)")
     organisation = Organisation.of(settings, school_id)
@@ -174,7 +174,7 @@ def sync_reversal(job: Job, settings: Settings) -> None:
     school_id, payment_id = _ids(job, "payment_id")
     payment_xero = xero_id(school_id, LinkKind.PAYMENT, payment_id)
     if payment_xero is None:
-        if _pending(f"xero.payment:{payment_id}"):  # its payment is still on its way to Xero
+        if jobs.is_pending(f"xero.payment:{payment_id}"):  # its payment is still on its way to Xero
             raise Defer(NOT_READY, "the reversed payment is not in Xero yet")
         return  # the payment never reached Xero: nothing to undo there
     organisation = Organisation.of(settings, school_id)
@@ -185,12 +185,6 @@ def sync_reversal(job: Job, settings: Settings) -> None:
         idempotency_key=_key(job, "reversal"),
     )
     synced(organisation.connection)
-
-
-def _pending(dedup_key: str) -> bool:
-    """Whether the job for this event is still queued or running."""
-    state = db.session.scalar(select(Job.status).where(Job.dedup_key == dedup_key))
-    return state in (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
 
 def _ids(job: Job, name: str) -> tuple[uuid.UUID, uuid.UUID]:

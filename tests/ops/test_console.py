@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -34,9 +35,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture
-def served(drifted: Drifted) -> Iterator[tuple[str, Flask]]:
-    app = drifted.app()
+@contextmanager
+def serving(app: Flask) -> Iterator[tuple[str, Flask]]:
+    """`app` on a real HTTP server on 127.0.0.1: its base URL and the app."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -45,6 +46,12 @@ def served(drifted: Drifted) -> Iterator[tuple[str, Flask]]:
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def served(drifted: Drifted) -> Iterator[tuple[str, Flask]]:
+    with serving(drifted.app()) as base_and_app:
+        yield base_and_app
 
 
 @pytest.fixture
@@ -249,15 +256,8 @@ def test_the_page_allows_only_its_own_scripts(served: tuple[str, Flask]) -> None
 
 @pytest.fixture
 def served_plain(make_app: AppFactory) -> Iterator[tuple[str, Flask]]:
-    app = make_app()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", app
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with serving(make_app()) as base_and_app:
+        yield base_and_app
 
 
 def _dead_job(app: Flask, kind: str) -> str:
