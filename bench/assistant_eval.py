@@ -1,14 +1,15 @@
 """The assistant's evaluation set against a language model: the share of good answers.
 
     ASSISTANT_API_URL=http://127.0.0.1:8080/v1 ASSISTANT_MODEL=... [ASSISTANT_API_KEY=...] \\
-        .venv/bin/python bench/assistant_eval.py [--offline] [--allow-remote] [--show-failures]
+        .venv/bin/python bench/assistant_eval.py [--offline] [--report FILE] [--allow-remote]
 
-Builds the demo school in a scratch SQLite database, asks every case of
-`backend/demo/assistant_eval.py` through the HTTP API as its user, and prints the share of
-answers that contain every required fact and none of the forbidden ones, by role and by domain,
-and how many were phrased by the model (the rest fell back to the offline answer). `--offline`
-runs without a model (the test suite's check). The model must be on 127.0.0.1 unless
-`--allow-remote` says otherwise: a run sends the demo's (invented) data to it.
+Builds the demo school in a scratch SQLite database, asks every case of the evaluation set
+(`backend/assistant/evaluation`) through the HTTP API as its user, and prints the score report:
+the share of answers with every required fact and none of the forbidden ones, by role and by
+domain, the confident wrong answers, the leaks, and every failure. `--offline` runs without a
+model (`docs/assistant-evaluation.md` is that report: `--offline --report
+docs/assistant-evaluation.md`). The model must be on 127.0.0.1 unless `--allow-remote` says
+otherwise: a run sends the demo's (invented) data to it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import argparse
 import os
 import sys
 import tempfile
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -26,9 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from flask_migrate import upgrade
 
 from backend import create_app
+from backend.assistant import EvaluationResult, evaluation_cases, evaluation_report
 from backend.config import settings_from
 from backend.core.db import dispose_pools
-from backend.demo.assistant_eval import CASES, Result, run
+from backend.demo.assistant_eval import EVALUATION_RATE_LIMIT, run
 from backend.demo.seed import seed
 from backend.tenancy import platform_access
 
@@ -53,28 +55,19 @@ def _model_settings(offline: bool, allow_remote: bool) -> dict[str, str]:
     return {name: os.environ[name] for name in names if os.environ.get(name)}
 
 
-def _report(results: list[Result], show_failures: bool) -> None:
-    passed = sum(r.passed for r in results)
-    share = f"{passed}/{len(results)} answers good ({passed / len(results):.1%})"
-    print(f"\n{share}: every required fact, none forbidden")
+def _report(results: list[EvaluationResult], model: bool) -> str:
     modes = Counter(r.mode for r in results)
-    print("phrased by: " + ", ".join(f"{mode} {count}" for mode, count in sorted(modes.items())))
-    for label, key in (
-        ("role", lambda r: r.case.who.rstrip("0123456789")),
-        ("domain", lambda r: r.case.domain),
-    ):
-        groups: dict[str, list[Result]] = defaultdict(list)
-        for result in results:
-            groups[key(result)].append(result)
-        print(f"\nby {label}:")
-        for name, group in sorted(groups.items()):
-            good = sum(r.passed for r in group)
-            print(f"  {name:<12} {good:>3}/{len(group):<3} {good / len(group):.0%}")
-    if show_failures:
-        for result in results:
-            if not result.passed:
-                print(f"\n- {result.case.who}: {result.question} [{result.mode}, {result.domain}]")
-                print(f"  missing: {result.missing}  forbidden present: {result.leaked}")
+    phrased = ", ".join(f"{mode} {count}" for mode, count in sorted(modes.items()))
+    title = "Assistant evaluation: " + ("with a language model" if model else "offline (no model)")
+    text = evaluation_report(results, title)
+    how = (
+        "\n\nThe demo school is built afresh for the run (its dates around the day of the run), every "
+        "case is asked over the HTTP API as its user, and the expected facts come from the demo's "
+        "database (`backend/demo/assistant_eval.py`). Regenerate with `.venv/bin/python "
+        "bench/assistant_eval.py --offline --report docs/assistant-evaluation.md`. The domain rows "
+        "group a case by the first domain it accepts."
+    )
+    return text.replace("\n\n## By role", f"\n- Phrased by: {phrased}{how}\n\n## By role", 1)
 
 
 def main() -> None:
@@ -83,11 +76,12 @@ def main() -> None:
     )
     parser.add_argument("--offline", action="store_true", help="no model: the offline answers")
     parser.add_argument("--allow-remote", action="store_true", help="allow a model outside 127.0.0.1")
-    parser.add_argument("--show-failures", action="store_true")
+    parser.add_argument("--report", type=Path, help="also write the report (Markdown) to this file")
     args = parser.parse_args()
     model = _model_settings(args.offline, args.allow_remote)
     with tempfile.TemporaryDirectory(prefix="homeroom-eval-") as folder:
         config = {"APP_ENV": "testing", "DATABASE_URL": f"sqlite:///{folder}/eval.db", "LOG_LEVEL": "WARNING"}
+        config["ASSISTANT_RATE_LIMIT"] = EVALUATION_RATE_LIMIT
         app = create_app(settings_from(**config, **FAST_HASHING, **model))
         with app.app_context(), platform_access("bench assistant evaluation"):
             upgrade()
@@ -96,14 +90,19 @@ def main() -> None:
         assert password is not None
         done = 0
 
+        cases = evaluation_cases()
+
         def progress(step: int) -> None:
             nonlocal done
             done += step
-            print(f"\r{done}/{len(CASES)} questions asked", end="", flush=True)
+            print(f"\r{done}/{len(cases)} questions asked", end="", flush=True)
 
-        results = run(app, password, progress=progress)
+        results = run(app, password, cases, progress=progress)
         dispose_pools(app)
-    _report(results, args.show_failures)
+    report = _report(results, model=bool(model))
+    print("\n\n" + report)
+    if args.report:
+        args.report.write_text(report)
 
 
 if __name__ == "__main__":

@@ -7,10 +7,25 @@ from typing import Any
 
 from flask import Blueprint, Flask
 
+from backend.assistant.evaluation import Case as EvaluationCase
+from backend.assistant.evaluation import Result as EvaluationResult
+from backend.assistant.evaluation import cases as evaluation_cases
+from backend.assistant.evaluation import judge
+from backend.assistant.evaluation import report as evaluation_report
 from backend.assistant.models import Audience, KnowledgeEntry, KnowledgeKind
 from backend.config import Settings
 
-__all__ = ["Audience", "KnowledgeEntry", "KnowledgeKind", "init_app"]
+__all__ = [
+    "Audience",
+    "EvaluationCase",
+    "EvaluationResult",
+    "KnowledgeEntry",
+    "KnowledgeKind",
+    "evaluation_cases",
+    "evaluation_report",
+    "init_app",
+    "judge",
+]
 
 bp = Blueprint("assistant", __name__, url_prefix="/api/assistant")
 # "Ask about this student" lives under the student it is about.

@@ -5,28 +5,29 @@ only facts (and knowledge-base entries) ever reach the language model.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from itertools import groupby
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from backend import health_records as health
 from backend.assistant.catalogue import DOMAIN_BY_NAME, DomainName
-from backend.assistant.subjects import StudentRef
-from backend.assistant.understanding import Period, Question
-from backend.attendance import AttendanceRangeQuery, AttendanceRecord, AttendanceStatus, student_attendance
-from backend.auth import User
-from backend.classes import Enrollment, SchoolClass, Term, term_on, visible_classes
+from backend.assistant.naming import StudentRef
+from backend.assistant.timeframe import Period
+from backend.assistant.understanding import Question
+from backend.assistant.vocabulary import subject_words
+from backend.attendance import AttendanceRangeQuery, AttendanceStatus, student_attendance
+from backend.classes import SchoolClass, term_on
 from backend.core.errors import Forbidden, NotFound
 from backend.core.extensions import db
 from backend.fees import InvoiceListQuery, list_invoices, student_balance
 from backend.fees import format_money as money
 from backend.grades import StudentGradeOut, StudentGradesOut, student_grades
-from backend.students import Student, guardian_link, list_guardians, visible_student, visible_students
-from backend.tenancy import AuthContext, Role, allowed
+from backend.tenancy import AuthContext, allowed
 
 MAX_LINES = 10
 DEFAULT_ATTENDANCE_DAYS = 30
@@ -92,40 +93,19 @@ def _attendance_of(auth: AuthContext, student: StudentRef, period: Period) -> li
     return facts
 
 
-def _absentees(auth: AuthContext, question: Question, period: Period) -> list[Fact]:
-    """Staff, no student named: who was absent in the period (at least `threshold` days)."""
-    least = question.threshold or 1
-    days = func.count(func.distinct(AttendanceRecord.on_date))
-    rows = db.session.execute(
-        select(Student.first_name, Student.last_name, Student.admission_number, days)
-        .join(AttendanceRecord, AttendanceRecord.student_id == Student.id)
-        .where(
-            auth.owns(Student),
-            visible_students(auth),
-            auth.owns(AttendanceRecord),
-            AttendanceRecord.status == AttendanceStatus.ABSENT.value,
-            AttendanceRecord.on_date.between(period.start, period.end),
-        )
-        .group_by(Student.id, Student.first_name, Student.last_name, Student.admission_number)
-        .having(days >= least)
-        .order_by(days.desc(), Student.last_name, Student.first_name)
-        .limit(25)
-    ).all()
-    scope = "in the school" if auth.role == Role.ADMIN else "in your classes"
-    if not rows:
-        return [Fact(f"No student {scope} was absent on {least} or more days {period.label}.")]
-    facts = [Fact(f"Students {scope} absent on {least} or more days {period.label}: {len(rows)}.")]
-    facts += [
-        Fact(f"{first} {last} ({number}): absent on {n} day{'s' * (n != 1)}.")
-        for first, last, number, n in rows
-    ]
-    return facts
+def attendance_summary(auth: AuthContext, student: StudentRef) -> Fact:
+    """One line: the student's attendance this term so far (or the last 30 days)."""
+    period = default_period(auth)
+    query = AttendanceRangeQuery.model_validate({"from": period.start, "to": period.end, "limit": 1})
+    s = student_attendance(auth, student.id, query).summary
+    rate = f"{s.attendance_rate:.1%}" if s.attendance_rate is not None else "not yet known"
+    return Fact(
+        f"{student.name}'s attendance {period.label}: rate {rate} ({s.absent} absent, {s.late} late)."
+    )
 
 
 def attendance(auth: AuthContext, question: Question, students: list[StudentRef]) -> list[Fact]:
     period = question.period or default_period(auth)
-    if not students:
-        return _absentees(auth, question, period) if auth.role != Role.PARENT else []
     return [fact for student in students for fact in _attendance_of(auth, student, period)]
 
 
@@ -141,6 +121,11 @@ def _score(value: float) -> str:
     return f"{Decimal(repr(value)).normalize():f}"
 
 
+def subject_of(class_name: str) -> set[str]:
+    """The canonical subjects a class's name or subject names ("Year 5 Maths" -> {"maths"})."""
+    return set(subject_words(tuple(re.findall(r"[a-z]+", class_name.lower()))))
+
+
 def _grade_line(name: str, grade: StudentGradeOut) -> Fact:
     score: str = grade.status
     if grade.score is not None:
@@ -149,13 +134,23 @@ def _grade_line(name: str, grade: StudentGradeOut) -> Fact:
     return Fact(f"{name} — {grade.title} ({grade.class_name}{when}): {score}.")
 
 
-def _summary(name: str, result: StudentGradesOut, subject: list[StudentGradeOut]) -> list[Fact]:
-    """The subject's average when the question names one (maths), else the latest terms'."""
-    if subject:
-        scored = [g.percentage for g in subject if g.percentage is not None]
-        average = sum(scored) / len(scored) if scored else None
-        return [Fact(f"{name} in {subject[0].class_name}: average {_percent(average, 'not yet known')}.")]
+def weighted(items: list[StudentGradeOut]) -> float | None:
+    """The weighted average of grades as term averages count them: exempt left out, missing as 0."""
+    counted = [g for g in items if g.status != "exempt"]
+    weight = sum(g.weight for g in counted)
+    return round(sum(g.weight * (g.percentage or 0) for g in counted) / weight, 2) if weight else None
+
+
+def _by_class(name: str, items: list[StudentGradeOut]) -> list[Fact]:
+    averages = {c: weighted([g for g in items if g.class_name == c]) for c in {g.class_name for g in items}}
     return [
+        Fact(f"{name} in {c}: weighted average {_percent(average, 'not yet known')}.")
+        for c, average in sorted(averages.items())
+    ]
+
+
+def _summary(name: str, result: StudentGradesOut) -> list[Fact]:
+    facts = [
         Fact(
             f"{name}, {term.term_name}: weighted average "
             f"{_percent(term.average_percentage, 'not yet known')} "
@@ -163,18 +158,30 @@ def _summary(name: str, result: StudentGradesOut, subject: list[StudentGradeOut]
         )
         for term in result.terms[:2]
     ]
+    current = [g for g in result.items if g.term_id == result.terms[0].term_id] if result.terms else []
+    return facts + (_by_class(name, current) if len({g.class_name for g in current}) > 1 else [])
+
+
+def _student_grades(auth: AuthContext, question: Question, student: StudentRef) -> list[Fact]:
+    result = student_grades(auth, student.id, None)
+    if not result.items:
+        return [Fact(f"{student.name}: no grades are available to you yet.")]
+    if not question.subjects:
+        return _summary(student.name, result) + [_grade_line(student.name, g) for g in result.items[:5]]
+    asked = [g for g in result.items if subject_of(g.class_name) & set(question.subjects)]
+    if not asked:
+        wanted = " or ".join(s.title() for s in question.subjects)
+        where = ", ".join(sorted({g.class_name for g in result.items}))
+        return [Fact(f"{student.name} has no {wanted} grades that you can see; their grades are in {where}.")]
+    return _by_class(student.name, asked) + [_grade_line(student.name, g) for g in asked[:5]]
 
 
 def grades(auth: AuthContext, question: Question, students: list[StudentRef]) -> list[Fact]:
-    facts: list[Fact] = []
-    for student in students:
-        result = student_grades(auth, student.id, None)
-        subject = [g for g in result.items if set(g.class_name.lower().split()) & set(question.words)]
-        if not result.items:
-            facts.append(Fact(f"{student.name}: no grades are available to you yet."))
-            continue
-        facts += _summary(student.name, result, subject)
-        facts += [_grade_line(student.name, g) for g in (subject or result.items)[:5]]
+    facts = [fact for student in students for fact in _student_grades(auth, question, student)]
+    if question.mentions("doing", "getting on", "coping", "progress", "going") and allowed(
+        auth.role, "attendance.read"
+    ):
+        facts += [attendance_summary(auth, student) for student in students]
     return facts
 
 
@@ -218,7 +225,7 @@ def fees(auth: AuthContext, question: Question, students: list[StudentRef]) -> l
 # --- health ---------------------------------------------------------------------------------------
 
 
-def _allergy(entry: dict[str, object]) -> str:
+def allergy(entry: dict[str, object]) -> str:
     text = f"{entry.get('allergen')} ({str(entry.get('severity', '')).replace('_', ' ')})"
     return f"{text}: {entry['response']}" if entry.get("response") else text
 
@@ -234,7 +241,7 @@ def health_facts(auth: AuthContext, question: Question, students: list[StudentRe
         except NotFound:
             facts.append(Fact(f"{student.name} has no health record on file."))
             continue
-        allergies = "; ".join(_allergy(a) for a in record.allergies) or "none recorded"
+        allergies = "; ".join(allergy(a) for a in record.allergies) or "none recorded"
         facts.append(Fact(f"{student.name} — allergies: {allergies}."))
         facts.append(Fact(f"{student.name} — alerts: {'; '.join(record.alerts) or 'none recorded'}."))
         if record.view == "full":
@@ -246,97 +253,11 @@ def health_facts(auth: AuthContext, question: Question, students: list[StudentRe
     return facts
 
 
-# --- classes, enrollment, guardians -----------------------------------------------------------------
-
-
-def classes(auth: AuthContext, question: Question, students: list[StudentRef]) -> list[Fact]:
-    staff = auth.role != Role.PARENT
-    if not students:
-        if not staff:
-            return []
-        enrolled = select(func.count()).where(Enrollment.class_id == SchoolClass.id).scalar_subquery()
-        rows = db.session.execute(
-            visible_classes(auth)
-            .with_only_columns(SchoolClass.name, Term.name, User.full_name, enrolled)
-            .join(Term, Term.id == SchoolClass.term_id)
-            .outerjoin(User, User.id == SchoolClass.teacher_id)
-            .where(Term.ends_on >= auth.today())
-            .order_by(SchoolClass.name)
-            .limit(30)
-        ).all()
-        who = "the school" if auth.role == Role.ADMIN else "you"
-        if not rows:
-            return [Fact(f"No current classes for {who}.")]
-        return [
-            Fact(f"{name} ({term}): taught by {teacher or 'nobody yet'}, {n} students.")
-            for name, term, teacher, n in rows
-        ]
-    facts = []
-    for student in students:
-        visible_student(auth, student.id)
-        rows = db.session.execute(
-            select(SchoolClass.name, SchoolClass.subject, Term.name, User.full_name)
-            .join(Enrollment, Enrollment.class_id == SchoolClass.id)
-            .join(Term, Term.id == SchoolClass.term_id)
-            .outerjoin(User, User.id == SchoolClass.teacher_id)
-            .where(auth.owns(SchoolClass), Enrollment.student_id == student.id, Term.ends_on >= auth.today())
-            .order_by(SchoolClass.name)
-        ).all()
-        if not rows:
-            facts.append(Fact(f"{student.name} is not enrolled in any current class."))
-        for name, subject, term, teacher in rows:
-            taught = f", taught by {teacher}" if staff and teacher else ""
-            facts.append(Fact(f"{student.name} is in {name} ({subject}, {term}){taught}."))
-    return facts
-
-
-def enrollment(auth: AuthContext, question: Question, students: list[StudentRef]) -> list[Fact]:
-    facts = []
-    for ref in students:
-        student = visible_student(auth, ref.id)
-        left = f", left on {day(student.left_on)}" if student.left_on else ""
-        facts.append(
-            Fact(
-                f"{ref.name}: admission number {student.admission_number}, "
-                f"grade level {student.grade_level}, "
-                f"status {student.status}, enrolled on {day(student.enrolled_on)}{left}."
-            )
-        )
-    return facts
-
-
-def guardians(auth: AuthContext, question: Question, students: list[StudentRef]) -> list[Fact]:
-    facts = []
-    for student in students:
-        if allowed(auth.role, "guardians.read"):
-            links = list_guardians(auth, student.id)
-            if not links:
-                facts.append(Fact(f"{student.name} has no linked guardians."))
-            for g in links:
-                primary = ", primary contact" if g.is_primary else ""
-                facts.append(Fact(f"{student.name} — {g.full_name} ({g.relationship}{primary}), {g.email}."))
-            continue
-        link = guardian_link(auth, student.id)
-        if link is not None:
-            yes = {True: "yes", False: "no"}
-            facts.append(
-                Fact(
-                    f"You are linked to {student.name} as {link.relationship}"
-                    f"{' (primary contact)' if link.is_primary else ''}; you can see fees: "
-                    f"{yes[link.can_view_finance]}; health information: {yes[link.can_view_health]}."
-                )
-            )
-    return facts
-
-
 GATHERERS: dict[DomainName, Gatherer] = {
     "attendance": attendance,
     "grades": grades,
     "fees": fees,
     "health": health_facts,
-    "classes": classes,
-    "enrollment": enrollment,
-    "guardians": guardians,
 }
 
 

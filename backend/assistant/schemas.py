@@ -36,6 +36,11 @@ class HelpIn(InputModel):
 class AnswerOut(OutputModel):
     answer: str
     domain: DomainName | Literal["unknown"]
+    kind: Literal["answered", "clarify", "not_found", "refused", "overview"] = Field(
+        description="`answered` from the facts; `clarify`: not sure what was asked, so it says what it "
+        "understood and asks; `not_found`: a student, class or subject asked about is not among those "
+        "the caller can see; `refused`: the caller's role cannot see that; `overview`: what it can help with."
+    )
     mode: Literal["model", "offline"]
     facts: list[str] = Field(description="What the answer was drawn from, one sentence each.")
     suggestions: list[str]

@@ -89,8 +89,8 @@ IDEMPOTENT_REPLAYS = Counter("homeroom_idempotent_replays", "Requests answered f
 ASSISTANT_ANSWERS = Counter(
     "homeroom_assistant_answers",
     "Assistant answers by mode (model, offline) and outcome: answered (by the model), not_configured, "
-    "breaker_open, timeout, error, malformed (the model failed), no_facts (a refusal or a question "
-    "about nobody the caller can see), unplaced.",
+    "breaker_open, timeout, error, malformed (the model failed), or, answered without the model, the "
+    "answer's kind: clarify, not_found, refused, overview.",
     ["mode", "outcome"],
 )
 ASSISTANT_MODEL_SECONDS = Histogram(

@@ -97,7 +97,8 @@ def test_help_lists_what_the_role_may_do_on_the_page(school: World) -> None:
         who: [a["title"] for a in body["actions"]]
         for who, body in (("p", parent), ("t", teacher), ("a", admin))
     }
-    assert titles["p"] == ["See a child's attendance"]
+    assert titles["p"] == ["See a child's attendance", "Report an absence"]
+    assert "Report an absence" not in titles["t"] + titles["a"]  # parents tell the office
     assert "Take the register" in titles["t"] and "Mark an absence as excused" not in titles["t"]
     assert "Mark an absence as excused" in titles["a"]
     assert "Register routine" in teacher["related"] and "Register routine" not in parent["related"]
@@ -109,8 +110,9 @@ def test_domains_are_the_roles(school: World) -> None:
     def names(who: str) -> list[str]:
         return [d["name"] for d in send(school, who, "GET", "/api/assistant/domains", None)["items"]]
 
-    assert len(names("parent")) == 10 and len(names("admin")) == 10
-    assert "fees" not in names("teacher") and len(names("teacher")) == 9
+    assert len(names("parent")) == 11 and len(names("admin")) == 11
+    assert "fees" not in names("teacher") and len(names("teacher")) == 10
+    assert "calendar" in names("parent")
     domain = send(school, "parent", "GET", "/api/assistant/domains", None)["items"][0]
     assert domain["description"] and len(domain["sample_questions"]) >= 2
 
