@@ -12,16 +12,13 @@ from collections.abc import Callable
 
 from sqlalchemy import func, select
 
-from backend import health_records as health
-from backend.assistant.facts import Fact, allergy, default_period
+from backend.assistant.facts import Fact, default_period
 from backend.assistant.naming import ClassRef
 from backend.assistant.timeframe import Period
 from backend.assistant.understanding import Question
 from backend.attendance import AttendanceRecord, AttendanceStatus, attendance_rate
 from backend.classes import Enrollment
-from backend.core.errors import Forbidden, NotFound
 from backend.core.extensions import db
-from backend.fees import format_money, student_balances
 from backend.grades import Assessment, Grade
 from backend.students import Student, visible_students
 from backend.tenancy import AuthContext, Role
@@ -29,11 +26,15 @@ from backend.tenancy import AuthContext, Role
 RANKED = 3  # lowest / highest: this many students per class
 MAX_NAMES = 40
 MAX_HEALTH_READS = 120
+PER_CLASS_LINES = 12
 ClassGatherer = Callable[[AuthContext, Question, list[ClassRef], bool], list[Fact]]
-Scores = dict[uuid.UUID, list[tuple[str, float, float]]]  # student -> (assessment, weight, percent)
+# student -> (assessment, weight, percent, status); a missing grade counts 0, an exempt one not at all
+Scores = dict[uuid.UUID, list[tuple[str, float, float, str]]]
 
 
-def _names(auth: AuthContext, class_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[tuple[uuid.UUID, str]]]:
+def class_rosters(
+    auth: AuthContext, class_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[tuple[uuid.UUID, str]]]:
     """Each class's enrolled students the caller may see: (id, "First Last (D-001)")."""
     rows = db.session.execute(
         select(
@@ -66,15 +67,16 @@ def _scores(auth: AuthContext, class_id: uuid.UUID) -> tuple[list[Assessment], S
     by_id = {a.id: a for a in assessments}
     scores: Scores = defaultdict(list)
     for student_id, assessment_id, status, score in rows:
-        if status != "exempt":
-            a = by_id[assessment_id]
-            scores[student_id].append((a.title, float(a.weight), float((score or 0) / a.max_score * 100)))
+        a = by_id[assessment_id]
+        percent = float((score or 0) / a.max_score * 100)
+        scores[student_id].append((a.title, float(a.weight), percent, status))
     return assessments, scores
 
 
-def _weighted(rows: list[tuple[str, float, float]]) -> float | None:
-    weight = sum(w for _t, w, _p in rows)
-    return sum(w * p for _t, w, p in rows) / weight if weight else None
+def _weighted(rows: list[tuple[str, float, float, str]]) -> float | None:
+    counted = [(w, p) for _t, w, p, status in rows if status != "exempt"]
+    weight = sum(w for w, _p in counted)
+    return sum(w * p for w, p in counted) / weight if weight else None
 
 
 def _class_grades(
@@ -83,10 +85,9 @@ def _class_grades(
     assessments, scores = _scores(auth, c.id)
     if not assessments:
         return [Fact(f"{c.name} has no assessments yet.")]
-    named = [a for a in assessments if a.title.lower() in question.text.lower()]
+    named = [a for a in assessments if re.search(rf"\b{re.escape(a.title)}\b", question.text, re.I)]
     if named:
-        facts = [_assessment_average(c, a, scores) for a in named]
-        return facts + (_missing(c, named, scores, roster) if question.aims_at("missing") else [])
+        return [fact for a in named for fact in _one_assessment(c, a, question, scores, roster)]
     average = _weighted([row for rows in scores.values() for row in rows])
     shown = f"{average:.1f}%" if average is not None else "not yet known"
     facts = [
@@ -101,10 +102,21 @@ def _class_grades(
     return facts + _ranked(f"{c.name}, {{}} average", question, ranked, lambda avg: f"{avg:.1f}%")
 
 
-def _assessment_average(c: ClassRef, a: Assessment, scores: Scores) -> Fact:
-    marks = [p for rows in scores.values() for title, _w, p in rows if title == a.title]
-    average = f"{sum(marks) / len(marks):.1f}%" if marks else "not yet known"
-    return Fact(f"{c.name} — {a.title}: average {average} over {len(marks)} grades.")
+def _one_assessment(
+    c: ClassRef, a: Assessment, question: Question, scores: Scores, roster: list[tuple[uuid.UUID, str]]
+) -> list[Fact]:
+    """An assessment's average over its graded marks; the missing, lowest and highest when asked."""
+    names = dict(roster)
+    marks = sorted(
+        (p, names[sid])
+        for sid, rows in scores.items()
+        for title, _w, p, status in rows
+        if title == a.title and status == "graded" and sid in names
+    )
+    average = f"{sum(p for p, _n in marks) / len(marks):.1f}%" if marks else "not yet known"
+    facts = [Fact(f"{c.name} — {a.title}: average {average} over {len(marks)} grades.")]
+    facts += _missing(c, [a], scores, roster) if question.aims_at("missing") else []
+    return facts + _ranked(f"{c.name} — {a.title}, {{}}", question, marks, lambda p: f"{p:.1f}%")
 
 
 def _missing(
@@ -112,14 +124,20 @@ def _missing(
 ) -> list[Fact]:
     facts = []
     for a in assessments:
-        without = [name for sid, name in roster if a.title not in {t for t, _w, _p in scores.get(sid, [])}]
+        given = {
+            sid
+            for sid, name in roster
+            for t, _w, _p, status in scores.get(sid, [])
+            if t == a.title and status != "missing"
+        }
+        without = [name for sid, name in roster if sid not in given]
         if without:
             facts.append(Fact(f"{c.name} — {a.title}: no grade yet for {', '.join(without[:MAX_NAMES])}."))
     return facts or [Fact(f"{c.name}: no missing grades; every student has a grade for every assessment.")]
 
 
 def class_grades(auth: AuthContext, question: Question, classes: list[ClassRef], named: bool) -> list[Fact]:
-    rosters = _names(auth, [c.id for c in classes])
+    rosters = class_rosters(auth, [c.id for c in classes])
     return [fact for c in classes for fact in _class_grades(auth, question, c, rosters.get(c.id, []))]
 
 
@@ -185,7 +203,7 @@ def class_attendance(
     """Who was absent (a day, or at least `threshold` days), each class's rate, the lowest rates
     (across all of them too when no class was named)."""
     period = question.period or default_period(auth)
-    rosters = _names(auth, [c.id for c in classes])
+    rosters = class_rosters(auth, [c.id for c in classes])
     counts = _counts(auth, [c.id for c in classes], period)
     facts: list[Fact] = []
     everyone: list[tuple[float, str]] = []
@@ -193,9 +211,10 @@ def class_attendance(
         roster = dict(rosters.get(c.id, []))
         marks = {sid: counts[(c.id, sid)] for sid in roster if (c.id, sid) in counts}
         summary, rates = _class_rates(c, period, roster, marks)
-        facts += [summary, *_absent_in(c, question, period, roster, marks)]
-        facts += _ranked(f"{c.name}, {{}} attendance", question, rates, _percent)
         everyone += [(r, f"{name}, {c.name}") for r, name in rates]
+        if named or len(classes) <= PER_CLASS_LINES:  # a whole school: its figures, not 60 lists
+            facts += [summary, *_absent_in(c, question, period, roster, marks)]
+            facts += _ranked(f"{c.name}, {{}} attendance", question, rates, _percent)
     if not named and len(classes) > 1:
         scope = "In the school" if auth.role == Role.ADMIN else "In your classes"
         facts += _ranked(f"{scope}, {{}} attendance", question, sorted(everyone), _percent)
@@ -222,7 +241,8 @@ def _absent_in(
         key=lambda item: (-item[0], item[1]),
     )
     if not absent:
-        return [Fact(f"{c.name}: nobody was absent on {least} or more days {period.label}.")]
+        days = "" if period.single_day else f"on {least} or more days "
+        return [Fact(f"{c.name}: nobody was absent {days}{period.label}.")]
     if period.single_day:
         return [
             Fact(f"{c.name}, absent {period.label}: {', '.join(name for _n, name in absent[:MAX_NAMES])}.")
@@ -232,13 +252,17 @@ def _absent_in(
 
 def class_roster(auth: AuthContext, question: Question, classes: list[ClassRef], named: bool) -> list[Fact]:
     """How many students (the school's for an admin asking generally), and who, when asked."""
-    rosters = _names(auth, [c.id for c in classes])
+    rosters = class_rosters(auth, [c.id for c in classes])
     facts = []
     if auth.role == Role.ADMIN and not named:
         active = db.session.scalar(
             select(func.count()).select_from(Student).where(auth.owns(Student), Student.status == "active")
         )
-        facts.append(Fact(f"The school has {active} active students, in {len(classes)} current classes."))
+        facts.append(
+            Fact(
+                f"The school has {_plural(active or 0, 'active student')}, in {len(classes)} current classes."
+            )
+        )
     for c in classes:
         roster = rosters.get(c.id, [])
         facts.append(
@@ -253,7 +277,7 @@ def class_list(auth: AuthContext, question: Question, classes: list[ClassRef], n
     """The classes and who teaches each ("who teaches Year 5 Maths?"); their students when asked."""
     if question.mentions("student", "pupil", "children", "kids", "who is in", "who's in"):
         return class_roster(auth, question, classes, named)
-    sizes = {c: len(r) for c, r in _names(auth, [c.id for c in classes]).items()}
+    sizes = {c: len(r) for c, r in class_rosters(auth, [c.id for c in classes]).items()}
     who = "the school's" if auth.role == Role.ADMIN else "your"
     if not classes:
         return [Fact(f"None of {who} current classes.")]
@@ -261,72 +285,3 @@ def class_list(auth: AuthContext, question: Question, classes: list[ClassRef], n
         Fact(f"{c.name} ({c.term}): taught by {c.teacher or 'nobody yet'}, {sizes.get(c.id, 0)} students.")
         for c in classes
     ]
-
-
-def school_fees(auth: AuthContext, question: Question, classes: list[ClassRef], named: bool) -> list[Fact]:
-    """Admins: how many students owe, how many are overdue, and the largest overdue balances."""
-    ids = list(
-        db.session.scalars(auth.scoped(Student).where(visible_students(auth)).with_only_columns(Student.id))
-    )
-    balances = student_balances(auth, ids)
-    owing = [b for b in balances.values() if b.outstanding_cents > 0]
-    overdue = sorted((b for b in balances.values() if b.overdue_cents > 0), key=lambda b: -b.overdue_cents)
-    c = auth.currency
-    owed = format_money(sum(b.outstanding_cents for b in owing), c)
-    late = format_money(sum(b.overdue_cents for b in overdue), c)
-    facts = [
-        Fact(
-            f"{len(owing)} students owe {owed} in total; "
-            f"{len(overdue)} students have an overdue balance ({late} overdue)."
-        )
-    ]
-    names = dict(
-        db.session.execute(
-            select(
-                Student.id,
-                Student.first_name + " " + Student.last_name + " (" + Student.admission_number + ")",
-            ).where(auth.owns(Student), Student.id.in_([b.student_id for b in overdue[:10]]))
-        ).all()
-    )
-    facts += [
-        Fact(f"Overdue: {names[b.student_id]}, {format_money(b.overdue_cents, c)}.") for b in overdue[:10]
-    ]
-    return facts
-
-
-def _health_line(auth: AuthContext, student_id: uuid.UUID, name: str) -> Fact | None:
-    try:
-        record = health.read(auth, student_id)  # audited as a view of each record, like the API's
-    except (Forbidden, NotFound):
-        return None
-    if not record.allergies and not record.alerts:
-        return None
-    allergies = "; ".join(allergy(a) for a in record.allergies) or "none recorded"
-    return Fact(f"{name} — allergies: {allergies}; alerts: {'; '.join(record.alerts) or 'none recorded'}.")
-
-
-def class_health(auth: AuthContext, question: Question, classes: list[ClassRef], named: bool) -> list[Fact]:
-    """Staff: the students of the classes with allergies or alerts on record (each record read
-    through health_records, so a teacher sees allergies and alerts only and every view is audited)."""
-    rosters = _names(auth, [c.id for c in classes])
-    if sum(len(r) for r in rosters.values()) > MAX_HEALTH_READS:
-        return [Fact("That is too many students to read at once: name a class or a student.")]
-    facts = []
-    for c in classes:
-        roster = rosters.get(c.id, [])
-        lines = [line for sid, name in roster if (line := _health_line(auth, sid, name))]
-        facts.append(
-            Fact(f"{c.name}: allergies or alerts on record for {len(lines)} of {len(roster)} students.")
-        )
-        facts += lines
-    return facts
-
-
-CLASS_GATHERERS: dict[str, ClassGatherer] = {
-    "health": class_health,
-    "grades": class_grades,
-    "attendance": class_attendance,
-    "enrollment": class_roster,
-    "classes": class_list,
-    "fees": school_fees,
-}

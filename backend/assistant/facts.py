@@ -6,6 +6,7 @@ only facts (and knowledge-base entries) ever reach the language model.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -162,13 +163,24 @@ def _summary(name: str, result: StudentGradesOut) -> list[Fact]:
     return facts + (_by_class(name, current) if len({g.class_name for g in current}) > 1 else [])
 
 
+def _class_subjects(auth: AuthContext, class_ids: set[uuid.UUID]) -> dict[uuid.UUID, set[str]]:
+    """Each class's canonical subjects, from its name and its subject ("5M", "Mathematics")."""
+    rows = db.session.execute(
+        select(SchoolClass.id, SchoolClass.name, SchoolClass.subject).where(
+            auth.owns(SchoolClass), SchoolClass.id.in_(class_ids)
+        )
+    )
+    return {class_id: subject_of(f"{name} {subject}") for class_id, name, subject in rows}
+
+
 def _student_grades(auth: AuthContext, question: Question, student: StudentRef) -> list[Fact]:
     result = student_grades(auth, student.id, None)
     if not result.items:
         return [Fact(f"{student.name}: no grades are available to you yet.")]
     if not question.subjects:
         return _summary(student.name, result) + [_grade_line(student.name, g) for g in result.items[:5]]
-    asked = [g for g in result.items if subject_of(g.class_name) & set(question.subjects)]
+    subjects = _class_subjects(auth, {g.class_id for g in result.items})
+    asked = [g for g in result.items if subjects.get(g.class_id, set()) & set(question.subjects)]
     if not asked:
         wanted = " or ".join(s.title() for s in question.subjects)
         where = ", ".join(sorted({g.class_name for g in result.items}))

@@ -11,30 +11,44 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from backend.assistant.catalogue import DOMAIN_BY_NAME, DomainName, PageName, domains_for
-from backend.assistant.classfacts import CLASS_GATHERERS
-from backend.assistant.facts import GATHERERS, Fact, refusal
+from backend.assistant.classfacts import (
+    ClassGatherer,
+    class_attendance,
+    class_grades,
+    class_list,
+    class_roster,
+)
+from backend.assistant.facts import GATHERERS, Fact, Gatherer, refusal
 from backend.assistant.howto import written
-from backend.assistant.naming import ClassRef, StudentRef, classes_named, resolve
+from backend.assistant.naming import ClassRef, Named, StudentRef, classes_named, resolve
 from backend.assistant.people import classes, enrollment, guardians, overview
 from backend.assistant.schooldays import calendar
+from backend.assistant.schoolfacts import class_health, school_fees
 from backend.assistant.understanding import STUDENT_DOMAINS, Question
 from backend.tenancy import AuthContext, Role, allowed
 
 Kind = Literal["answered", "clarify", "not_found", "refused", "overview"]
-Gatherer = Callable[[AuthContext, Question, list[StudentRef]], list[Fact]]
 STUDENT_GATHERERS: dict[DomainName, Gatherer] = {
     **GATHERERS,
     "classes": classes,
     "enrollment": enrollment,
     "guardians": guardians,
 }
+CLASS_GATHERERS: dict[DomainName, ClassGatherer] = {
+    "health": class_health,
+    "grades": class_grades,
+    "attendance": class_attendance,
+    "enrollment": class_roster,
+    "classes": class_list,
+    "fees": school_fees,
+}
+DATA_DOMAINS: tuple[DomainName, ...] = ("attendance", "grades", "fees", "health", "enrollment")
 CLASS_AIMS = ("average", "lowest", "highest", "count", "list", "missing", "teacher")
-MAX_CLASSES = 12
+MAX_CLASSES = 60
 STAFF_EXAMPLES = (
     "What is the average in {class_name}?",
     "Who has the lowest attendance in {class_name}?",
@@ -60,7 +74,8 @@ def _overview(
 ) -> Grounding:
     facts = [Fact(intro)]
     for d in domains_for(auth.role):
-        facts.append(Fact(f"{d.title}: {d.description} For example: \u201c{d.sample_questions[0]}\u201d"))
+        sample = d.sample_questions[0 if auth.role == Role.PARENT else -1]
+        facts.append(Fact(f"{d.title}: {d.description} For example: \u201c{sample}\u201d"))
     if auth.role != Role.PARENT:
         facts.append(Fact("Your classes: averages, the lowest attendance, who was absent, missing grades."))
     return Grounding(facts, kind, domain)
@@ -82,16 +97,18 @@ def unplaced(auth: AuthContext) -> Grounding:
     return _overview(auth, intro, "clarify", "unknown")
 
 
-def _students(
-    auth: AuthContext, domain: DomainName, question: Question, student_id: uuid.UUID | None
-) -> Grounding:
-    named = resolve(auth, question, student_id)
+def _students(auth: AuthContext, domain: DomainName, question: Question, named: Named) -> Grounding:
     if named.ambiguous:
         listed = ", ".join(ref.label for ref in named.ambiguous[:8])
         ask = f"Several students you can see answer to that name: {listed}. Which one do you mean?"
         return Grounding([Fact(ask)], "clarify", domain)
+    if named.students and auth.role == Role.PARENT and _about_the_class(question):
+        text = "Figures for a whole class are shared with staff only; I can tell you about your own child."
+        return Grounding([Fact(text)], "refused", domain)
     if named.students:
         facts = [Fact(g) for g in named.guesses] + STUDENT_GATHERERS[domain](auth, question, named.students)
+        for other in _second_part(auth, domain, question):  # "how is Ada doing and what does she owe?"
+            facts += STUDENT_GATHERERS[other](auth, question, named.students)
         return Grounding(facts, "answered", domain, named.students)
     if named.unmatched:
         names = " or ".join(named.unmatched)
@@ -99,6 +116,31 @@ def _students(
     if auth.role == Role.PARENT:
         return Grounding([Fact("No children are linked to your account.")], "not_found", domain)
     return _class_level(auth, domain, question)
+
+
+# A parent asking about the class rather than their child: class figures are for staff.
+WHOLE_CLASS = re.compile(
+    r"\bclass (average|size|rank\w*|position|list)\b|\b(whole|rest of the|in the) class\b|\bclassmates\b"
+    r"|\byear group\b|\bother (kids|children|students|pupils)\b|\bhow many (students|kids|children|pupils)\b"
+    r"|\bcompared? (to|with) (the )?(class|others|everyone)\b"
+    r"|\bwho (is|has|was) (the )?(lowest|highest|best|worst|top)\b"
+    r"|\baverage (in|of|for) (year|the class|\w+ \d+)",
+    re.IGNORECASE,
+)
+
+
+def _second_part(auth: AuthContext, domain: DomainName, question: Question) -> list[DomainName]:
+    """A question in two parts joined by "and" ("how many are in my class and what's the average?"):
+    the second data domain it names, when the caller may see it."""
+    if not re.search(r"\b(and|also|plus|as well)\b", question.text, re.IGNORECASE):
+        return []
+    others = [d for d in question.also if d in DATA_DOMAINS and d != domain]
+    return [d for d in others[:1] if allowed(auth.role, DOMAIN_BY_NAME[d].permission)]
+
+
+def _about_the_class(question: Question) -> bool:
+    """ "What's the average in Year 5 Maths?", "who is lowest in the class?" from a parent."""
+    return bool(WHOLE_CLASS.search(question.text))
 
 
 def _wants_classes(domain: DomainName, question: Question, named: list[ClassRef]) -> bool:
@@ -131,10 +173,24 @@ def _no_such_class(
     return Grounding([Fact(text)], "not_found", domain)
 
 
+def _class_facts(
+    auth: AuthContext, domain: DomainName, question: Question, named: list[ClassRef], mine: list[ClassRef]
+) -> list[Fact]:
+    classes = (named or mine)[:MAX_CLASSES]
+    facts = CLASS_GATHERERS[domain](auth, question, classes, bool(named))
+    for other in _second_part(auth, domain, question):  # "how many in my class and the average?"
+        if other in CLASS_GATHERERS and _wants_classes(other, question, named):
+            facts += CLASS_GATHERERS[other](auth, question, classes, bool(named))
+    return facts
+
+
 def _class_level(auth: AuthContext, domain: DomainName, question: Question) -> Grounding:
     """Staff, nobody named: the classes named (or all of the caller's), when the question is about
     a class; otherwise one clarifying question."""
     named, mine = classes_named(auth, question)
+    if not mine:
+        whose = "The school has" if auth.role == Role.ADMIN else "You have"
+        return Grounding([Fact(f"{whose} no current classes in Homeroom.")], "not_found", domain)
     if question.subjects and not named and domain in ("grades", "attendance", "enrollment", "classes"):
         return _no_such_class(auth, domain, question, mine)
     if domain == "grades" and auth.role == Role.ADMIN and not named and not _school_wide(question):
@@ -142,9 +198,8 @@ def _class_level(auth: AuthContext, domain: DomainName, question: Question) -> G
         ask = f"Which class or student do you mean? The current classes: {listed}."
         return Grounding([Fact(ask)], "clarify", domain)
     if domain in CLASS_GATHERERS and _wants_classes(domain, question, named):
-        facts = CLASS_GATHERERS[domain](auth, question, (named or mine)[:MAX_CLASSES], bool(named))
-        return Grounding(facts, "answered", domain)
-    example = mine[0].name if mine else "a class"
+        return Grounding(_class_facts(auth, domain, question, named, mine), "answered", domain)
+    example = mine[0].name
     ask = (
         "Which student do you mean? Give their name or admission number, "
         f"or name a class (such as {example}) for a class answer."
@@ -165,6 +220,10 @@ def _howto_domain(question: Question) -> bool:
     return not question.name_words or bool(ACTION.search(question.text.lower()))
 
 
+def _ahead(auth: AuthContext, question: Question) -> bool:
+    return question.period is not None and question.period.start > auth.today()
+
+
 def _data_period(auth: AuthContext, question: Question) -> Question:
     """A period entirely in the future says nothing about marks or grades ("we meet next week,
     who has the lowest attendance?"): the default period is used instead."""
@@ -173,43 +232,56 @@ def _data_period(auth: AuthContext, question: Question) -> Question:
     return question
 
 
-def _names_a_student(auth: AuthContext, question: Question, student_id: uuid.UUID | None) -> bool:
-    return student_id is not None or bool(question.name_words and resolve(auth, question, None).students)
-
-
 def ground(
     auth: AuthContext, question: Question, student_id: uuid.UUID | None, page: PageName | None
 ) -> Grounding:
     domain = question.domain
     if question.aims_at("overview") and domain in (None, "help") and student_id is None:
         return overview_of(auth)
-    if domain is None and question.period is not None and _names_a_student(auth, question, student_id):
-        domain = "attendance"  # "was Ada in on Friday?", "did Ada make it today?"
     if domain is None:
-        if student_id is not None or question.name_words:
-            return _students_overview(auth, question, student_id)
-        return unplaced(auth)
+        return _unplaced_domain(auth, question, student_id)
     if _howto_domain(question) and student_id is None:
         return Grounding(written(auth, "help", question, page), "answered", "help")
     if not allowed(auth.role, DOMAIN_BY_NAME[domain].permission):
         return Grounding([refusal(domain)], "refused", domain)
-    if domain == "calendar":
-        return Grounding(calendar(auth, question, question.period), "answered", domain)
+    if domain == "calendar" or (domain == "attendance" and _ahead(auth, question) and not question.aims):
+        # "will they be in on the 22nd?": marks are for days gone; a day ahead is a school day or not
+        return Grounding(calendar(auth, question, question.period), "answered", "calendar")
     if domain not in STUDENT_DOMAINS:
         return Grounding(written(auth, domain, question, page), "answered", domain)
-    return _students(auth, domain, _data_period(auth, question), student_id)
+    question = _data_period(auth, question)
+    return _students(auth, domain, question, resolve(auth, question, student_id))
 
 
-def _students_overview(auth: AuthContext, question: Question, student_id: uuid.UUID | None) -> Grounding:
-    """A bare name or admission number ("show me D-007"): the student at a glance."""
+def _unplaced_domain(auth: AuthContext, question: Question, student_id: uuid.UUID | None) -> Grounding:
+    """No domain in the words: a student named with a day is their attendance ("was Ada in on
+    Friday?"), a bare name or admission number their overview ("show me D-007"); otherwise the
+    question is not understood and nothing is looked up."""
+    if student_id is None and not question.name_words:
+        return _nobody_named(auth, question)
     named = resolve(auth, question, student_id)
+    if named.students and not named.ambiguous and question.period is not None:
+        return _students(auth, "attendance", _data_period(auth, question), named)
     if named.students and not named.ambiguous:
         facts = [Fact(g) for g in named.guesses] + overview(auth, question, named.students)
         return Grounding(facts, "answered", "enrollment", named.students)
-    slotted = {w.lower() for w in question.slotted}
-    named_someone = [
-        w for w in named.unmatched if w.lower() in slotted and (w[0].isupper() or not w.isalpha())
-    ]
-    if named.ambiguous or named_someone:
-        return _students(auth, "enrollment", question, student_id)
+    if named.ambiguous or _named_someone(question, named):
+        return _students(auth, "enrollment", question, named)
     return unplaced(auth)  # "tell me a joke about penguins": no name, nothing looked up
+
+
+def _nobody_named(auth: AuthContext, question: Question) -> Grounding:
+    """ "Are they in on the 22nd?": a day ahead is a school day or not; a parent asking about a day
+    gone means their children's attendance. Anything else is not understood."""
+    about_school = re.search(r"\b(in|school|open|closed|there)\b", question.text, re.IGNORECASE)
+    if about_school and _ahead(auth, question):
+        return Grounding(calendar(auth, question, question.period), "answered", "calendar")
+    if about_school and question.period is not None and auth.role == Role.PARENT:
+        return _students(auth, "attendance", question, resolve(auth, question, None))
+    return unplaced(auth)
+
+
+def _named_someone(question: Question, named: Named) -> bool:
+    """A capitalised word or an admission number in a name's place ("tell me about Zebedee")."""
+    slotted = {w.lower() for w in question.slotted}
+    return any(w.lower() in slotted and (w[0].isupper() or not w.isalpha()) for w in named.unmatched)

@@ -43,7 +43,8 @@ def classes(auth: AuthContext, question: Question, students: list[StudentRef]) -
             asked = [row for row in rows if subject_of(row[0] + " " + row[1]) & set(question.subjects)]
             if not asked:
                 wanted = " or ".join(s.title() for s in question.subjects)
-                facts.append(Fact(f"{student.name} is not in a {wanted} class this term."))
+                article = "an" if wanted[0] in "AEIOU" else "a"
+                facts.append(Fact(f"{student.name} is not in {article} {wanted} class this term."))
             rows = asked or rows
         if not rows:
             facts.append(Fact(f"{student.name} is not enrolled in any current class."))

@@ -37,7 +37,12 @@ def _date(day: str, month: str, today: date) -> date | None:
     found = named_date(f"{day} {month}", today, future=True)
     if found is None:
         return None
-    return found.replace(year=found.year - 1) if found > today + timedelta(days=300) else found
+    if found > today + timedelta(days=300):
+        try:
+            return found.replace(year=found.year - 1)
+        except ValueError:  # 29 February
+            return None
+    return found
 
 
 def _sentences(body: str) -> list[str]:

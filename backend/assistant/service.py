@@ -65,6 +65,8 @@ def _suggestions(auth: AuthContext, domain: str) -> list[str]:
 
 def offline_answer(grounding: Grounding) -> str:
     """The facts as an answer: a headline and one line each, or the message itself."""
+    if not grounding.facts:
+        return "I found nothing about that in Homeroom; the school office can help."
     first, *rest = grounding.facts
     if grounding.kind in ("overview", "clarify") and rest:
         return "\n".join([first.text, *(f"- {f.text}" for f in rest)])

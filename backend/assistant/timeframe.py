@@ -55,12 +55,16 @@ def _month_number(text: str) -> int:
     return 9 if text == "sept" else [m[:3] for m in MONTHS].index(text[:3]) + 1
 
 
-def _in_direction(found: date, today: date, future: bool) -> date:
-    """A date named without a year: this year's, or the nearest one in the question's direction."""
-    if future and found < today - timedelta(days=60):
-        return found.replace(year=found.year + 1)
-    if not future and found > today:
-        return found.replace(year=found.year - 1)
+def _in_direction(found: date, today: date, future: bool) -> date | None:
+    """A date named without a year: this year's, or the nearest one in the question's direction
+    (None for a 29 February that the other year lacks)."""
+    try:
+        if future and found < today - timedelta(days=60):
+            return found.replace(year=found.year + 1)
+        if not future and found > today:
+            return found.replace(year=found.year - 1)
+    except ValueError:
+        return None
     return found
 
 
@@ -73,7 +77,9 @@ def named_date(lowered: str, today: date, future: bool) -> date | None:
             found = date(today.year, _month_number(match[2]), int(match[1]))
         elif match := re.search(rf"\b({MONTH}) (\d{{1,2}})(?:st|nd|rd|th)?\b", lowered):
             found = date(today.year, _month_number(match[1]), int(match[2]))
-        elif match := re.search(r"\b(\d{1,2})/(\d{1,2})(?:/(\d{2,4}))?\b", lowered):
+        elif match := re.search(
+            r"\b(?:on|for|from|since|until|by) (\d{1,2})/(\d{1,2})(?:/(\d{2,4}))?\b", lowered
+        ):
             year = int(match[3]) if match[3] else today.year
             found = date(year + 2000 if year < 100 else year, int(match[2]), int(match[1]))
             if match[3]:
@@ -160,5 +166,8 @@ def period_of(text: str, today: date, terms: list[TermSpan], *, future: bool = F
 
 def threshold_of(text: str) -> int | None:
     """ "absent three days or more" -> 3."""
-    match = re.search(rf"\b{COUNT} (?:or more )?(?:school )?days?\b", text.lower())
+    match = re.search(
+        rf"(?<!last )(?<!past )(?<!previous )(?<!the )\b{COUNT} (?:or more )?(?:school )?days?\b",
+        text.lower(),
+    )
     return _count(match[1]) if match and match[1] != "a" else None

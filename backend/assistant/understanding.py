@@ -14,15 +14,18 @@ from datetime import date
 
 from backend.assistant.catalogue import DomainName, PageName
 from backend.assistant.timeframe import Period, TermSpan, period_of, threshold_of
-from backend.assistant.vocabulary import COMMON, SHORTHAND, corrected, subject_words
+from backend.assistant.vocabulary import COMMON, KEYWORDS, SHORTHAND, corrected, subject_words
 
-WORD = re.compile(r"[a-z0-9][a-z0-9'\-]*")
+WORD = re.compile(r"[^\W_][\w'\-]*")
+LETTERS = r"[^\W\d_]"  # a letter in any alphabet (Zoë, Ångström)
+HONORIFIC = re.compile(r"\b(Mr|Mrs|Ms|Miss|Mx|Dr|Sir|Madam)\.?\s+[^\W\d_][\w'\-]*")
 ADMISSION = re.compile(r"\b[A-Za-z]{1,4}-?\s?\d{1,6}\b")
 
 # Each domain's signals (regular expressions on the lower-cased question) and their weight.
 SIGNALS: dict[DomainName, tuple[tuple[str, float], ...]] = {
     "attendance": (
         (r"\babsen\w*|\battend\w*|\battendence\b|\blate\b|\bpresent\b|\bregisters?\b|\btruan\w*", 2),
+        (r"\bexcus\w*|\bmisses\b|\b(are|is) (they|he|she) in\b", 2),
         (r"\b(at|in) school\b", 1.5),
         (r"\bmiss(ed|ing)? (the most )?(school|class|lessons?|days?)|\boff (school|sick)\b", 2),
         (r"\b(been|was|is|were|be) (off|away|absent|out)\b|\bhow often\b", 2),
@@ -39,6 +42,8 @@ SIGNALS: dict[DomainName, tuple[tuple[str, float], ...]] = {
         (r"\bhow(?:'s| is| are)\b[\w' \-]{1,40}\b(doing|getting on|getting along|coping|going)\b", 2),
         (r"\bhow [\w' \-]{1,30} (is|are) (doing|getting on|coping|progressing)\b", 2),
         (r"\bstruggl\w*|\bbehind\b|\bimprov\w*|\bstrongest\b|\bweakest\b|\bungraded\b", 1.5),
+        (r"\bdoing (better|worse|best|worst|well|badly)\b|\bcompar\w*", 2),
+        (r"\b(still )?to (enter|mark|grade)\b|\bhaven'?t (entered|marked|graded)\b", 2),
     ),
     "fees": (
         (
@@ -127,13 +132,15 @@ PAGE_DOMAINS: dict[PageName, DomainName] = {
 AIMS: dict[str, str] = {
     "average": r"\baverages?\b|\bmean\b|\boverall\b|\bclass score\b",
     "lowest": r"\blowest\b|\bworst\b|\bleast\b|\bpoorest\b|\bbottom\b|\bweakest\b|\bstruggl\w*|\bconcern"
-    r"|\b(missed|absent|off|away|absences?) (the )?most\b|\bmost (absences|absent|days (off|missed))\b",
-    "highest": r"\bhighest\b|\bbest\b|\btop\b|\bstrongest\b|\bmost (improved|present)\b",
+    r"|\b(missed|misses|absent|off|away|absences?) (the )?most\b|\bmost (absences|absent|days (off|missed))\b"
+    r"|\bworse\b",
+    "highest": r"\bhighest\b|\bbest\b|\btop\b|\bstrongest\b|\bmost (improved|present)\b|\bbetter\b",
     "count": r"\bhow many\b|\bnumber of\b|\bcount\b|\btotal\b|\bhow big\b|\bsize\b",
     "list": r"\blist\b|\bwho (is|are|was|were|has|have|had)\b|\bwhich (students|pupils|children|kids)\b"
     r"|\b(any|anyone|anybody) (absent|off|missing|away|late)\b|\ball (students|pupils)\b",
     "missing": r"\bmissing\b|\bnot (been |yet )?(graded|marked|entered)\b|\bungraded\b"
-    r"|\bwithout (a )?grades?\b|\bnot (been )?(given|got|had) (a )?(grade|mark|score)",
+    r"|\bwithout (a )?grades?\b|\bnot (been )?(given|got|had) (a )?(grade|mark|score)"
+    r"|\b(still )?to (enter|mark|grade)\b|\b(haven'?t|have not|not yet) (entered|marked|graded)\b",
     "teacher": r"\bwho teach\w*|\bteacher\b|\btaught by\b|\bwho takes\b|\bwho is (in charge|responsible)\b",
     "change": r"\b(change|update|edit|correct|fix|amend|new)\b.{0,40}\b(phone|number|mobile|address|email"
     r"|e-mail|name|contact|details)\b|\bmoved house\b|\bnew (phone|number|address|email)\b",
@@ -147,12 +154,13 @@ AIMS: dict[str, str] = {
     r"|\bwhat (things )?can (i|you) (ask|help)\b|\bhelp me\W*$|\bwhat is this\b|\bhow does this work\b"
     r"|\bwhat (sort|kind|type)s? of (things|questions)\b|\bcan i ask\b|\bwhat are you for\b",
 }
+_N = r"([^\W\d_][\w'\-]*)"
 NAME_SLOTS = (
-    r"\bhow(?:'s| is| are)\s+([a-z][a-z'\-]+)(?:\s+([a-z][a-z'\-]+))?\s+(?:doing|getting|coping|going)",
-    r"\b(?:is|was|did|does|has)\s+([a-z][a-z'\-]+)(?:\s+([a-z][a-z'\-]+))?\s+(?:at|in|absent|late|off|have"
-    r"|get|do|miss|been)\b",
-    r"\b(?:about|for)\s+([a-z][a-z'\-]+)(?:\s+([a-z][a-z'\-]+))?\s*[?.!]*$",
-    r"\b([a-z][a-z\-]+)'s\b",
+    rf"\bhow(?:'s| is| are)\s+{_N}(?:\s+{_N})?\s+(?:doing|getting|coping|going)",
+    rf"\b(?:is|was|did|does|has)\s+{_N}(?:\s+{_N})?\s+(?:at|in|absent|late|off|have|get|do|miss|been|doing"
+    r"|ok|okay|alright|well|coping|struggling|behind|allowed|allergic|sick|ill)\b",
+    rf"\b(?:about|for)\s+{_N}(?:\s+{_N})?\s*[?.!]*$",
+    r"\b([^\W\d_][\w\-]*)'s\b",
 )
 
 
@@ -214,7 +222,11 @@ def classify(text: str, page: PageName | None) -> list[DomainName]:
     data = [d for d in ranked if d in STUDENT_DOMAINS and d not in ("guardians", "classes")]
     if re.search(r"\bcan i (see|view|access)\b", lowered) and len(data) >= 2:
         return _first("guardians", ranked)  # "can I see her fees and health?": what the link allows
-    if ranked[:1] == ["classes"] and "grades" in scores and re.search(AIMS["average"], lowered):
+    if (
+        ranked[:1] == ["classes"]
+        and "grades" in scores
+        and aims_of(lowered) & {"average", "lowest", "highest"}
+    ):
         return _first("grades", ranked)  # "the class average in maths"
     return ranked
 
@@ -230,13 +242,13 @@ def _bare(token: str) -> str:
 def _capitalised(text: str) -> list[str]:
     """Capitalised words (a sentence's first word only when possessive), not acronyms ("INV")."""
     found = []
-    for sentence in re.split(r"[.!?]\s+", text):
-        tokens = re.findall(r"[A-Za-z][A-Za-z'\-]*[A-Za-z']|[A-Za-z]", sentence)
+    for sentence in re.split(r"[.!?]\s+", HONORIFIC.sub(" ", text)):  # "Mr Smith" is a teacher
+        tokens = re.findall(rf"{LETTERS}[\w'\-]*", sentence)
         for position, token in enumerate(tokens):
             bare = _bare(token)
             if bare.lower() in COMMON or len(bare) < 2 or (bare.isupper() and len(bare) <= 4):
                 continue
-            if bare[0].isupper() and (position > 0 or token != bare):
+            if bare[0].isupper() and (position > 0 or token != bare or bare.lower() not in KEYWORDS):
                 found.append(bare)
     return found
 
@@ -268,7 +280,7 @@ def name_words(text: str) -> tuple[str, ...]:
 # Instructions aimed at the assistant rather than questions: dropped before anything is read.
 INJECTION = re.compile(
     r"\b(ignore|disregard|forget|override|bypass)\b[^.?!]*?\b(instructions?|rules|prompts?|above|guidelines"
-    r"|restrictions?|permissions?|limits?)\b"
+    r"|restrictions?)\b"
     r"|\byou are (now|actually) (an? |the )?\w+( \w+)?|\b(reveal|show|print|repeat|tell me) (me )?(your|the) "
     r"(system )?(prompt|instructions|rules)\b|\bpretend (to be|you are|you're) (an? |the )?\w+( \w+)?"
     r"|\bact as (an? |the )?\w+( \w+)?"
@@ -290,14 +302,16 @@ def clean(text: str) -> str:
     ("whats", "teh") spelled out and one-letter slips in the words the rules look for corrected;
     capitalised words (names) are left as typed."""
     text = INJECTION.sub(" ", text.replace("\u2019", "'"))
-    return re.sub(r"[A-Za-z]+", _word, text).strip(" ,.;:") or ""
+    return re.sub(r"(?<![\w\-])[A-Za-z]+(?![\w\-])", _word, text).strip(" ,.;:")
 
 
 def _future(lowered: str) -> bool:
     """Whether a question looks ahead ("is there school on Friday?") rather than back."""
     return bool(
         re.search(
-            r"\b(is there|will|next|coming|tomorrow|upcoming|open on|does school|do we have)\b", lowered
+            r"\b(is there|will|next|coming|tomorrow|upcoming|open on|does school|do we have|be in)\b"
+            r"|\bare (they|we|you) in\b|\bis (he|she) in\b",
+            lowered,
         )
     )
 

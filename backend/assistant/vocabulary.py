@@ -35,6 +35,8 @@ MONTHS = (
 )
 # Everyday words: never looked up as a student's name, never corrected towards one.
 EVERYDAY = """
+    grapes glasses coping coming passes glances grace places traces classy graded grated course
+    courses mr mrs ms miss mx dr sir madam class's
     i'm i've i'll i'd we're they're it's that's what's who's how's there's let's can't won't don't
     didn't isn't wasn't doesn't haven't hasn't aren't couldn't shouldn't wouldn't you're he's she's
     a about above absence absences absent account achieve address after afternoon again against age
@@ -80,7 +82,7 @@ def subject_words(words: tuple[str, ...]) -> list[str]:
 
 
 def _near_subject(word: str) -> str | None:
-    if len(word) < 6 or not word.isalpha():
+    if len(word) < 6 or not word.isalpha() or word in COMMON:
         return None
     for synonym, subject in SYNONYM.items():
         if len(synonym) >= 6 and OSA.distance(word, synonym, score_cutoff=1) <= 1:
@@ -124,6 +126,13 @@ SHORTHAND = {
     "tmr": "tomorrow",
     "2day": "today",
     "hw": "how",
+    "wk": "week",
+    "wks": "weeks",
+    "avg": "average",
+    "yday": "yesterday",
+    "yest": "yesterday",
+    "n": "and",
+    "thru": "through",
     "wat": "what",
     "wht": "what",
     "doin": "doing",

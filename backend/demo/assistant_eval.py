@@ -12,7 +12,7 @@ The app must allow the questions: ASSISTANT_RATE_LIMIT at least EVALUATION_RATE_
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from flask import Flask
@@ -24,6 +24,18 @@ from backend.core.extensions import db
 from backend.demo.eval_data import Demo, Pupil, Room
 from backend.health_records import HealthRecord
 
+# The placeholders a case may use, by who asks (see `placeholders`):
+#  everyone: {me} (the asker's email), {today}, {week_start} (this week's Monday, "30 November")
+#  parentN (child D-00N): {child} {child_last} {child_full} {child_lower} {child_typo} {adm}
+#    {adm_compact} {class} {subject} {other_subject} {teacher} {balance} {invoice} {next_due} {rate}
+#    {today_mark} {average} (published grades) {latest} {latest_score} {health}, and another
+#    family's child {other_full} {other_first} {other_adm}
+#  teacherN: {my_class} {my_subject} {other_class} {other_subject} {other_teacher}, a student of
+#    theirs {student...} (as the child's, plus {student_rate} {student_average} ...), {class_size}
+#    {class_average} {lowest_rate_student} {lowest_rate}, another class's {not_mine_full} {not_mine_adm}
+#  admin: {student_count} {class_count} {maths_teacher} {english_teacher} {maths_size} {english_size}
+#    {maths_average} {english_average}, a student {student...} {student_balance} {student_class}
+#    {student_health}, {overdue_count}, the school's {lowest_rate_student} {lowest_rate}
 DOMAIN = "demo-school.example.org"
 EVALUATION_RATE_LIMIT = "1000 per minute;10000 per day"
 Progress = Callable[[int], None]
@@ -97,6 +109,7 @@ def parent_values(demo: Demo, number: int) -> dict[str, str]:
         "teacher": room.teacher,
         "balance": demo.balance(child),
         "invoice": f"INV-{number:04d}",
+        "next_due": demo.next_due(child),
         "rate": values["child_rate"],
         "average": values["child_average"],
         "latest": values["child_latest"],
@@ -158,7 +171,12 @@ def admin_values(demo: Demo) -> dict[str, str]:
 
 def placeholders(demo: Demo, who: str) -> dict[str, str]:
     """Every placeholder a case asked by `who` may use, from the demo school's data."""
-    common = {"me": f"{who}@{DOMAIN}", "today": f"{demo.today.day} {demo.today:%B %Y}"}
+    monday = demo.today - timedelta(days=demo.today.weekday())
+    common = {
+        "me": f"{who}@{DOMAIN}",
+        "today": f"{demo.today.day} {demo.today:%B %Y}",
+        "week_start": f"{monday.day} {monday:%B}",
+    }
     if who.startswith("parent"):
         return common | parent_values(demo, int(who.removeprefix("parent")))
     if who.startswith("teacher"):

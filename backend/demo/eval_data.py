@@ -155,6 +155,16 @@ class Demo:
         )
         return f"£{(int(billed or 0) - int(paid or 0)) / 100:,.2f}"
 
+    def next_due(self, pupil: Pupil) -> str:
+        """The earliest due date on or after today of the pupil's issued invoices, as answers write
+        dates ("Thu 17 Dec 2026")."""
+        due = db.session.scalar(
+            select(func.min(Invoice.due_date)).where(
+                Invoice.student_id == pupil.id, Invoice.state == "issued", Invoice.due_date >= self.today
+            )
+        )
+        return f"{due:%a} {due.day} {due:%b %Y}" if due else "no payment due"
+
     def overdue_count(self) -> int:
         """Students with an issued invoice past its due date and not fully paid."""
         paid = (

@@ -6,9 +6,9 @@ from flask import Blueprint, Flask
 
 from backend.config import Settings
 from backend.health_records.models import HealthRecord
-from backend.health_records.service import read
+from backend.health_records.service import read, read_alerts
 
-__all__ = ["HealthRecord", "init_app", "read"]
+__all__ = ["HealthRecord", "init_app", "read", "read_alerts"]
 
 bp = Blueprint("health_records", __name__, url_prefix="/api")
 

@@ -18,7 +18,7 @@ from backend.core.errors import Forbidden, NotFound
 from backend.core.extensions import db
 from backend.health_records.models import HealthRecord
 from backend.health_records.schemas import HealthRecordIn
-from backend.students import guardian_link, visible_student
+from backend.students import Student, guardian_link, visible_student, visible_students
 from backend.tenancy import AuthContext, Role
 
 FIELDS = ("blood_type", "allergies", "conditions", "medications", "alerts", "physician", "notes")
@@ -83,6 +83,27 @@ def read(auth: AuthContext, student_id: uuid.UUID) -> HealthRecordView:
     )
     db.session.commit()
     return _shown(record, view)
+
+
+def read_alerts(auth: AuthContext, student_ids: list[uuid.UUID]) -> dict[uuid.UUID, HealthRecordView]:
+    """Staff: the allergies-and-alerts view of several students' records in one query (those the
+    caller may see and that have a record), each read audited as a view like `read`'s."""
+    if auth.role not in (Role.ADMIN, Role.TEACHER):
+        raise Forbidden("Only staff read several health records at once.")
+    visible = auth.scoped(Student).where(visible_students(auth), Student.id.in_(student_ids))
+    records = db.session.scalars(
+        auth.scoped(HealthRecord).where(HealthRecord.student_id.in_(visible.with_only_columns(Student.id)))
+    ).all()
+    for record in records:
+        audit.record(
+            auth,
+            "health.view",
+            resource=record,
+            resource_type="health_record",
+            changes={"student_id": record.student_id, "view": "alerts", "fields": list(ALERT_FIELDS)},
+        )
+    db.session.commit()
+    return {record.student_id: _shown(record, "alerts") for record in records}
 
 
 @retry_on_conflict

@@ -113,3 +113,18 @@ def test_domains_and_what_is_asked(text: str, domain: str | None, aims: set[str]
     question = understand(text, None, THURSDAY, TERMS)
     assert question.domain == domain, question
     assert aims <= question.aims, question.aims
+
+
+def test_what_a_reviewer_broke_reads_as_meant() -> None:
+    assert threshold_of("who was absent in the last 10 days") is None  # a period, not "10 days or more"
+    assert period_of("school on 29 february?", date(2028, 6, 1), [], future=True) is None  # no 29 Feb 2029
+    friday = period_of("Noah got 12/12 in spelling. was he in on friday?", THURSDAY, TERMS)
+    assert friday is not None and friday.start == date(2026, 11, 27)  # 12/12 is a score, not a date
+    assert corrected("grapes") == "grapes" and corrected("glasses") == "glasses"
+    assert subject_words(("coping",)) == []
+    assert clean("is r12 in") == "is r12 in"  # shorthand only as a whole word
+    assert "permission slip" in clean("did you forget Noah's permission slip")
+    assert not {"Mr", "Smith"} & set(name_words("Is my son in Mr Smith's class?"))
+    assert "Zoë" in name_words("How is Zoë doing?") and "Smith-Jones" in name_words(
+        "How is Mary Smith-Jones doing?"
+    )

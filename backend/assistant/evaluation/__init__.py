@@ -5,7 +5,9 @@ A case names who asks (`parent7`: the parent of student D-007; `teacher1`, `teac
 the domain the answer should land in (alternatives separated by "|"), what kind of answer is right
 (`answered`, or `clarify`, `not_found`, `refused`, `overview`), and facts written with placeholders
 that `backend/demo/assistant_eval.py` fills from the demo school's database (`{balance}`,
-`{student_full}`, ...; see PLACEHOLDERS there), never from the assistant.
+`{student_full}`, ...; listed there), never from the assistant. `parents`, `teachers` and `admins`
+are the first set; `blind_parents`, `blind_staff` and `blind_third` were written independently by
+testers who had not read the rules, scored blind, and kept (their docstrings give the blind score).
 
 An answer passes when its domain and kind are the expected ones, it contains every required fact
 (any of the spellings separated by " | ", case-insensitive) and none of the forbidden ones. A
@@ -74,6 +76,7 @@ def _spellings(fact: str, values: dict[str, str]) -> list[str]:
 
 def judge(case: Case, values: dict[str, str], body: dict[str, Any]) -> Result:
     answer = str(body.get("answer", "")).lower()
+    shown = " ".join([answer, *(str(f).lower() for f in body.get("facts", []))])  # all the body serves
     result = Result(
         case,
         case.question.format(**values),
@@ -86,7 +89,7 @@ def judge(case: Case, values: dict[str, str], body: dict[str, Any]) -> Result:
         if not any(s in answer for s in spellings):
             result.missing.append(spellings[0])
     for fact in case.must_not:
-        result.leaked += [s for s in _spellings(fact, values) if s in answer]
+        result.leaked += [s for s in _spellings(fact, values) if s in shown]
     return result
 
 
@@ -129,6 +132,14 @@ def report(results: list[Result], title: str) -> str:
 
 
 def cases() -> tuple[Case, ...]:
-    from backend.assistant.evaluation import admins, blind_parents, blind_staff, parents, teachers
+    from backend.assistant.evaluation import (
+        admins,
+        blind_parents,
+        blind_staff,
+        blind_third,
+        parents,
+        teachers,
+    )
 
-    return (*parents.CASES, *teachers.CASES, *admins.CASES, *blind_parents.CASES, *blind_staff.CASES)
+    first = (*parents.CASES, *teachers.CASES, *admins.CASES)
+    return (*first, *blind_parents.CASES, *blind_staff.CASES, *blind_third.CASES)
