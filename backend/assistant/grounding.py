@@ -122,6 +122,7 @@ def _students(auth: AuthContext, domain: DomainName, question: Question, named: 
 WHOLE_CLASS = re.compile(
     r"\bclass (average|size|rank\w*|position|list)\b|\b(whole|rest of the|in the) class\b|\bclassmates\b"
     r"|\byear group\b|\bother (kids|children|students|pupils)\b|\bhow many (students|kids|children|pupils)\b"
+    r"|\bwhich (kids|children|students|pupils)\b|\bin (his|her|their|[^\W\d_]+'s) class\b"
     r"|\bcompared? (to|with) (the )?(class|others|everyone)\b"
     r"|\bwho (is|has|was) (the )?(lowest|highest|best|worst|top)\b"
     r"|\baverage (in|of|for) (year|the class|\w+ \d+)",
@@ -155,6 +156,7 @@ def _wants_classes(domain: DomainName, question: Question, named: list[ClassRef]
         bool(named)
         or question.aims_at(*CLASS_AIMS)
         or (domain == "attendance" and question.period is not None)
+        or bool(re.search(r"\b(my|our) class(es)?\b", question.text, re.IGNORECASE))  # "my class's rate"
     )
 
 

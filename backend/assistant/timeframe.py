@@ -68,8 +68,30 @@ def _in_direction(found: date, today: date, future: bool) -> date | None:
     return found
 
 
+# Days known by name, as (month, day).
+NAMED_DAYS = {
+    "christmas eve": (12, 24),
+    "christmas day": (12, 25),
+    "boxing day": (12, 26),
+    "new year's eve": (12, 31),
+    "new years eve": (12, 31),
+    "new year's day": (1, 1),
+    "new years day": (1, 1),
+}
+
+
+def _named_day(lowered: str, today: date, future: bool) -> date | None:
+    for name, (month, day) in NAMED_DAYS.items():
+        if re.search(rf"\b(on )?{name}\b", lowered):
+            return _in_direction(date(today.year, month, day), today, future)
+    return None
+
+
 def named_date(lowered: str, today: date, future: bool) -> date | None:
-    """An ISO date, "4 December", "December 4th" or "4/12" (day first, as UK schools write)."""
+    """An ISO date, "4 December", "December 4th", "on 4/12" (day first, as UK schools write), or a
+    day known by name ("boxing day")."""
+    if found := _named_day(lowered, today, future):
+        return found
     try:
         if match := re.search(r"\b(\d{4})-(\d{2})-(\d{2})\b", lowered):
             return date(int(match[1]), int(match[2]), int(match[3]))

@@ -42,7 +42,7 @@ SIGNALS: dict[DomainName, tuple[tuple[str, float], ...]] = {
         (r"\bhow(?:'s| is| are)\b[\w' \-]{1,40}\b(doing|getting on|getting along|coping|going)\b", 2),
         (r"\bhow [\w' \-]{1,30} (is|are) (doing|getting on|coping|progressing)\b", 2),
         (r"\bstruggl\w*|\bbehind\b|\bimprov\w*|\bstrongest\b|\bweakest\b|\bungraded\b", 1.5),
-        (r"\bdoing (better|worse|best|worst|well|badly)\b|\bcompar\w*", 2),
+        (r"\bdoing (better|worse|best|worst|well|badly|ok|okay|alright|fine|good)\b|\bcompar\w*", 2),
         (r"\b(still )?to (enter|mark|grade)\b|\bhaven'?t (entered|marked|graded)\b", 2),
     ),
     "fees": (
@@ -88,6 +88,7 @@ SIGNALS: dict[DomainName, tuple[tuple[str, float], ...]] = {
         (r"\bis it (ok|okay|fine)\b", 4),
         (r"\bstay with\b|\b(does it|do they|does he|does she) have to\b|\bhave to go\b", 3),
         (r"\blet (the school|you|the office|school) know\b|\bright way\b|\bwill not be (coming|in)\b", 2.5),
+        (r"\b(is|are|'s) (sick|ill|unwell|poorly)\b|\bwho do i (tell|call|contact|inform|ring)\b", 3),
         (r"\bdrop (him|her|them|my \w+ )?off\b|\bcollect (him|her|them)\b|\bpick (him|her|them) up\b", 2.5),
         (r"\bpick ?up\b|\bdrop ?off\b|\bschool day (start|end)s?\b", 2.5),
         (r"\bstart of the day\b|\bend of the day\b", 2.5),
@@ -142,14 +143,16 @@ AIMS: dict[str, str] = {
     r"|\bwithout (a )?grades?\b|\bnot (been )?(given|got|had) (a )?(grade|mark|score)"
     r"|\b(still )?to (enter|mark|grade)\b|\b(haven'?t|have not|not yet) (entered|marked|graded)\b",
     "teacher": r"\bwho teach\w*|\bteacher\b|\btaught by\b|\bwho takes\b|\bwho is (in charge|responsible)\b",
-    "change": r"\b(change|update|edit|correct|fix|amend|new)\b.{0,40}\b(phone|number|mobile|address|email"
-    r"|e-mail|name|contact|details)\b|\bmoved house\b|\bnew (phone|number|address|email)\b",
+    "change": r"\b(chang\w*|updat\w*|edit\w*|correct\w*|fix\w*|amend\w*|new)\b.{0,40}\b(phone|number|mobile"
+    r"|address|email|e-mail|name|surname|last name|contact|details)\b|\bmoved house\b"
+    r"|\bnew (phone|number|address|email|surname)\b",
     "howto": r"\b(how|where) (do|can|should|would|could) (i|we)\b|\bhow to\b|\bsteps\b|\bwhat do i do\b"
     r"|\bcan i (pay|report|change|update|add|link|record|publish|mark)\b|\bright way\b|\bdo i need to (?!pay)"
     r"|\bshould i\b|\bam i (supposed|meant|allowed) to\b|\bwhat do i ((need|have) to )?do\b"
-    r"|\bwalk me through\b"
+    r"|\bwalk me through\b|\bwho do i (tell|call|contact|inform|ring|ask)\b"
     r"|\bhow (can|do|should|would) (parents|families|they|guardians|students|teachers|staff) \w+",
-    "overview": r"^\W*(help|hi|hello|hey|hiya|good (morning|afternoon))\W*$|\bwhat (can|do) you (do|know)"
+    "overview": r"^\W*(help|hi|hello|hey|hiya|good (morning|afternoon|evening))( there| all| homeroom)?\W*$"
+    r"|\bwhat (can|do) you (do|know)"
     r"|\bhow (can|do) you help\b|\bwhat (can|should|could) i ask\b|\bwho are you\b|\bwhat are you\b"
     r"|\bwhat (things )?can (i|you) (ask|help)\b|\bhelp me\W*$|\bwhat is this\b|\bhow does this work\b"
     r"|\bwhat (sort|kind|type)s? of (things|questions)\b|\bcan i ask\b|\bwhat are you for\b",
@@ -302,6 +305,7 @@ def clean(text: str) -> str:
     ("whats", "teh") spelled out and one-letter slips in the words the rules look for corrected;
     capitalised words (names) are left as typed."""
     text = INJECTION.sub(" ", text.replace("\u2019", "'"))
+    text = re.sub(r"\b[Nn]o\.?\s+of\b", "number of", text)  # "no. of pupils"
     return re.sub(r"(?<![\w\-])[A-Za-z]+(?![\w\-])", _word, text).strip(" ,.;:")
 
 

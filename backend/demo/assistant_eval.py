@@ -11,6 +11,7 @@ The app must allow the questions: ASSISTANT_RATE_LIMIT at least EVALUATION_RATE_
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 from decimal import Decimal
@@ -32,10 +33,12 @@ from backend.health_records import HealthRecord
 #    family's child {other_full} {other_first} {other_adm}
 #  teacherN: {my_class} {my_subject} {other_class} {other_subject} {other_teacher}, a student of
 #    theirs {student...} (as the child's, plus {student_rate} {student_average} ...), {class_size}
-#    {class_average} {lowest_rate_student} {lowest_rate}, another class's {not_mine_full} {not_mine_adm}
+#    {class_average} {class_rate} {lowest_rate_student} {lowest_rate}, another class's {not_mine_full}
+#    {not_mine_adm}
 #  admin: {student_count} {class_count} {maths_teacher} {english_teacher} {maths_size} {english_size}
-#    {maths_average} {english_average}, a student {student...} {student_balance} {student_class}
-#    {student_health}, {overdue_count}, the school's {lowest_rate_student} {lowest_rate}
+#    {maths_average} {english_average} {maths_rate} {english_rate}, a student {student...}
+#    {student_balance} {student_class} {student_health}, {overdue_count}, the school's
+#    {lowest_rate_student} {lowest_rate}
 DOMAIN = "demo-school.example.org"
 EVALUATION_RATE_LIMIT = "1000 per minute;10000 per day"
 Progress = Callable[[int], None]
@@ -75,7 +78,9 @@ def _room_values(demo: Demo, room: Room, prefix: str) -> dict[str, str]:
     pupils = demo.in_room(room)
     lowest = min(pupils, key=lambda p: (demo.rate(p), f"{p.full} ({p.adm})"))
     rows = [row for p in pupils for row in demo.grades[p.id]]
+    marks: Counter[str] = sum((demo.marks[p.id] for p in pupils), Counter())
     return {
+        f"{prefix}_rate": f"{demo.rate_of(marks):.1%}",
         f"{prefix}_size": str(len(pupils)),
         f"{prefix}_average": demo.average(rows),
         f"{prefix}_lowest_rate_student": lowest.full,
@@ -138,6 +143,7 @@ def teacher_values(demo: Demo, email: str) -> dict[str, str]:
         "other_subject": other_room.subject,
         "other_teacher": other_room.teacher,
         "class_size": room_values["class_size"],
+        "class_rate": room_values["class_rate"],
         "class_average": room_values["class_average"],
         "lowest_rate_student": room_values["class_lowest_rate_student"],
         "lowest_rate": room_values["class_lowest_rate"],

@@ -118,7 +118,10 @@ class Demo:
         return next(r for r in self.rooms if r.subject == subject or r.id == class_id)
 
     def rate(self, pupil: Pupil) -> float:
-        counts = self.marks[pupil.id]
+        return self.rate_of(self.marks[pupil.id])
+
+    @staticmethod
+    def rate_of(counts: Counter[str]) -> float:
         counted = sum(counts.values()) - counts["excused"]
         return round(sum(counts[s] for s in ATTENDED) / counted, 4) if counted else 0.0
 

@@ -6,8 +6,9 @@ the domain the answer should land in (alternatives separated by "|"), what kind 
 (`answered`, or `clarify`, `not_found`, `refused`, `overview`), and facts written with placeholders
 that `backend/demo/assistant_eval.py` fills from the demo school's database (`{balance}`,
 `{student_full}`, ...; listed there), never from the assistant. `parents`, `teachers` and `admins`
-are the first set; `blind_parents`, `blind_staff` and `blind_third` were written independently by
-testers who had not read the rules, scored blind, and kept (their docstrings give the blind score).
+are the first set; `blind_parents`/`blind_staff`, `blind_third` and `blind_fourth` were written
+independently by testers who had not read the rules, scored blind, and kept (their docstrings give
+the blind score).
 
 An answer passes when its domain and kind are the expected ones, it contains every required fact
 (any of the spellings separated by " | ", case-insensitive) and none of the forbidden ones. A
@@ -134,6 +135,7 @@ def report(results: list[Result], title: str) -> str:
 def cases() -> tuple[Case, ...]:
     from backend.assistant.evaluation import (
         admins,
+        blind_fourth,
         blind_parents,
         blind_staff,
         blind_third,
@@ -142,4 +144,5 @@ def cases() -> tuple[Case, ...]:
     )
 
     first = (*parents.CASES, *teachers.CASES, *admins.CASES)
-    return (*first, *blind_parents.CASES, *blind_staff.CASES, *blind_third.CASES)
+    blind = (*blind_parents.CASES, *blind_staff.CASES, *blind_third.CASES, *blind_fourth.CASES)
+    return (*first, *blind)
