@@ -14,6 +14,7 @@ from datetime import date, timedelta
 
 from backend.assistant import knowledge
 from backend.assistant.facts import Fact
+from backend.assistant.howto import entry_fact
 from backend.assistant.timeframe import MONTH, Period, TermSpan, named_date
 from backend.assistant.understanding import Question
 from backend.classes import Term
@@ -23,7 +24,6 @@ from backend.tenancy import AuthContext
 
 DAY = rf"(\d{{1,2}})(?:st|nd|rd|th)? ({MONTH})"
 CALENDAR_WORDS = "term dates holidays half term closed break"
-KNOWLEDGE_CHARS = 400
 
 
 @dataclass(frozen=True)
@@ -96,8 +96,7 @@ def closures(auth: AuthContext, today: date) -> tuple[list[Closure], list[Fact]]
     for entry in entries:
         sentences = _sentences(entry.body)
         found += [c for s in sentences for c in _closures_in(s, today)] + _between_terms(sentences, today)
-        body = " ".join(entry.body.split())[:KNOWLEDGE_CHARS]
-        facts.append(Fact(f"{entry.title}: {body}"))
+        facts.append(entry_fact(entry))
     return found, facts
 
 
