@@ -91,6 +91,8 @@ def _knock(port: int) -> str:
         connection = socket.create_connection(("127.0.0.1", port), timeout=5)
     except ConnectionRefusedError:
         return "refused"
+    except ConnectionResetError:
+        return "reset"  # the handshake was in flight as the listener closed: counted, not a crash
     try:
         connection.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         answer = connection.recv(64)
