@@ -27,6 +27,14 @@ Kind = str  # answered | clarify | not_found | refused | overview
 # The next weekday is a school day or in the knowledge base's winter holiday, by the run's date:
 # either answer names the day and says which ("... is a school day" / "No school on ...").
 WEEKDAY = "is a school day | no school on"
+# Spellings and forbidden facts the sets share.
+CANT = "can't find | cannot find | can\u2019t find"
+NO_SCHOOL = "no school"
+# A parent sees only published grades of their own child.
+P_GRADES = ("test 4", "{other_subject} test", "{other_full}")
+# Teachers see allergies and alerts, never fees or the rest of a health record.
+T_HEALTH = ("Asthma", "Salbutamol")
+NO_MISSING = "no missing | none missing | not missing | no grades missing | every student | all students"
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 from backend.assistant.evaluation import WEEKDAY, Case
 
 CANT = "can't find | cannot find | couldn't find"
-P = "parent"
 
 PARENTS = (
     # 1. one subject's marks, latest score, average

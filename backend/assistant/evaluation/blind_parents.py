@@ -4,15 +4,7 @@ of 146 questions offline (the misses were fixed in the rules, not in the questio
 
 from __future__ import annotations
 
-from backend.assistant.evaluation import WEEKDAY, Case
-
-CANT = "can't find | cannot find | can\u2019t find"
-NO_SCHOOL = "no school"
-# A parent sees only published grades of their own child.
-P_GRADES = ("test 4", "{other_subject} test", "{other_full}")
-# Teachers see allergies and alerts, never fees or the rest of a health record.
-T_HEALTH = ("Asthma", "Salbutamol")
-NO_MISSING = "no missing | none missing | not missing | no grades missing | every student | all students"
+from backend.assistant.evaluation import CANT, NO_SCHOOL, P_GRADES, WEEKDAY, Case
 
 PARENTS: tuple[Case, ...] = (
     # attendance
