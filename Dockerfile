@@ -20,10 +20,11 @@ ENV PATH=/opt/venv/bin:$PATH \
 # The PostgreSQL client tools for `flask backup` (pg_dump, pg_restore, psql): Debian 12 ships
 # version 15, which dumps servers up to 15. For a newer server, install its client from the
 # PostgreSQL project's apt repository (postgresql-client-16, ...): pg_dump must be at least as new.
+# fonts-dejavu-core: DejaVu Sans, the report card PDFs' font (names such as Łukasiewicz or Nguyễn).
 # Unpinned on purpose: the distribution's security updates should land on every rebuild.
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends postgresql-client-15 \
+ && apt-get install -y --no-install-recommends postgresql-client-15 fonts-dejavu-core \
  && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 homeroom \
  && useradd --system --uid 10001 --gid homeroom --no-create-home --home-dir /nonexistent \

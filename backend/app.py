@@ -30,6 +30,7 @@ from backend import (
     notifications,
     ops,
     probes,
+    reportcards,
     schools,
     spreadsheets,
     students,
@@ -68,6 +69,7 @@ FEATURES: tuple[Feature, ...] = (
     grades,
     fees,
     health_records,
+    reportcards,
     dashboard,
     assistant,
     mail,
@@ -95,6 +97,7 @@ CORS_EXPOSE_HEADERS = (
     "X-RateLimit-Limit",
     "X-RateLimit-Remaining",
     "X-RateLimit-Reset",
+    "X-Report-Count",
 )
 CORS_MAX_AGE_SECONDS = 600
 

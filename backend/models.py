@@ -22,6 +22,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "backend.mail.models",
     "backend.jobs.models",
     "backend.xero.models",
+    "backend.reportcards.models",
 )
 
 

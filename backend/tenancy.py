@@ -83,6 +83,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "attendance.excuse": ADMIN,
     "grades.read": EVERYONE,  # parents see published assessments only
     "grades.record": STAFF,  # teachers: their classes
+    "report_cards.read": EVERYONE,  # published: admins; parents their children's (link with grades)
+    "report_cards.write": STAFF,  # comments, drafts, term results: teachers for their classes
+    "report_cards.manage": ADMIN,  # grade scales, overall comments, publishing, the CSV and the ZIP
     "dashboard.parent": frozenset({Role.PARENT}),
     "audit.read": ADMIN,
     "fees.read": frozenset({Role.ADMIN, Role.PARENT}),  # parents: children they may see fees of

@@ -14,10 +14,19 @@ step "System packages"
 #   pg_dump                backups dump and restore with PostgreSQL's own client tools
 #   chromium               the ops console is tested in Debian's Chromium (Playwright; nothing downloaded)
 #   prometheus, promtool   the alert rules are checked; a real Prometheus scrapes a real Gunicorn
+#   pdftotext, pdftoppm    the report card PDFs are read back as text and drawn as images (poppler)
+#   DejaVuSans.ttf         the report card PDFs' Unicode font (a file, not a command: checked by path)
+dejavu=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 missing=()
 for pair in redis-server:redis-server pg_dump:postgresql-client chromium:chromium \
-  prometheus:prometheus promtool:prometheus; do
-  command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+  prometheus:prometheus promtool:prometheus pdftotext:poppler-utils pdftoppm:poppler-utils \
+  "$dejavu:fonts-dejavu-core"; do
+  need="${pair%:*}"
+  if [[ "$need" == /* ]]; then
+    test -e "$need" || missing+=("${pair##*:}")
+  else
+    command -v "$need" >/dev/null 2>&1 || missing+=("${pair##*:}")
+  fi
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
@@ -26,7 +35,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   info "installing ${missing[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
-  info "redis-server, postgresql-client, chromium and prometheus found"
+  info "redis-server, postgresql-client, chromium, prometheus, poppler-utils and fonts-dejavu-core found"
 fi
 
 step "Python environment"

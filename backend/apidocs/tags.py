@@ -21,6 +21,10 @@ TAGS: tuple[tuple[str, str], ...] = (
     ("classes", "Classes, their teachers and enrollments; moving a class on to next year."),
     ("attendance", "Registers, corrections, and attendance reports as JSON or CSV."),
     ("grades", "Assessments and the grades given for them."),
+    (
+        "reportcards",
+        "Grade scales, term results, report comments; published term reports as JSON, PDF, ZIP and CSV.",
+    ),
     ("fees", "Invoices, payments, reversals and balances."),
     ("health_records", "Students' health records: whole or alerts only, by role."),
     ("dashboard", "A parent's page: each child today and this term, in one request."),

@@ -174,7 +174,12 @@ def _class_subjects(auth: AuthContext, class_ids: set[uuid.UUID]) -> dict[uuid.U
 
 
 def _student_grades(auth: AuthContext, question: Question, student: StudentRef) -> list[Fact]:
-    result = student_grades(auth, student.id, None)
+    try:
+        result = student_grades(auth, student.id, None)
+    except Forbidden:
+        return [
+            Fact(f"Your link to {student.name} does not include grades; the school office can change that.")
+        ]
     if not result.items:
         return [Fact(f"{student.name}: no grades are available to you yet.")]
     if not question.subjects:

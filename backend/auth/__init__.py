@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
+from backend.auth.acting import acting_admin
 from backend.auth.invitations import NO_PASSWORD_YET, invite
 from backend.auth.models import User
 from backend.auth.schemas import ChildOut
@@ -14,6 +15,7 @@ __all__ = [
     "NO_PASSWORD_YET",
     "ChildOut",
     "User",
+    "acting_admin",
     "init_app",
     "invite",
     "password_hasher",

@@ -130,6 +130,7 @@ class ChildOut(OutputModel):
     is_primary: bool
     can_view_finance: bool
     can_view_health: bool
+    can_view_grades: bool
 
 
 class MeOut(OutputModel):

@@ -19,7 +19,7 @@ from backend.core.errors import ValidationFailed
 from backend.core.validation import InputModel
 
 T = TypeVar("T")
-S = TypeVar("S", bound=Select[Any])
+S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
 # What a list is ordered by: model attributes (`Student.last_name`) or column expressions.
 OrderColumn = QueryableAttribute[Any] | ColumnElement[Any]

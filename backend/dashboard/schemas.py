@@ -5,10 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from pydantic import Field
+
 from backend.attendance import AttendanceOut
 from backend.core.validation import OutputModel
 from backend.fees import BalanceOut
 from backend.grades import GradeStatus
+from backend.reportcards import CardOut
 from backend.students import StudentOut
 
 
@@ -30,6 +33,9 @@ class ChildSummary(OutputModel):
     term_attendance_rate: float | None
     recent_grades: list[RecentGrade]
     balance: BalanceOut | None
+    report_cards: list[CardOut] = Field(
+        description="The latest published report of each term, newest first (if the link includes grades)."
+    )
 
 
 class DashboardOut(OutputModel):

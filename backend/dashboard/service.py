@@ -1,6 +1,7 @@
 """The parent dashboard: every linked child at a glance, in a fixed number of queries.
 
-A child's fee balance shows only where the parent's link allows seeing fees.
+A child's fee balance shows only where the parent's link allows seeing fees, grades and report
+cards only where it includes grades.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from backend.core.extensions import db
 from backend.dashboard.schemas import ChildSummary, DashboardOut, RecentGrade
 from backend.fees import student_balances
 from backend.grades import Assessment, Grade, GradeStatus, percentage
+from backend.reportcards import latest_for
 from backend.students import GuardianLink, Student, StudentOut
 from backend.tenancy import AuthContext
 
@@ -96,7 +98,7 @@ def parent_dashboard(auth: AuthContext) -> DashboardOut:
     term = term_on(auth, today)
     children = db.session.execute(  # the columns StudentOut shows, not Student objects
         auth.scoped_columns(Student, StudentOut)
-        .add_columns(GuardianLink.relationship, GuardianLink.can_view_finance)
+        .add_columns(GuardianLink.relationship, GuardianLink.can_view_finance, GuardianLink.can_view_grades)
         .join(GuardianLink, GuardianLink.student_id == Student.id)
         .where(GuardianLink.user_id == auth.user_id, auth.owns(GuardianLink))
         .order_by(Student.last_name, Student.first_name, Student.id)
@@ -104,7 +106,8 @@ def parent_dashboard(auth: AuthContext) -> DashboardOut:
     ids = [child.id for child in children]
     attendance = _today(auth, ids, today)
     rates = _term_rates(auth, ids, term, today)
-    grades = _recent_grades(auth, ids)
+    grades = _recent_grades(auth, [child.id for child in children if child.can_view_grades])
+    reports = latest_for(auth, ids)
     money = student_balances(auth, [child.id for child in children if child.can_view_finance])
     return DashboardOut(
         date=today,
@@ -118,6 +121,7 @@ def parent_dashboard(auth: AuthContext) -> DashboardOut:
                 term_attendance_rate=rates.get(child.id),
                 recent_grades=grades[child.id],
                 balance=money.get(child.id),
+                report_cards=reports[child.id],
             )
             for child in children
         ],

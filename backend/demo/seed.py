@@ -20,6 +20,7 @@ from backend.core.dates import today_in
 from backend.core.extensions import db
 from backend.demo.records import fees_for, health_for, knowledge_for
 from backend.grades import Assessment, Grade, GradeStatus
+from backend.reportcards import GradeScale
 from backend.schools import School
 from backend.students import GuardianLink, Student
 from backend.tenancy import Role
@@ -27,6 +28,16 @@ from backend.tenancy import Role
 SLUG = "demo-school"
 STUDENTS_PER_CLASS = 30
 STUDENTS = 2 * STUDENTS_PER_CLASS
+# The school's default grade scale, for its term reports.
+LETTER_BANDS = [
+    {"min": "90", "label": "A*"},
+    {"min": "80", "label": "A"},
+    {"min": "70", "label": "B"},
+    {"min": "60", "label": "C"},
+    {"min": "50", "label": "D"},
+    {"min": "40", "label": "E"},
+    {"min": "0", "label": "U"},
+]
 FIRST = [
     "Ada",
     "Ben",
@@ -163,6 +174,11 @@ def seed(progress: Progress) -> DemoLogins:
         for subject, teacher in zip(("Maths", "English"), teachers, strict=True)
     ]
     db.session.add_all(classes)
+    db.session.add(
+        GradeScale(
+            school_id=school.id, name="Letters (A* to U)", bands=LETTER_BANDS, decimals=1, is_default=True
+        )
+    )
     db.session.flush()
     days = list(_school_days(term.starts_on, today))
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from backend import audit
 from backend.classes import Enrollment, SchoolClass, Term, teaching, visible_class
 from backend.core.db import retry_on_conflict
-from backend.core.errors import NotFound, ValidationFailed
+from backend.core.errors import Forbidden, NotFound, ValidationFailed
 from backend.core.extensions import db
 from backend.grades.models import Assessment, Grade, GradeStatus
 from backend.grades.schemas import (
@@ -23,7 +23,7 @@ from backend.grades.schemas import (
     StudentGradesOut,
     TermSummary,
 )
-from backend.students import visible_student
+from backend.students import guardian_link, visible_student
 from backend.tenancy import AuthContext, Role
 
 ASSESSMENT_FIELDS = ("title", "category", "max_score", "weight", "due_on", "published")
@@ -203,8 +203,11 @@ class TermTotals:
 def student_grades(auth: AuthContext, student_id: uuid.UUID, term_id: uuid.UUID | None) -> StudentGradesOut:
     """The student's grades, latest term first, and a summary per term.
 
-    Parents see published assessments only; teachers those of the classes they teach."""
+    Parents see published assessments only, where their link includes grades; teachers those of
+    the classes they teach."""
     visible_student(auth, student_id)
+    if auth.role == Role.PARENT and not getattr(guardian_link(auth, student_id), "can_view_grades", False):
+        raise Forbidden("Your link to this student does not include grades.")
     statement = (
         select(Grade, Assessment, SchoolClass.name, Term.id, Term.name)
         .join(Assessment, Assessment.id == Grade.assessment_id)

@@ -21,10 +21,11 @@ class MailKind(StrEnum):
     ABSENCE_ALERT = "absence_alert"
     FEE_REMINDER = "fee_reminder"
     INTEGRATION_ALERT = "integration_alert"  # to a school's admins: an integration needs them
+    REPORT_CARD = "report_card"  # to guardians: a term's report card was published
 
 
 # The kinds a user may turn off; invitations and resets are answers to something asked for.
-OPTIONAL_KINDS = (MailKind.ABSENCE_ALERT, MailKind.FEE_REMINDER)
+OPTIONAL_KINDS = (MailKind.ABSENCE_ALERT, MailKind.FEE_REMINDER, MailKind.REPORT_CARD)
 
 
 class MailStatus(StrEnum):

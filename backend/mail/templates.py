@@ -21,6 +21,7 @@ SUBJECTS = {
     MailKind.ABSENCE_ALERT: "{student} was marked {status} today",
     MailKind.FEE_REMINDER: "{school}: invoice {number} {stage_text}",
     MailKind.INTEGRATION_ALERT: "{school}: {integration} needs to be reconnected",
+    MailKind.REPORT_CARD: "{school}: {student}'s report for {term} {verb}",
 }
 _ENV = Environment(  # dates go in as dates: `{{ day | long_date }}`
     loader=PackageLoader("backend.mail", "templates"),

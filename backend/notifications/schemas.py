@@ -14,11 +14,13 @@ class NotificationsOut(OutputModel):
         description="An email when your child is marked absent (or late, if the school says)."
     )
     fee_reminder: bool = Field(description="Emails about invoices coming due and overdue.")
+    report_card: bool = Field(description="An email when your child's term report is published or updated.")
 
 
 class NotificationsIn(PatchModel):
     absence_alert: bool | None = None
     fee_reminder: bool | None = None
+    report_card: bool | None = None
 
 
 class UnsubscribeQuery(InputModel):

@@ -7,28 +7,18 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from backend.auth import User
-from backend.core.extensions import db
-from backend.schools import school_by_slug
+from backend.auth import acting_admin
 from backend.spreadsheets.imports import ImportRefused, run_import
 from backend.spreadsheets.kinds import KINDS
-from backend.tenancy import AuthContext, Role
+from backend.tenancy import AuthContext
 
 
 def _admin_of(slug: str) -> AuthContext:
     """The school's first active admin, as whom the import is recorded."""
-    school = school_by_slug(slug)
-    if school is None:
-        raise click.ClickException(f"No school with slug {slug!r}.")
-    admin = db.session.scalar(
-        db.select(User)
-        .where(User.school_id == school.id, User.role == Role.ADMIN.value, User.is_active.is_(True))
-        .order_by(User.created_at)
-        .limit(1)
-    )
-    if admin is None:
-        raise click.ClickException("The school has no active admin to record the import as.")
-    return AuthContext(admin.id, admin.id, school.id, Role.ADMIN, school.timezone, school.currency)
+    try:
+        return acting_admin(slug)
+    except LookupError as error:
+        raise click.ClickException(str(error)) from None
 
 
 @click.command("import")

@@ -5,7 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, Flask
 
 from backend.config import Settings
-from backend.students.access import guardian_link, use_roster, visible_student, visible_students
+from backend.students.access import (
+    grades_visible,
+    guardian_link,
+    use_roster,
+    visible_student,
+    visible_students,
+)
 from backend.students.models import GuardianLink, Student, StudentStatus
 from backend.students.schemas import GradeLevel, StudentOut
 from backend.students.service import list_guardians
@@ -16,6 +22,7 @@ __all__ = [
     "Student",
     "StudentOut",
     "StudentStatus",
+    "grades_visible",
     "guardian_link",
     "init_app",
     "list_guardians",

@@ -55,6 +55,20 @@ def visible_students(auth: AuthContext) -> ColumnElement[bool]:
     )
 
 
+def grades_visible(auth: AuthContext) -> ColumnElement[bool]:
+    """`visible_students`, but a parent only where their link includes grades (`can_view_grades`):
+    published grades, the term summary and report cards."""
+    if auth.role != Role.PARENT:
+        return visible_students(auth)
+    return Student.id.in_(
+        select(GuardianLink.student_id).where(
+            GuardianLink.user_id == auth.user_id,
+            auth.owns(GuardianLink),
+            GuardianLink.can_view_grades.is_(True),
+        )
+    )
+
+
 def visible_student(auth: AuthContext, student_id: uuid.UUID) -> Student:
     student = db.session.scalar(auth.scoped(Student).where(Student.id == student_id, visible_students(auth)))
     if student is None:

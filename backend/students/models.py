@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, SmallInteger, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, SmallInteger, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.core.models import Base, TenantOwned, Timestamps, UUIDPrimaryKey, enum_check
@@ -54,3 +54,4 @@ class GuardianLink(UUIDPrimaryKey, Timestamps, TenantOwned, Base):
     is_primary: Mapped[bool] = mapped_column(default=False)
     can_view_finance: Mapped[bool] = mapped_column(default=False)
     can_view_health: Mapped[bool] = mapped_column(default=False)
+    can_view_grades: Mapped[bool] = mapped_column(default=True, server_default=true())

@@ -80,6 +80,9 @@ class GuardianLinkIn(InputModel):
     is_primary: bool = False
     can_view_finance: bool = False
     can_view_health: bool = False
+    can_view_grades: bool = Field(
+        default=True, description="Published grades and report cards (on unless the school turns it off)."
+    )
 
 
 class GuardianOut(OutputModel):
@@ -92,3 +95,4 @@ class GuardianOut(OutputModel):
     is_primary: bool
     can_view_finance: bool
     can_view_health: bool
+    can_view_grades: bool

@@ -149,6 +149,7 @@ LINK_FIELDS = (
     "is_primary",
     "can_view_finance",
     "can_view_health",
+    "can_view_grades",
 )
 
 
@@ -164,6 +165,7 @@ def _guardian(link: GuardianLink, full_name: str, email: str) -> GuardianOut:
         is_primary=link.is_primary,
         can_view_finance=link.can_view_finance,
         can_view_health=link.can_view_health,
+        can_view_grades=link.can_view_grades,
     )
 
 
@@ -234,6 +236,7 @@ def linked_children(auth: AuthContext) -> list[ChildOut]:
             GuardianLink.is_primary,
             GuardianLink.can_view_finance,
             GuardianLink.can_view_health,
+            GuardianLink.can_view_grades,
         )
         .join(GuardianLink, GuardianLink.student_id == Student.id)
         .where(auth.owns(GuardianLink), GuardianLink.user_id == auth.user_id)

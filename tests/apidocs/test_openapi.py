@@ -134,6 +134,8 @@ BUSINESS_RULES: dict[str, str] = {
     "POST /api/classes/{class_id}/promote": "to_class_id is another class of the school",
     "GET /api/reports/attendance/rates": "from on or before to, at most 366 days apart",
     "GET /api/reports/attendance/rates.csv": "from on or before to, at most 366 days apart",
+    "PATCH /api/grade-scales/{scale_id}": "bands highest first, each label its own, the last from 0",
+    "POST /api/terms/{term_id}/report-cards/publish": "class_id with scope class only, grade_level with year",
 }
 
 

@@ -22,6 +22,7 @@ RECORDS = [
     "classes",
     "attendance",
     "grades",
+    "reportcards",
     "fees",
     "health_records",
     "dashboard",

@@ -19,6 +19,7 @@ def test_a_parent_sees_their_linked_children(world: World) -> None:
             "is_primary": True,
             "can_view_finance": False,
             "can_view_health": False,
+            "can_view_grades": True,
         }
     ]
 

@@ -182,6 +182,7 @@ def test_cors_exposes_exactly_the_headers_the_api_sends(make_app: AppFactory) ->
         "X-RateLimit-Limit",
         "X-RateLimit-Remaining",
         "X-RateLimit-Reset",
+        "X-Report-Count",  # a term's ZIP of report cards: how many PDFs are coming
     }
     sent = set(response.headers.keys())
     assert {
