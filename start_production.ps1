@@ -150,7 +150,7 @@ if ($env:SMTP_URL -or $xeroConfigured) {
     Write-Info 'starting the mail sender (flask outbox run) beside waitress'
     $sender = Start-Process -FilePath $VenvPython -ArgumentList '-m', 'flask', '--app', 'wsgi', 'outbox', 'run' -NoNewWindow -PassThru
 } else {
-    Write-Info 'SMTP_URL is not set: email stays queued in the outbox (see it with: flask --app wsgi outbox status)'
+    Write-Info 'SMTP_URL is not set: email stays queued in the outbox (see it with: .venv\Scripts\flask --app wsgi outbox status)'
 }
 try {
     & $VenvPython -m waitress "--listen=0.0.0.0:$port" "--threads=$threads" "--ident=homeroom" wsgi:application

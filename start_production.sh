@@ -104,7 +104,7 @@ xero_configured() {
     && [ -n "${XERO_REDIRECT_URI:-}" ] && [ -n "${XERO_WEBHOOK_KEY:-}" ]
 }
 if [ -z "${SMTP_URL:-}" ] && ! xero_configured; then
-  info "SMTP_URL is not set: email stays queued in the outbox (see it with: flask --app wsgi outbox status)"
+  info "SMTP_URL is not set: email stays queued in the outbox (see it with: .venv/bin/flask --app wsgi outbox status)"
   exec .venv/bin/gunicorn --config gunicorn_config.py wsgi:application
 fi
 

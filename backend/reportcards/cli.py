@@ -44,7 +44,8 @@ def publish_command(
     done = publish(current_settings(), _admin(slug), term_id, body)
     click.echo(
         f"{done.students} students: {done.published} published, {done.updated} updated, "
-        f"{done.unchanged} unchanged; {done.emails_queued} emails queued."
+        f"{done.unchanged} unchanged; emails queued: {done.emails_queued}; comments still missing: "
+        f"{done.class_comments_missing} from teachers, {done.overall_comments_missing} overall."
     )
 
 

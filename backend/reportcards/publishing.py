@@ -166,4 +166,6 @@ def publish(settings: Settings, auth: AuthContext, term_id: uuid.UUID, body: Pub
         updated=len(cards) - first,
         unchanged=len(contents) - len(cards),
         emails_queued=queued,
+        class_comments_missing=sum(r.comment is None for c in contents.values() for r in c.classes),
+        overall_comments_missing=sum(c.overall_comment is None for c in contents.values()),
     )

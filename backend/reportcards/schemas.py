@@ -220,6 +220,10 @@ class PublishOut(OutputModel):
     updated: int = Field(description="New versions of reports that changed.")
     unchanged: int
     emails_queued: int
+    class_comments_missing: int = Field(
+        description="Class results in the scope's reports without a teacher's comment."
+    )
+    overall_comments_missing: int = Field(description="Reports in the scope without an overall comment.")
 
 
 class ResultsQuery(InputModel):

@@ -79,6 +79,8 @@ def test_publishing_freezes_a_version_and_emails_the_guardian_once(graded: World
         "updated": 0,
         "unchanged": 0,
         "emails_queued": 1,  # Alice's mother; Bob has no guardian
+        "class_comments_missing": 1,  # Bob's art teacher has not written
+        "overall_comments_missing": 1,  # nor has the admin for Bob
     }
     content = _report(world, _card(world)["id"])["content"]
     [maths] = content["classes"]
