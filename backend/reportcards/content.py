@@ -44,19 +44,18 @@ def enrolled(auth: AuthContext, term: Term) -> Ids:
 
 
 def _classes(
-    auth: AuthContext, term: Term, students: Ids, own_only: bool
+    auth: AuthContext, term: Term, students: Ids | None, own_only: bool
 ) -> list[tuple[SchoolClass, str | None]]:
-    """The term's classes any of `students` is enrolled in, with the teacher's name."""
+    """The term's classes (those any of `students` is enrolled in), with the teacher's name."""
     statement = (
         select(SchoolClass, User.full_name)
         .outerjoin(User, User.id == SchoolClass.teacher_id)
-        .where(
-            auth.owns(SchoolClass),
-            SchoolClass.term_id == term.id,
-            SchoolClass.id.in_(select(Enrollment.class_id).where(Enrollment.student_id.in_(students))),
-        )
+        .where(auth.owns(SchoolClass), SchoolClass.term_id == term.id)
         .order_by(SchoolClass.name, SchoolClass.id)
     )
+    if students is not None:
+        enrolled_here = (Enrollment.class_id == SchoolClass.id) & Enrollment.student_id.in_(students)
+        statement = statement.where(select(Enrollment.id).where(enrolled_here).exists())
     if own_only:
         statement = statement.where(teaching(auth))
     return [(row[0], row[1]) for row in db.session.execute(statement)]
@@ -97,18 +96,20 @@ def _class_result(
 
 
 def build(
-    auth: AuthContext, term: Term, students: Ids, *, own_classes_only: bool = False
+    auth: AuthContext, term: Term, only: Ids | None, *, own_classes_only: bool = False
 ) -> tuple[dict[uuid.UUID, ReportContent], set[uuid.UUID]]:
-    """Each student's report (those of `students` enrolled in a class of the term), and the ids of
-    the scales used. `own_classes_only`: a teacher's draft shows the classes they teach."""
+    """Each student's report (every student enrolled in a class of the term, or those of `only`),
+    and the ids of the scales used. `own_classes_only`: a teacher's draft shows the classes they
+    teach. The whole term is read with no filter on students: a planner is quickest that way."""
+    students = only if only is not None else enrolled(auth, term)
     school_name = db.session.scalar(select(School.name).where(School.id == auth.school_id)) or ""
-    classes = _classes(auth, term, students, own_classes_only)
+    classes = _classes(auth, term, only, own_classes_only)
     scales = scales_for(auth, (school_class.id for school_class, _teacher in classes))
     comments = _comments(auth, term, students)
     results: dict[uuid.UUID, list[ClassResult]] = defaultdict(list)
     for school_class, teacher in classes:
         scale = scales[school_class.id]
-        for marks in class_marks(auth, school_class, term, scale, students):
+        for marks in class_marks(auth, school_class, term, scale, only):
             comment = comments.get((marks.student_id, school_class.id))
             results[marks.student_id].append(_class_result(school_class, teacher, scale, marks, comment))
     attendance = term_attendance(auth, term, students)

@@ -28,9 +28,9 @@ from backend.students import GuardianLink, Student
 from backend.tenancy import AuthContext
 
 
-def scope_students(auth: AuthContext, term: Term, body: PublishIn) -> Ids:
-    """The students a publication covers: a class's (of this term), a year group's, or everyone's
-    enrolled in the term's classes."""
+def scope_students(auth: AuthContext, term: Term, body: PublishIn) -> Ids | None:
+    """The students a publication covers: a class's (of this term), a year group's (those enrolled
+    in the term's classes), or None for everyone enrolled in the term's classes."""
     if body.scope == Scope.CLASS:
         found = db.session.scalar(
             select(SchoolClass.id).where(
@@ -40,11 +40,9 @@ def scope_students(auth: AuthContext, term: Term, body: PublishIn) -> Ids:
         if found is None:
             raise ValidationFailed.on("body.class_id", "Not a class of this term.")
         return select(Enrollment.student_id).where(auth.owns(Enrollment), Enrollment.class_id == found)
-    students = enrolled(auth, term)
     if body.scope == Scope.YEAR:
-        year = select(Student.id).where(auth.owns(Student), Student.grade_level == body.grade_level)
-        students = students.where(Enrollment.student_id.in_(year))
-    return students
+        return select(Student.id).where(auth.owns(Student), Student.grade_level == body.grade_level)
+    return None
 
 
 def latest_version() -> ColumnElement[bool]:
@@ -133,9 +131,9 @@ def _letters(settings: Settings, auth: AuthContext, cards: list[ReportCard]) -> 
 @retry_on_conflict  # two admins publishing at once: the second run sees the first's versions
 def publish(settings: Settings, auth: AuthContext, term_id: uuid.UUID, body: PublishIn) -> PublishOut:
     term = term_of(auth, term_id)
-    students = scope_students(auth, term, body)
-    contents, scales = build(auth, term, students)
-    latest = _latest(auth, term, students)
+    only = scope_students(auth, term, body)
+    contents, scales = build(auth, term, only)
+    latest = _latest(auth, term, only if only is not None else enrolled(auth, term))
     cards = _new_cards(auth, contents, latest)
     db.session.add_all(cards)
     db.session.flush()  # ids for the audit and the emails

@@ -194,7 +194,10 @@ CSV_COLUMNS = [
 ]
 
 
-def _office_students(auth: AuthContext, term: Term, query: ResultsQuery) -> Ids:
+def _office_students(auth: AuthContext, term: Term, query: ResultsQuery) -> Ids | None:
+    """The students the office asked for; None for every student of the term."""
+    if query.class_id is None and query.grade_level is None:
+        return None
     students = enrolled(auth, term)
     if query.class_id is not None:
         students = students.where(Enrollment.class_id == query.class_id)
@@ -229,26 +232,34 @@ def zip_entries(
     auth: AuthContext, term_id: uuid.UUID, query: ResultsQuery
 ) -> list[tuple[str, Callable[[], bytes]]]:
     """The latest version of each student's published report for the term, as (file name, render):
-    the contents are read now, each PDF is rendered only when the ZIP reaches it."""
+    read now as plain values (the frozen JSON, unparsed), each parsed and rendered only when the
+    ZIP reaches it, so memory holds one report's objects and one PDF at a time."""
     term = term_of(auth, term_id)
     statement = _narrowed(auth, _cards(auth).where(ReportCard.term_id == term.id, latest_version()), query)
-    rows = db.session.execute(statement.order_by(Student.last_name, Student.first_name, ReportCard.id)).all()
+    entries = []
+    for row in db.session.execute(statement.order_by(Student.last_name, Student.first_name, ReportCard.id)):
+        card, student = row[0], row[1]
+        name = safe_name(student.admission_number, student.last_name, student.first_name)
+        frozen = {
+            "id": card.id,
+            "version": card.version,
+            "published_at": card.created_at,
+            "published_on": card.created_at.astimezone(ZoneInfo(auth.timezone)).date(),
+            "published_by_name": row[3],
+            "changes": card.changes,
+            "content": card.content,
+        }
+        entries.append((name, _renderer(frozen)))
     audit.record(
         auth,
         "report_card.export",
         resource_id=term.id,
         resource_type="term",
-        changes={"reports": len(rows), "class_id": query.class_id, "grade_level": query.grade_level},
+        changes={"reports": len(entries), "class_id": query.class_id, "grade_level": query.grade_level},
     )
     db.session.commit()
-    entries = []
-    for row in rows:
-        report = _report(auth, row)
-        content = report.content
-        name = safe_name(content.admission_number, content.last_name, content.first_name)
-        entries.append((name, _renderer(report)))
     return entries
 
 
-def _renderer(report: PublishedReport) -> Callable[[], bytes]:
-    return lambda: render_pdf(report)
+def _renderer(frozen: dict[str, Any]) -> Callable[[], bytes]:
+    return lambda: render_pdf(PublishedReport.model_validate(frozen))

@@ -76,7 +76,9 @@ def _grades(auth: AuthContext, published: ColumnElement[bool]) -> Any:
             type_coerce(func.sum(case((counted, share), else_=0)), EXACT).label("points"),
         )
         .join(Assessment, Assessment.id == Grade.assessment_id)
-        .where(auth.owns(Grade), published)
+        # The school through the assessment (`published`): `grades.school_id` would lead a planner
+        # without statistics to read every grade of the school for each class.
+        .where(published)
         .group_by(Grade.student_id)
         .subquery()
     )
