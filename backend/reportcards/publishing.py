@@ -23,7 +23,6 @@ from backend.reportcards.models import ReportCard
 from backend.reportcards.scales import lock
 from backend.reportcards.schemas import PublishIn, PublishOut, Scope
 from backend.reportcards.snapshot import ReportContent
-from backend.schools import School
 from backend.students import GuardianLink, Student
 from backend.tenancy import AuthContext
 
@@ -106,14 +105,13 @@ def _letters(settings: Settings, auth: AuthContext, cards: list[ReportCard]) -> 
         )
     ).all()
     receiving = opted_in((guardian.id for guardian in guardians), MailKind.REPORT_CARD)
-    school = db.session.get(School, auth.school_id)
     letters = []
     for student_id, user_id, email, full_name in guardians:
         card = by_student[student_id]
         if user_id not in receiving:
             continue
         context = {
-            "school": school.name if school else "",
+            "school": card.content["school_name"],  # read once, by the report itself
             "full_name": full_name,
             "student": f"{card.content['first_name']} {card.content['last_name']}",
             "term": card.content["term_name"],

@@ -120,17 +120,22 @@ def published(auth: AuthContext, card_id: uuid.UUID) -> PublishedReport:
     return _report(auth, row)
 
 
-def _report(auth: AuthContext, row: Any) -> PublishedReport:
+def _frozen(auth: AuthContext, row: Any) -> dict[str, Any]:
+    """A published version as plain values (its content still the stored JSON)."""
     card: ReportCard = row[0]
-    return PublishedReport(
-        id=card.id,
-        version=card.version,
-        published_at=card.created_at,
-        published_on=card.created_at.astimezone(ZoneInfo(auth.timezone)).date(),
-        published_by_name=row[3],
-        changes=card.changes,
-        content=ReportContent.model_validate(card.content),
-    )
+    return {
+        "id": card.id,
+        "version": card.version,
+        "published_at": card.created_at,
+        "published_on": card.created_at.astimezone(ZoneInfo(auth.timezone)).date(),
+        "published_by_name": row[3],
+        "changes": card.changes,
+        "content": card.content,
+    }
+
+
+def _report(auth: AuthContext, row: Any) -> PublishedReport:
+    return PublishedReport.model_validate(_frozen(auth, row))
 
 
 def pdf(auth: AuthContext, card_id: uuid.UUID) -> tuple[bytes, str]:
@@ -238,18 +243,9 @@ def zip_entries(
     statement = _narrowed(auth, _cards(auth).where(ReportCard.term_id == term.id, latest_version()), query)
     entries = []
     for row in db.session.execute(statement.order_by(Student.last_name, Student.first_name, ReportCard.id)):
-        card, student = row[0], row[1]
+        student = row[1]
         name = safe_name(student.admission_number, student.last_name, student.first_name)
-        frozen = {
-            "id": card.id,
-            "version": card.version,
-            "published_at": card.created_at,
-            "published_on": card.created_at.astimezone(ZoneInfo(auth.timezone)).date(),
-            "published_by_name": row[3],
-            "changes": card.changes,
-            "content": card.content,
-        }
-        entries.append((name, _renderer(frozen)))
+        entries.append((name, _renderer(_frozen(auth, row))))
     audit.record(
         auth,
         "report_card.export",
