@@ -12,7 +12,7 @@
     3. validates the configuration and lists every problem
     4. waits for the database (DB_WAIT_TIMEOUT seconds, default 60), runs the migrations
     5. serves with waitress on 0.0.0.0:$PORT (default 8000) with GUNICORN_THREADS threads (default 4);
-       with SMTP_URL or Xero's settings set, the mail and jobs runner (flask outbox run) runs beside it and stops with it
+       the runner of mail and background jobs (flask outbox run) runs beside it and stops with it
 
 .PARAMETER Check
   Validate the configuration, then exit (same as --check).
@@ -144,14 +144,12 @@ if ($MigrateOnly) { exit 0 }
 $port = if ($env:PORT) { $env:PORT } else { '8000' }
 $threads = if ($env:GUNICORN_THREADS) { $env:GUNICORN_THREADS } else { '4' }
 Write-Step "Starting waitress on port $port of every interface (0.0.0.0): http://127.0.0.1:$port from this machine"
-$sender = $null
-$xeroConfigured = $env:XERO_CLIENT_ID -and $env:XERO_CLIENT_SECRET -and $env:XERO_REDIRECT_URI -and $env:XERO_WEBHOOK_KEY
-if ($env:SMTP_URL -or $xeroConfigured) {
-    Write-Info 'starting the mail sender (flask outbox run) beside waitress'
-    $sender = Start-Process -FilePath $VenvPython -ArgumentList '-m', 'flask', '--app', 'wsgi', 'outbox', 'run' -NoNewWindow -PassThru
-} else {
+if (-not $env:SMTP_URL) {
     Write-Info 'SMTP_URL is not set: email stays queued in the outbox (see it with: .venv\Scripts\flask --app wsgi outbox status)'
 }
+# Background jobs (scheduled announcements, the Xero sync) need the runner even without mail.
+Write-Info 'starting the runner of mail and background jobs (flask outbox run) beside waitress'
+$sender = Start-Process -FilePath $VenvPython -ArgumentList '-m', 'flask', '--app', 'wsgi', 'outbox', 'run' -NoNewWindow -PassThru
 try {
     & $VenvPython -m waitress "--listen=0.0.0.0:$port" "--threads=$threads" "--ident=homeroom" wsgi:application
     $code = $LASTEXITCODE

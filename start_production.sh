@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start Homeroom behind Gunicorn: Python environment, .env, configuration check, database wait,
-# migrations, then exec Gunicorn so that signals reach it directly (with SMTP_URL or Xero's settings set, Gunicorn and
-# the mail sender run side by side and this script passes signals to both).
+# migrations, then Gunicorn and the runner of mail and background jobs (flask outbox run) side by side;
+# this script passes signals to both.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 # shellcheck source=scripts/lib.sh
@@ -18,8 +18,8 @@ Prepares and starts Homeroom with Gunicorn (gunicorn_config.py).
      environment win over the file, as in the app and every flask command
   3. validates the configuration and lists every problem
   4. waits for the database (DB_WAIT_TIMEOUT seconds, default 60), runs the migrations
-  5. execs Gunicorn; with SMTP_URL or Xero's settings set, runs the mail and jobs runner (flask outbox run) beside it,
-     and a signal to this script stops both
+  5. runs Gunicorn and, beside it, the runner of mail and background jobs (flask outbox run: scheduled
+     announcements, the Xero sync; email only with SMTP_URL); a signal to this script stops both
 
 Options:
   --check         validate the configuration, then exit
@@ -98,18 +98,13 @@ ok "migrations are at head"
 scheme=http
 [ -n "${SSL_CERTFILE:-}" ] && scheme=https
 step "Starting Gunicorn on port ${PORT:-8000} of every interface (0.0.0.0): ${scheme}://127.0.0.1:${PORT:-8000} from this machine"
-# The runner's own rule (flask outbox run): mail needs SMTP_URL; Xero's jobs need its four settings.
-xero_configured() {
-  [ -n "${XERO_CLIENT_ID:-}" ] && [ -n "${XERO_CLIENT_SECRET:-}" ] \
-    && [ -n "${XERO_REDIRECT_URI:-}" ] && [ -n "${XERO_WEBHOOK_KEY:-}" ]
-}
-if [ -z "${SMTP_URL:-}" ] && ! xero_configured; then
+if [ -z "${SMTP_URL:-}" ]; then
   info "SMTP_URL is not set: email stays queued in the outbox (see it with: .venv/bin/flask --app wsgi outbox status)"
-  exec .venv/bin/gunicorn --config gunicorn_config.py wsgi:application
 fi
 
-# With SMTP_URL (or Xero, whose sync is a background job) the runner runs beside Gunicorn: a signal to this script reaches both, and
-# when either stops the other is stopped too (the sender finishes the message in hand).
+# The runner runs beside Gunicorn (background jobs such as scheduled announcements need it even without
+# mail): a signal to this script reaches both, and when either stops the other is stopped too (the
+# runner finishes the message or job in hand).
 info "starting the runner of mail and background jobs (flask outbox run) beside Gunicorn"
 .venv/bin/gunicorn --config gunicorn_config.py wsgi:application &
 server=$!

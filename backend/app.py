@@ -11,6 +11,7 @@ from flask import Flask
 from flask_migrate.cli import db as migrate_commands
 
 from backend import (
+    announcements,
     apidocs,
     assistant,
     attendance,
@@ -70,6 +71,7 @@ FEATURES: tuple[Feature, ...] = (
     fees,
     health_records,
     reportcards,
+    announcements,
     dashboard,
     assistant,
     mail,

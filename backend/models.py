@@ -23,6 +23,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "backend.jobs.models",
     "backend.xero.models",
     "backend.reportcards.models",
+    "backend.announcements.models",
 )
 
 

@@ -86,6 +86,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "report_cards.read": EVERYONE,  # published: admins; parents their children's (link with grades)
     "report_cards.write": STAFF,  # comments, drafts, term results: teachers for their classes
     "report_cards.manage": ADMIN,  # grade scales, overall comments, publishing, the CSV and the ZIP
+    "announcements.read": EVERYONE,  # their own feed: what was published to them
+    "announcements.write": STAFF,  # admins: any audience; teachers: their own classes
     "dashboard.parent": frozenset({Role.PARENT}),
     "audit.read": ADMIN,
     "fees.read": frozenset({Role.ADMIN, Role.PARENT}),  # parents: children they may see fees of

@@ -28,6 +28,10 @@ TAGS: tuple[tuple[str, str], ...] = (
     ("fees", "Invoices, payments, reversals and balances."),
     ("health_records", "Students' health records: whole or alerts only, by role."),
     ("dashboard", "A parent's page: each child today and this term, in one request."),
+    (
+        "announcements",
+        "What the school says to families and staff: now or later, each user's feed, read receipts.",
+    ),
     ("assistant", "Questions answered from the data you may see, help for a page, the knowledge base."),
     ("assistant_students", "Questions about one student."),
     ("bulk", "CSV imports (every row or none) and streamed exports."),

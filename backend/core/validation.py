@@ -25,6 +25,7 @@ from pydantic import (
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
+    TypeAdapter,
     ValidationError,
     WithJsonSchema,
     model_validator,
@@ -35,6 +36,14 @@ from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 from backend.core.errors import BadRequest, UnsupportedMediaType, ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
+
+
+# Text typed by people: any character but the control ones (line feed and carriage return aside)
+# and the invisible format characters (zero-width, bidirectional overrides) that would make a
+# printed comment read differently from the one typed. JSON Schema patterns: the OpenAPI says it too.
+VISIBLE = r"[^\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+# The same, and no line break: names and labels (printed in the PDF, the CSV and the emails).
+ONE_LINE = r"[^\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
 
 
 def trim(text: str) -> str:
@@ -137,10 +146,20 @@ def _iso_date(value: Any) -> Any:
     raise PydanticCustomError("date_format", "Use a calendar date in the form YYYY-MM-DD (ISO 8601).")
 
 
+# Reads the text once its form is checked: a JSON body is validated strictly, where a string is no
+# longer read as a time once a validator before the type has seen it.
+_AWARE = TypeAdapter(AwareDatetime)
+
+
 def _iso_timestamp(value: Any) -> Any:
     """Only an ISO 8601 point in time with its offset, as text (not a Unix time); a `datetime` passes."""
-    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_TIMESTAMP.fullmatch(value)):
+    if isinstance(value, datetime):
         return value
+    if isinstance(value, str) and _ISO_TIMESTAMP.fullmatch(value):
+        try:
+            return _AWARE.validate_python(value)
+        except ValidationError:
+            pass  # the form, but no such time (hour 25)
     raise PydanticCustomError(
         "datetime_format",
         "Use a point in time in the form YYYY-MM-DDTHH:MM:SS+00:00 (ISO 8601, with its offset).",

@@ -13,9 +13,11 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from backend import audit
+from backend.announcements import Announcement, AnnouncementAudience, publish, render
 from backend.attendance import AttendanceRecord, AttendanceStatus
 from backend.auth import User, password_hasher
 from backend.classes import Enrollment, SchoolClass, Term
+from backend.config import current_settings
 from backend.core.dates import today_in
 from backend.core.extensions import db
 from backend.demo.records import fees_for, health_for, knowledge_for
@@ -131,6 +133,42 @@ def existing_demo() -> DemoLogins | None:
     """The demo school's logins if it was created before."""
     school_id = db.session.scalar(select(School.id).where(School.slug == SLUG))
     return None if school_id is None else _logins(school_id, None, created=False)
+
+
+WELCOME = """Welcome to Homeroom, the school's new home for **attendance, grades, fees and reports**.
+
+- Check your child's day on the dashboard.
+- Turn email notifications on or off under *Settings*.
+
+Questions? Reply to the school office."""
+
+
+def _notices(
+    school_id: uuid.UUID, admin: User, teacher: User, school_class: SchoolClass, today: date
+) -> None:
+    """Two published announcements: the admin's pinned welcome to the whole school, and a teacher's
+    note to their class's families."""
+    pinned = today + timedelta(days=14)
+    notices = [
+        (admin, "Welcome to Homeroom", WELCOME, AnnouncementAudience.SCHOOL, None, pinned),
+        (teacher, f"{school_class.name}: quiz on Friday", "Revise *fractions*.", AnnouncementAudience.CLASS,
+         school_class.id, None),
+    ]  # fmt: skip
+    for author, title, body, audience, class_id, pinned_until in notices:
+        notice = Announcement(
+            school_id=school_id,
+            author_id=author.id,
+            title=title,
+            body=body,
+            body_html=render(body),
+            audience=audience.value,
+            class_id=class_id,
+            pinned_until=pinned_until,
+            urgent=False,
+            recipient_count=0,
+        )
+        db.session.add(notice)
+        publish(current_settings(), notice, audit.ActingUser(author.id, author.role, school_id))
 
 
 def seed(progress: Progress) -> DemoLogins:
@@ -264,6 +302,7 @@ def seed(progress: Progress) -> DemoLogins:
             *knowledge_for(school.id, admin.id),
         ]
     )
+    _notices(school.id, admin, teachers[0], classes[0], today)
     audit.record(
         None,
         "demo.seed",

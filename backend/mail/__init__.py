@@ -9,12 +9,13 @@ from typing import Any
 from flask import Flask
 
 from backend.config import SETTINGS_EXTENSION, Settings
-from backend.mail.models import OPTIONAL_KINDS, MailKind, NotificationPreference
+from backend.mail.models import OFF_BY_DEFAULT, OPTIONAL_KINDS, MailKind, NotificationPreference
 from backend.mail.outbox import Letter, Recipient, cancel, queue_email, queue_emails
 from backend.mail.sender import register_before_round
 from backend.mail.templates import read_unsubscribe_token
 
 __all__ = [
+    "OFF_BY_DEFAULT",
     "OPTIONAL_KINDS",
     "Letter",
     "MailKind",

@@ -22,16 +22,14 @@ outbox_cli = AppGroup("outbox", help="Email waiting to be delivered.")
 )
 @click.option("--until-idle", is_flag=True, help="Stop when nothing is left to send (a one-off drain).")
 def run_command(max_seconds: float | None, until_idle: bool) -> None:
-    """Deliver queued email over SMTP_URL and run background jobs (the Xero sync) until SIGTERM
-    (finishing the message or job in hand)."""
+    """Deliver queued email over SMTP_URL and run background jobs (scheduled announcements, the
+    Xero sync) until SIGTERM (finishing the message or job in hand)."""
     settings = current_settings()
-    if settings.smtp_url is None and settings.xero_missing:
-        click.echo(
-            "SMTP_URL is not set: nothing can be sent (messages stay queued; see `flask outbox status`)."
-        )
-        raise SystemExit(78)  # EX_CONFIG, as for an invalid configuration
     if settings.smtp_url is None:
-        click.echo("SMTP_URL is not set: email stays queued; running background jobs (Xero) only.")
+        click.echo(
+            "SMTP_URL is not set: email stays queued (see `flask outbox status`); running background"
+            " jobs (scheduled announcements, Xero) only."
+        )
     app = current_app._get_current_object()  # type: ignore[attr-defined]  # the proxy's real app
     sender = Sender(
         app, settings, before_round=before_round_hooks(app), deliver_mail=settings.smtp_url is not None

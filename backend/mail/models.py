@@ -22,10 +22,20 @@ class MailKind(StrEnum):
     FEE_REMINDER = "fee_reminder"
     INTEGRATION_ALERT = "integration_alert"  # to a school's admins: an integration needs them
     REPORT_CARD = "report_card"  # to guardians: a term's report card was published
+    URGENT_ANNOUNCEMENT = "urgent_announcement"  # to an urgent announcement's audience
+    ANNOUNCEMENT = "announcement"  # to those of its audience who asked for every announcement
 
 
 # The kinds a user may turn off; invitations and resets are answers to something asked for.
-OPTIONAL_KINDS = (MailKind.ABSENCE_ALERT, MailKind.FEE_REMINDER, MailKind.REPORT_CARD)
+OPTIONAL_KINDS = (
+    MailKind.ABSENCE_ALERT,
+    MailKind.FEE_REMINDER,
+    MailKind.REPORT_CARD,
+    MailKind.URGENT_ANNOUNCEMENT,
+    MailKind.ANNOUNCEMENT,
+)
+# Optional kinds a user receives only once they turn them on; the others are on until turned off.
+OFF_BY_DEFAULT = frozenset({MailKind.ANNOUNCEMENT})
 
 
 class MailStatus(StrEnum):

@@ -13,7 +13,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from backend.config import Settings
 from backend.core.dates import long_date
-from backend.mail.models import OPTIONAL_KINDS, MailKind
+from backend.mail.models import OPTIONAL_KINDS, MailKind, OutboxMessage
 
 SUBJECTS = {
     MailKind.INVITATION: "You are invited to {school} on Homeroom",
@@ -22,7 +22,10 @@ SUBJECTS = {
     MailKind.FEE_REMINDER: "{school}: invoice {number} {stage_text}",
     MailKind.INTEGRATION_ALERT: "{school}: {integration} needs to be reconnected",
     MailKind.REPORT_CARD: "{school}: {student}'s report for {term} {verb}",
+    MailKind.URGENT_ANNOUNCEMENT: "Urgent from {school}: {title}",
+    MailKind.ANNOUNCEMENT: "{school}: {title}",
 }
+MAX_SUBJECT: int = OutboxMessage.__table__.c.subject.type.length  # type: ignore[attr-defined]  # String(300)
 _ENV = Environment(  # dates go in as dates: `{{ day | long_date }}`
     loader=PackageLoader("backend.mail", "templates"),
     autoescape=select_autoescape(["html"]),
@@ -61,6 +64,14 @@ def read_unsubscribe_token(settings: Settings, token: str) -> tuple[str, MailKin
         return None
 
 
+def fit_subject(subject: str) -> str:
+    """A subject the outbox can hold: user text in it (a school's name, an announcement's title)
+    can make it longer, so it is cut at a word with an ellipsis."""
+    if len(subject) <= MAX_SUBJECT:
+        return subject
+    return subject[: MAX_SUBJECT - 1].rsplit(" ", 1)[0].rstrip() + "\u2026"
+
+
 def render(settings: Settings, kind: MailKind, *, user_id: str | None = None, **context: Any) -> Rendered:
     """Subject, text and HTML of one email; `context` fills the kind's templates."""
     headers: dict[str, str] = {}
@@ -72,7 +83,7 @@ def render(settings: Settings, kind: MailKind, *, user_id: str | None = None, **
             "List-Unsubscribe": f"<{one_click}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         }
-    subject = SUBJECTS[kind].format(**context)
+    subject = fit_subject(SUBJECTS[kind].format(**context))
     text = _ENV.get_template(f"{kind.value}.txt").render(subject=subject, **context)
     html = _ENV.get_template(f"{kind.value}.html").render(subject=subject, **context)
     return Rendered(subject, text, html, headers)

@@ -15,12 +15,20 @@ class NotificationsOut(OutputModel):
     )
     fee_reminder: bool = Field(description="Emails about invoices coming due and overdue.")
     report_card: bool = Field(description="An email when your child's term report is published or updated.")
+    urgent_announcement: bool = Field(
+        description="An email with each urgent announcement to you (on by default)."
+    )
+    announcement: bool = Field(
+        description="An email with every other announcement to you too (off by default)."
+    )
 
 
 class NotificationsIn(PatchModel):
     absence_alert: bool | None = None
     fee_reminder: bool | None = None
     report_card: bool | None = None
+    urgent_announcement: bool | None = None
+    announcement: bool | None = None
 
 
 class UnsubscribeQuery(InputModel):

@@ -1,5 +1,6 @@
-"""Which optional emails each user receives (absence alerts, fee reminders): on unless turned off,
-in the app or with the signed unsubscribe link every such email carries."""
+"""Which optional emails each user receives (absence alerts, fee reminders, report cards, urgent
+announcements: on unless turned off; every announcement: off unless turned on), chosen in the app or
+with the signed unsubscribe link every such email carries."""
 
 from __future__ import annotations
 
@@ -15,7 +16,13 @@ from backend.config import Settings
 from backend.core.errors import BadRequest
 from backend.core.extensions import db
 from backend.core.models import utcnow
-from backend.mail import OPTIONAL_KINDS, MailKind, NotificationPreference, read_unsubscribe_token
+from backend.mail import (
+    OFF_BY_DEFAULT,
+    OPTIONAL_KINDS,
+    MailKind,
+    NotificationPreference,
+    read_unsubscribe_token,
+)
 
 
 def preferences(user_id: uuid.UUID) -> dict[str, bool]:
@@ -26,7 +33,7 @@ def preferences(user_id: uuid.UUID) -> dict[str, bool]:
             )
         ).all()
     )
-    return {kind.value: chosen.get(kind.value, True) for kind in OPTIONAL_KINDS}
+    return {kind.value: chosen.get(kind.value, kind not in OFF_BY_DEFAULT) for kind in OPTIONAL_KINDS}
 
 
 def _set(user_id: uuid.UUID, kind: MailKind, enabled: bool) -> bool:
@@ -40,7 +47,7 @@ def _set(user_id: uuid.UUID, kind: MailKind, enabled: bool) -> bool:
         db.session.add(
             NotificationPreference(user_id=user_id, kind=kind.value, enabled=enabled, updated_at=utcnow())
         )
-        return not enabled  # the default is on
+        return enabled == (kind in OFF_BY_DEFAULT)  # whether it differs from the default
     if row.enabled == enabled:
         return False
     row.enabled, row.updated_at = enabled, utcnow()
@@ -89,8 +96,19 @@ def unsubscribe(settings: Settings, token: str, form: bytes = b"") -> MailKind:
 
 
 def opted_in(user_ids: Iterable[uuid.UUID], kind: MailKind) -> set[uuid.UUID]:
-    """Those of `user_ids` who receive `kind` (everyone who has not turned it off)."""
+    """Those of `user_ids` who receive `kind`: everyone who has not turned it off, or for a kind
+    that is off by default, those who turned it on."""
     ids = set(user_ids)
+    if kind in OFF_BY_DEFAULT:
+        return set(
+            db.session.scalars(
+                select(NotificationPreference.user_id).where(
+                    NotificationPreference.user_id.in_(ids),
+                    NotificationPreference.kind == kind.value,
+                    NotificationPreference.enabled.is_(True),
+                )
+            )
+        )
     off = db.session.scalars(
         select(NotificationPreference.user_id).where(
             NotificationPreference.user_id.in_(ids),

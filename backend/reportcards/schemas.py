@@ -15,6 +15,8 @@ from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from backend.core.pagination import PageQuery
 from backend.core.validation import (
+    ONE_LINE,
+    VISIBLE,
     DecimalText,
     InputModel,
     OutputModel,
@@ -25,12 +27,6 @@ from backend.reportcards.snapshot import AttendanceCounts
 
 MAX_COMMENT = 1000
 HUNDRED = Decimal(100)
-# Any character but the control ones (line feed and carriage return aside) and the invisible format
-# characters (zero-width, bidirectional overrides) that would make a printed comment read
-# differently from the one typed. A JSON Schema pattern, so the OpenAPI document says it too.
-VISIBLE = r"[^\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
-# The same, and no line break: names and labels (printed in the PDF, the CSV and the emails).
-ONE_LINE = r"[^\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
 
 
 def plain_comment(text: str) -> str:

@@ -136,6 +136,11 @@ BUSINESS_RULES: dict[str, str] = {
     "GET /api/reports/attendance/rates.csv": "from on or before to, at most 366 days apart",
     "PATCH /api/grade-scales/{scale_id}": "bands highest first, each label its own, the last from 0",
     "POST /api/terms/{term_id}/report-cards/publish": "class_id with scope class only, grade_level with year",
+    "GET /api/announcements": "the cursor must be one the API issued",
+    "GET /api/me/announcements": "the cursor must be one the API issued",
+    "GET /api/announcements/{announcement_id}/receipts/not-read": "the cursor must be one the API issued",
+    "PATCH /api/announcements/{announcement_id}": "a new audience comes whole (audience with its target); "
+    "publish_at in the future; after publishing, only pinned_until",
 }
 
 

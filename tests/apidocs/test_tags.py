@@ -26,6 +26,7 @@ RECORDS = [
     "fees",
     "health_records",
     "dashboard",
+    "announcements",
     "assistant",
     "assistant_students",
     "bulk",

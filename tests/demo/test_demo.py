@@ -57,6 +57,17 @@ def test_demo_seed_builds_a_school_once(app: Flask) -> None:
     ).get_json()
     [child] = dashboard["children"]
     assert child["term_attendance_rate"] is not None and len(child["recent_grades"]) == 3  # published only
+    # Announcements: the admin's pinned welcome to everyone, the Maths teacher's note to the class's families
+    parent_headers = bearer(parent.get_json()["access_token"])
+    feed = client.get("/api/me/announcements", headers=parent_headers).get_json()["items"]
+    assert [item["title"] for item in feed] == ["Welcome to Homeroom", "Year 5 Maths: quiz on Friday"]
+    assert (
+        feed[0]["pinned"] is True
+        and "<strong>attendance, grades, fees and reports</strong>" in feed[0]["body_html"]
+    )
+    assert client.get("/api/me/announcements/unread-count", headers=parent_headers).get_json() == {
+        "unread": 2
+    }
 
     again = app.test_cli_runner().invoke(args=["demo", "seed"])
     assert again.exit_code == 0

@@ -96,6 +96,23 @@ def test_partial_payments_then_paid(world: World) -> None:
     assert (after["status"], after["paid_cents"], after["outstanding_cents"]) == ("paid", 10_000, 0)
 
 
+def test_a_payment_keeps_the_time_it_was_made(world: World) -> None:
+    """`paid_at` with its offset is taken as that point in time (a JSON body is validated strictly:
+    the text once refused as "not a valid datetime")."""
+    invoice = _invoice(world, amounts=(10_000,))
+    for key, paid_at, stored in (
+        ("k-z", "2026-01-05T10:30:00Z", "2026-01-05T10:30:00Z"),
+        ("k-offset", "2026-01-06T10:30:00+02:00", "2026-01-06T08:30:00Z"),
+    ):
+        response = world.client.post(
+            f"/api/invoices/{invoice['id']}/payments",
+            json={"amount_cents": 100, "method": "cash", "paid_at": paid_at},
+            headers={**world.as_("admin"), "Idempotency-Key": key},
+        )
+        assert response.status_code == 201, response.get_json()
+        assert response.get_json()["paid_at"] == stored
+
+
 def test_overpayment_is_refused_and_changes_nothing(world: World) -> None:
     invoice = _invoice(world, amounts=(10_000,))
     _pay(world, invoice, 6_000)

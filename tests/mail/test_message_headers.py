@@ -129,7 +129,13 @@ def test_every_link_opens_a_web_app_page_whose_api_call_answers(world: World, ev
         done = world.client.post(f"/api/notifications/unsubscribe?token={tokens[kind]}")
         assert done.status_code == 200 and done.get_json() == {"kind": kind, "enabled": False}
     choices = world.client.get("/api/me/notifications", headers=world.as_("parent")).get_json()
-    assert choices == {"absence_alert": False, "fee_reminder": False, "report_card": True}
+    assert choices == {
+        "absence_alert": False,
+        "fee_reminder": False,
+        "report_card": True,
+        "urgent_announcement": True,
+        "announcement": False,
+    }
 
 
 def test_a_retried_message_keeps_its_message_id(make_app: AppFactory, smtp: SMTPServer) -> None:

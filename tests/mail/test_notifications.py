@@ -74,11 +74,23 @@ def test_only_same_day_marks_alert(world: World, smtp: SMTPServer) -> None:
 
 def test_a_guardian_who_turned_alerts_off_gets_none(world: World, smtp: SMTPServer) -> None:
     choices = world.client.get("/api/me/notifications", headers=world.as_("parent")).get_json()
-    assert choices == {"absence_alert": True, "fee_reminder": True, "report_card": True}
+    assert choices == {
+        "absence_alert": True,
+        "fee_reminder": True,
+        "report_card": True,
+        "urgent_announcement": True,
+        "announcement": False,
+    }
     off = world.client.patch(
         "/api/me/notifications", json={"absence_alert": False}, headers=world.as_("parent")
     )
-    assert off.get_json() == {"absence_alert": False, "fee_reminder": True, "report_card": True}
+    assert off.get_json() == {
+        "absence_alert": False,
+        "fee_reminder": True,
+        "report_card": True,
+        "urgent_announcement": True,
+        "announcement": False,
+    }
     for bad in ({}, {"absence_alert": None}, {"absence_alert": "no"}, {"invitation": False}):
         response = world.client.patch("/api/me/notifications", json=bad, headers=world.as_("parent"))
         assert response.status_code == 422, bad

