@@ -19,7 +19,8 @@ bp = Blueprint("announcements", __name__, url_prefix="/api")
 def init_app(app: Flask, settings: Settings) -> None:
     from backend import jobs
     from backend.announcements import routes  # noqa: F401  (registers the views)
-    from backend.announcements.publishing import JOB_KIND, run_scheduled
+    from backend.announcements.publishing import EMAIL_JOB, JOB_KIND, run_scheduled, send_emails
 
     app.register_blueprint(bp)
     jobs.register_handler(app, JOB_KIND, run_scheduled)
+    jobs.register_handler(app, EMAIL_JOB, send_emails)

@@ -14,15 +14,25 @@ from backend.announcements import audiences, publishing
 from backend.announcements.markdown import render
 from backend.announcements.models import Announcement, AnnouncementStatus
 from backend.announcements.schemas import AnnouncementIn, AnnouncementQuery, AnnouncementUpdateIn, Targets
-from backend.config import Settings
-from backend.core.errors import Conflict, NotFound, ValidationFailed
+from backend.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.core.extensions import db
 from backend.core.models import utcnow
 from backend.core.pagination import Page, keyset, page_of
 from backend.tenancy import AuthContext, Role
 
-PUBLISHED = "Only the pin of a published or withdrawn announcement changes; withdraw it and post anew."
-AUDITED = ("title", "body", "urgent", "pinned_until", "publish_at", "audience", "class_id", "grade_level")
+PUBLISHED = "Only the pin of a published announcement changes: withdraw it and post a new one."
+WITHDRAWN = "A withdrawn announcement does not change (its pin aside): post a new one."
+AUDITED = (
+    "title",
+    "body",
+    "urgent",
+    "pinned_until",
+    "publish_at",
+    "audience",
+    "class_id",
+    "grade_level",
+    "student_ids",
+)
 
 
 def _mine(auth: AuthContext) -> Any:
@@ -37,6 +47,27 @@ def get(auth: AuthContext, announcement_id: uuid.UUID) -> Announcement:
     if found is None:
         raise NotFound("Announcement not found.")
     return found
+
+
+def authored(auth: AuthContext, announcement_id: uuid.UUID) -> Announcement:
+    """`get`, for acting on it or reading its receipts: a teacher must still teach the class or
+    the students it is for (a class changes hands; the announcement stays the teacher's own to
+    read and withdraw)."""
+    announcement = get(auth, announcement_id)
+    if auth.role != Role.ADMIN:
+        targets = Targets.model_validate(
+            {
+                name: getattr(announcement, name)
+                for name in ("audience", "class_id", "grade_level", "student_ids")
+            }
+        )
+        try:
+            audiences.check(auth, targets)
+        except ValidationFailed:
+            raise Forbidden(
+                "You no longer teach the class or the students this announcement is for."
+            ) from None
+    return announcement
 
 
 def list_announcements(auth: AuthContext, query: AnnouncementQuery) -> Page[Announcement]:
@@ -60,7 +91,7 @@ def _set_targets(announcement: Announcement, targets: Targets) -> None:
     announcement.student_ids = [str(i) for i in targets.student_ids] if targets.student_ids else None
 
 
-def create(settings: Settings, auth: AuthContext, body: AnnouncementIn) -> Announcement:
+def create(auth: AuthContext, body: AnnouncementIn) -> Announcement:
     audiences.check(auth, body)
     _future(body)
     announcement = Announcement(
@@ -86,7 +117,7 @@ def create(settings: Settings, auth: AuthContext, body: AnnouncementIn) -> Annou
         changes=audit.snapshot(announcement, AUDITED),
     )
     if body.publish_at is None:
-        publishing.publish(settings, announcement, auth)
+        publishing.publish(announcement, auth)
     else:
         publishing.schedule(announcement)
     db.session.commit()
@@ -124,9 +155,9 @@ def _still(announcement: Announcement, status: AnnouncementStatus) -> bool:
 
 
 def update(auth: AuthContext, announcement_id: uuid.UUID, body: AnnouncementUpdateIn) -> Announcement:
-    announcement = get(auth, announcement_id)
+    announcement = authored(auth, announcement_id)
     if body.model_fields_set - {"pinned_until"} and not _still(announcement, AnnouncementStatus.SCHEDULED):
-        raise Conflict(PUBLISHED)
+        raise Conflict(PUBLISHED if announcement.status == AnnouncementStatus.PUBLISHED else WITHDRAWN)
     before = audit.snapshot(announcement, AUDITED)
     _apply(auth, announcement, body)
     changes = audit.diff(before, audit.snapshot(announcement, AUDITED))
@@ -140,9 +171,9 @@ def update(auth: AuthContext, announcement_id: uuid.UUID, body: AnnouncementUpda
     return announcement
 
 
-def publish_now(settings: Settings, auth: AuthContext, announcement_id: uuid.UUID) -> Announcement:
-    announcement = get(auth, announcement_id)
-    if not publishing.publish(settings, announcement, auth):
+def publish_now(auth: AuthContext, announcement_id: uuid.UUID) -> Announcement:
+    announcement = authored(auth, announcement_id)
+    if not publishing.publish(announcement, auth):
         db.session.refresh(announcement)  # a runner (or another request) got there first
         raise Conflict(f"This announcement is {announcement.status}, not scheduled.")
     db.session.commit()

@@ -1,8 +1,12 @@
-"""An announcement's Markdown as the HTML every reader gets: CommonMark with tables and strikethrough
+"""An announcement's Markdown as the HTML every reader gets: CommonMark with strikethrough
 (markdown-it-py, raw HTML off), then sanitised with nh3 against an allowlist, so what the web app
 puts on the page can carry no script, no event handler, no style and no image (a tracking pixel).
-Links keep http, https, mailto and the app's own paths, open in a new tab with rel="noopener
-noreferrer"."""
+Links keep http, https, mailto and the app's own paths (not `//another.host`), open in a new tab
+with rel="noopener noreferrer".
+
+Two Markdown features cost far more than the text they are written in, so they are left out:
+tables (each short row is filled out to the header's width: kilobytes of text became megabytes of
+HTML) and, past MAX_BRACKETS, link brackets (each unmatched `[` is scanned again to the end)."""
 
 from __future__ import annotations
 
@@ -21,7 +25,15 @@ URL_SCHEMES = frozenset({"http", "https", "mailto"})
 
 # "js-default": raw HTML is escaped as text, links with javascript:/vbscript:/data: are refused.
 _MARKDOWN = MarkdownIt("js-default", {"html": False, "linkify": False, "typographer": False})
-_MARKDOWN.disable("image")  # written as text ("![plan](...)"), never fetched from a reader's browser
+_MARKDOWN.disable(["image", "table"])  # an image would be fetched from every reader's browser
+MAX_BRACKETS = 500  # `[`: more than 250 links is not an announcement; each costs a scan
+
+
+def _own_or_absolute(tag: str, attribute: str, value: str) -> str | None:
+    """nh3's last word on an attribute: a link to `//another.host/...` (no scheme) is dropped."""
+    if attribute == "href" and value.lstrip().replace("\\", "/").startswith("//"):
+        return None
+    return value
 
 
 def render(markdown: str) -> str:
@@ -33,5 +45,6 @@ def render(markdown: str) -> str:
         url_schemes=set(URL_SCHEMES),
         link_rel="noopener noreferrer",
         set_tag_attribute_values={"a": {"target": "_blank"}},
+        attribute_filter=_own_or_absolute,
         strip_comments=True,
     ).strip()

@@ -27,6 +27,7 @@ from backend.schools import School
 
 log = structlog.get_logger("homeroom.announcements")
 JOB_KIND = "announcement.publish"
+EMAIL_JOB = "announcement.email"
 
 
 def schedule(announcement: Announcement) -> None:
@@ -42,11 +43,10 @@ def schedule(announcement: Announcement) -> None:
     )
 
 
-def publish(
-    settings: Settings, announcement: Announcement, actor: audit.Actor, due: datetime | None = None
-) -> bool:
-    """Publish it if it is still scheduled (for `due`, when given); whether this call did. The
-    caller commits."""
+def publish(announcement: Announcement, actor: audit.Actor, due: datetime | None = None) -> bool:
+    """Publish it if it is still scheduled (for `due`, when given); whether this call did. Its
+    emails are written by a job queued with it (a whole school's are seconds of work: not the
+    request's). The caller commits."""
     db.session.flush()  # a new announcement gets its id
     now = utcnow()
     guard = [Announcement.id == announcement.id, Announcement.status == AnnouncementStatus.SCHEDULED.value]
@@ -62,22 +62,40 @@ def publish(
         return False
     db.session.refresh(announcement)
     announcement.recipient_count = audiences.resolve(announcement)
-    emails = _email(settings, announcement)
+    if announcement.recipient_count:
+        jobs.enqueue(
+            EMAIL_JOB,
+            {"announcement_id": str(announcement.id)},
+            dedup_key=f"announcement:{announcement.id}:emails",
+            school_id=announcement.school_id,
+        )
     audit.record(
         actor,
         "announcement.publish",
         resource=announcement,
         resource_type="announcement",
-        changes={"recipients": announcement.recipient_count, "emails": emails, "scheduled": due is not None},
+        changes={"recipients": announcement.recipient_count, "scheduled": due is not None},
         school_id=announcement.school_id,
     )
     log.info(
         "announcement_published",
         announcement_id=str(announcement.id),
         recipients=announcement.recipient_count,
-        emails=emails,
     )
     return True
+
+
+def send_emails(job: jobs.Job, settings: Settings) -> None:
+    """The job: write the emails of a published announcement to the outbox (none once it was
+    withdrawn). The row is locked meanwhile on PostgreSQL, so a withdrawal waits and then cancels
+    what this wrote."""
+    announcement = db.session.get(
+        Announcement, uuid.UUID(job.payload["announcement_id"]), with_for_update=True
+    )
+    if announcement is None or announcement.status != AnnouncementStatus.PUBLISHED:
+        return
+    queued = _email(settings, announcement)
+    log.info("announcement_emails_queued", announcement_id=str(announcement.id), emails=queued)
 
 
 def _email_key(announcement_id: uuid.UUID, user_id: uuid.UUID) -> str:
@@ -91,7 +109,7 @@ def _email(settings: Settings, announcement: Announcement) -> int:
     people = db.session.execute(
         select(User.id, User.email, User.full_name)
         .join(Recipient, Recipient.user_id == User.id)
-        .where(Recipient.announcement_id == announcement.id)
+        .where(Recipient.announcement_id == announcement.id, User.is_active.is_(True))
     ).all()
     receiving = opted_in((person.id for person in people), kind)
     if not receiving:
@@ -155,5 +173,5 @@ def run_scheduled(job: jobs.Job, settings: Settings) -> None:
     actor = audit.ActingUser(
         announcement.author_id, author.role if author else "teacher", announcement.school_id
     )
-    if not publish(settings, announcement, actor, due=due):
+    if not publish(announcement, actor, due=due):
         log.info("announcement_not_due", announcement_id=str(announcement.id), job_time=due.isoformat())

@@ -29,7 +29,7 @@ def _recipients(auth: AuthContext, announcement: Announcement, class_id: uuid.UU
 
 
 def counts(auth: AuthContext, announcement_id: uuid.UUID, query: ReceiptsQuery) -> ReceiptsOut:
-    announcement = authoring.get(auth, announcement_id)
+    announcement = authoring.authored(auth, announcement_id)
     total, read = db.session.execute(
         select(func.count(), func.count(Recipient.read_at)).where(
             *_recipients(auth, announcement, query.class_id)
@@ -46,7 +46,7 @@ def counts(auth: AuthContext, announcement_id: uuid.UUID, query: ReceiptsQuery) 
 
 def not_read(auth: AuthContext, announcement_id: uuid.UUID, query: NotReadQuery) -> Page[NotReadOut]:
     """Who has not read it yet, by name (keyset-paginated), each with their children in scope."""
-    announcement = authoring.get(auth, announcement_id)
+    announcement = authoring.authored(auth, announcement_id)
     statement = (
         select(User.id, User.full_name, User.role)
         .join(Recipient, Recipient.user_id == User.id)

@@ -21,7 +21,6 @@ from backend.announcements.schemas import (
     ReceiptsQuery,
     UnreadOut,
 )
-from backend.config import current_settings
 from backend.core.api import api
 from backend.core.idempotency import idempotent
 from backend.core.pagination import Page, PageQuery
@@ -42,7 +41,7 @@ def list_announcements(query: AnnouncementQuery) -> Page[Announcement]:
 @api(body=AnnouncementIn, response=AnnouncementOut, status=201, problems=(422,))
 def create(body: AnnouncementIn) -> Announcement:
     """Publish an announcement now, or schedule it (`publish_at`); urgent ones are also emailed."""
-    return authoring.create(current_settings(), current_auth(), body)
+    return authoring.create(current_auth(), body)
 
 
 @bp.get("/announcements/<uuid:announcement_id>")
@@ -66,7 +65,7 @@ def update(announcement_id: uuid.UUID, body: AnnouncementUpdateIn) -> Announceme
 @api(response=AnnouncementOut, problems=(409,))
 def publish(announcement_id: uuid.UUID) -> Announcement:
     """Publish a scheduled announcement now (409 once published or withdrawn)."""
-    return authoring.publish_now(current_settings(), current_auth(), announcement_id)
+    return authoring.publish_now(current_auth(), announcement_id)
 
 
 @bp.post("/announcements/<uuid:announcement_id>/withdraw")

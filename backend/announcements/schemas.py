@@ -8,6 +8,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
+from backend.announcements.markdown import MAX_BRACKETS
 from backend.announcements.models import AnnouncementAudience, AnnouncementStatus
 from backend.core.pagination import PageQuery
 from backend.core.validation import ONE_LINE, InputModel, IsoDate, OutputModel, PatchModel, Timestamp
@@ -17,14 +18,26 @@ MAX_STUDENTS = 500
 # Markdown as typed: tabs and line breaks kept, and the joiners emoji are made of (U+200C, U+200D);
 # other control and invisible characters (bidirectional overrides, zero-width spaces) refused.
 MARKDOWN = (
-    r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+    r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069"
+    r"\ufeff]"
 )
 
 Title = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=f"^{ONE_LINE}*$")]
+
+
+def _few_brackets(text: str) -> str:
+    if text.count("[") > MAX_BRACKETS:
+        raise ValueError(f"At most {MAX_BRACKETS} square brackets ([): a link takes one.")
+    return text
+
+
 Body = Annotated[
     str,
     StringConstraints(min_length=1, max_length=MAX_BODY, pattern=f"^{MARKDOWN}*$"),
-    Field(description="Markdown (CommonMark, tables, strikethrough); raw HTML is shown as text."),
+    AfterValidator(_few_brackets),
+    Field(
+        description="Markdown (CommonMark, strikethrough; no tables or images); raw HTML is shown as text."
+    ),
 ]
 YearGroup = Annotated[
     int, Field(strict=True, ge=0, le=20, description="A year group (students' grade level).")

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import ConfigDict, Field
-from sqlalchemy import ColumnElement, Select, literal, tuple_
+from sqlalchemy import BigInteger, ColumnElement, Select, SmallInteger, literal, tuple_
 from sqlalchemy.orm import QueryableAttribute
 
 from backend.core.errors import ValidationFailed
@@ -61,7 +61,17 @@ def _encode_value(value: Any) -> Any:
 
 
 def _text(raw: Any) -> str:
+    """Text a database can store: no NUL, no lone surrogate (JSON's `\\ud800` decodes to one)."""
     if not isinstance(raw, str) or "\x00" in raw:
+        raise TypeError(raw)
+    raw.encode("utf-8")  # UnicodeEncodeError (a ValueError) for a lone surrogate
+    return raw
+
+
+def _whole(raw: Any, column: ColumnElement[Any]) -> int:
+    """An integer the column's type holds (bool is not an int here)."""
+    bits = 16 if isinstance(column.type, SmallInteger) else 64 if isinstance(column.type, BigInteger) else 32
+    if type(raw) is not int or not -(2 ** (bits - 1)) <= raw < 2 ** (bits - 1):
         raise TypeError(raw)
     return raw
 
@@ -80,8 +90,8 @@ def _decode_value(raw: Any, column: ColumnElement[Any]) -> Any:
         return uuid.UUID(_text(raw))
     if python_type is str:
         return _text(raw)
-    if python_type is int and type(raw) is int and -(2**63) <= raw < 2**63:  # bool is not an int here
-        return raw
+    if python_type is int:
+        return _whole(raw, column)
     raise TypeError(raw)
 
 

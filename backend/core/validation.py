@@ -41,9 +41,14 @@ M = TypeVar("M", bound=BaseModel)
 # Text typed by people: any character but the control ones (line feed and carriage return aside)
 # and the invisible format characters (zero-width, bidirectional overrides) that would make a
 # printed comment read differently from the one typed. JSON Schema patterns: the OpenAPI says it too.
-VISIBLE = r"[^\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
-# The same, and no line break: names and labels (printed in the PDF, the CSV and the emails).
-ONE_LINE = r"[^\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+VISIBLE = (
+    r"[^\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
+# The same, and no line break of any kind (U+2028, U+2029 too: an email header would break there):
+# names, labels and titles (printed in the PDF, the CSV and email subjects).
+ONE_LINE = (
+    r"[^\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
 
 
 def trim(text: str) -> str:

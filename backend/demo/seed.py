@@ -17,7 +17,6 @@ from backend.announcements import Announcement, AnnouncementAudience, publish, r
 from backend.attendance import AttendanceRecord, AttendanceStatus
 from backend.auth import User, password_hasher
 from backend.classes import Enrollment, SchoolClass, Term
-from backend.config import current_settings
 from backend.core.dates import today_in
 from backend.core.extensions import db
 from backend.demo.records import fees_for, health_for, knowledge_for
@@ -168,7 +167,7 @@ def _notices(
             recipient_count=0,
         )
         db.session.add(notice)
-        publish(current_settings(), notice, audit.ActingUser(author.id, author.role, school_id))
+        publish(notice, audit.ActingUser(author.id, author.role, school_id))
 
 
 def seed(progress: Progress) -> DemoLogins:

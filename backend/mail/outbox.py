@@ -167,11 +167,13 @@ def backoff(settings: Settings, attempts: int) -> timedelta:
     return timedelta(seconds=min(seconds, settings.outbox_backoff_max_seconds))
 
 
-def failed(settings: Settings, message: OutboxMessage, error: str) -> None:
+def failed(settings: Settings, message: OutboxMessage, error: str, *, final: bool = False) -> None:
+    """An attempt failed: queued again after the backoff, or dead after OUTBOX_MAX_ATTEMPTS (at
+    once when `final`: no retry can help)."""
     message.attempts += 1
     message.last_error = error[:300]
     message.claimed_by = message.claimed_until = None
-    if message.attempts >= settings.outbox_max_attempts:
+    if final or message.attempts >= settings.outbox_max_attempts:
         message.status = MailStatus.DEAD.value
     else:
         message.status = MailStatus.QUEUED.value

@@ -123,7 +123,16 @@ class Sender:
 
     def _deliver(self, message: OutboxMessage) -> None:
         try:
-            send(self.settings, compose(self.settings, message))
+            email = compose(self.settings, message)
+        except ValueError as error:  # a header Python's email library refuses: no retry can help
+            outbox.failed(self.settings, message, f"cannot be composed: {error}", final=True)
+            self.totals.failed += 1
+            log.error(
+                "mail_failed", message_id=str(message.id), kind=message.kind, dead=True, error=str(error)
+            )
+            return
+        try:
+            send(self.settings, email)
         except DeliveryError as error:
             outbox.failed(self.settings, message, str(error))
             self.totals.failed += 1

@@ -33,6 +33,7 @@ _ENV = Environment(  # dates go in as dates: `{{ day | long_date }}`
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
+    auto_reload=False,  # templates ship with the code: no file check per email (2,000 for a school)
 )
 _ENV.filters["long_date"] = long_date
 

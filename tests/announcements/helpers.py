@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Flask
+
+from backend.config import SETTINGS_EXTENSION
+from backend.mail.sender import Sender, before_round_hooks
 from tests.school import World
 
 BASE = "/api/announcements"
@@ -30,3 +34,10 @@ def unread(world: World, who: str) -> int:
     assert response.status_code == 200, response.get_json()
     count: int = response.get_json()["unread"]
     return count
+
+
+def run_jobs(app: Flask) -> int:
+    """The production runner on `app` (every job kind: publishing, writing the emails; then the
+    mail) until nothing is due, within 30 s; how many emails it sent."""
+    sender = Sender(app, app.extensions[SETTINGS_EXTENSION], before_round=before_round_hooks(app))
+    return sender.run(until_idle=True, max_seconds=30).sent

@@ -13,12 +13,15 @@ from flask import Flask
 from sqlalchemy import select
 
 from backend.audit.models import AuditEvent
+from backend.config import SETTINGS_EXTENSION
 from backend.core.extensions import db
+from backend.jobs.runner import Runner
 from backend.mail.models import OutboxMessage
 from backend.schools import School
-from tests.announcements.helpers import BASE, announce, titles, unread
+from backend.tenancy import platform_access
+from tests.announcements.helpers import BASE, announce, run_jobs, titles, unread
 from tests.conftest import auth_headers, make_user
-from tests.mail.conftest import BASE_URL, deliver, link_token
+from tests.mail.conftest import BASE_URL, link_token
 from tests.mail.smtp_server import SMTPServer
 from tests.school import World, _student
 
@@ -89,7 +92,7 @@ def test_an_urgent_class_announcement_emails_each_guardian_once(world: World, sm
     new_guardian(world, "carer", "dan")
     posted = to_maths(world)
     assert posted["recipient_count"] == 2
-    deliver(world.app)
+    run_jobs(world.app)
     subject = f"Urgent from {school_name(world)}: Pool closed"
     assert inbox(world, smtp) == {"parent": [subject], "carer": [subject]}
     mail = smtp.to(world.accounts["parent"].email)[0]
@@ -107,7 +110,7 @@ def test_an_urgent_class_announcement_emails_each_guardian_once(world: World, sm
     assert choices(world, "parent") == DEFAULTS | {"urgent_announcement": False}
     assert choices(world, "carer") == DEFAULTS
     to_maths(world, title="Pool open again")
-    deliver(world.app)
+    run_jobs(world.app)
     again = f"Urgent from {school_name(world)}: Pool open again"
     assert inbox(world, smtp) == {"parent": [subject], "carer": [subject, again]}
     assert titles(world, "parent") == ["Pool open again", "Pool closed"]  # still in the feed
@@ -116,14 +119,14 @@ def test_an_urgent_class_announcement_emails_each_guardian_once(world: World, sm
 def test_other_announcements_are_emailed_only_to_those_who_ask(world: World, smtp: SMTPServer) -> None:
     assert choices(world, "parent") == DEFAULTS
     announce(world, title="Bake sale", audience="parents")
-    deliver(world.app)
+    run_jobs(world.app)
     assert smtp.received == [] and titles(world, "parent") == ["Bake sale"]
     turned_on = world.client.patch(
         "/api/me/notifications", json={"announcement": True}, headers=world.as_("parent")
     )
     assert turned_on.status_code == 200 and turned_on.get_json() == DEFAULTS | {"announcement": True}
     announce(world, title="Book fair", body="In the **hall**.", audience="school")
-    deliver(world.app)
+    run_jobs(world.app)
     assert inbox(world, smtp) == {"parent": [f"{school_name(world)}: Book fair"]}  # not the bake sale
     [mail] = smtp.received
     assert "In the **hall**." in mail.text and "<strong>hall</strong>" in mail.html
@@ -131,7 +134,7 @@ def test_other_announcements_are_emailed_only_to_those_who_ask(world: World, smt
     done = world.client.post(one_click)  # the web app's unsubscribe page
     assert done.status_code == 200 and done.get_json() == {"kind": "announcement", "enabled": False}
     announce(world, title="Disco", audience="parents")
-    deliver(world.app)
+    run_jobs(world.app)
     assert len(smtp.received) == 1 and choices(world, "parent") == DEFAULTS
 
 
@@ -153,7 +156,7 @@ def test_inactive_users_and_other_schools_never_get_mail_and_staff_is_staff(
     announce(world, title="Flood", urgent=True, audience="school")
     announce(world, title="Staff meeting", urgent=True, audience="staff")
     announce(world, title="Year 5 trip", urgent=True, audience="year", grade_level=5)
-    deliver(world.app)
+    run_jobs(world.app)
     flood, staff, year = (f"Urgent from {ours}: {t}" for t in ("Flood", "Staff meeting", "Year 5 trip"))
     assert inbox(world, smtp) == {
         "admin": [flood, staff],
@@ -162,7 +165,7 @@ def test_inactive_users_and_other_schools_never_get_mail_and_staff_is_staff(
         "bob_parent": [flood, year],
     }
     announce(world, "other_school_admin", title="B closed", urgent=True, audience="school")
-    deliver(world.app)
+    run_jobs(world.app)
     theirs = f"Urgent from {school_name(world, 'other_school_admin')}: B closed"
     assert school_name(world, "other_school_admin") != ours
     assert {who: mails for who, mails in inbox(world, smtp).items() if theirs in mails} == {
@@ -180,16 +183,28 @@ def outbox_of(app: Flask, announcement: dict[str, Any]) -> list[str]:
     return found
 
 
+def _write_emails(app: Flask) -> None:
+    """One round of the runner's jobs (the announcements' emails written), no mail sent."""
+    with app.app_context(), platform_access("test runner"):
+        Runner(app, app.extensions[SETTINGS_EXTENSION]).round()
+
+
 def test_withdrawing_before_the_sender_runs_cancels_the_emails(world: World, smtp: SMTPServer) -> None:
     new_guardian(world, "carer", "alice")
-    posted = to_maths(world, title="Trip tomorrow")
-    assert outbox_of(world.app, posted) == ["queued", "queued"] and unread(world, "parent") == 1
+    early = to_maths(world, title="Swimming")  # withdrawn before its emails were even written
+    assert outbox_of(world.app, early) == [] and unread(world, "parent") == 1
+    assert (
+        world.client.post(f"{BASE}/{early['id']}/withdraw", headers=world.as_("teacher")).status_code == 200
+    )
+    posted = to_maths(world, title="Trip tomorrow")  # withdrawn once written, before they are sent
+    _write_emails(world.app)
+    assert outbox_of(world.app, posted) == ["queued", "queued"] and outbox_of(world.app, early) == []
     path = f"{BASE}/{posted['id']}/withdraw"
     response = world.client.post(path, headers=world.as_("teacher"))
     assert response.status_code == 200 and response.get_json()["status"] == "withdrawn", response.get_json()
     assert outbox_of(world.app, posted) == ["cancelled", "cancelled"]
-    deliver(world.app)
-    assert smtp.received == []
+    run_jobs(world.app)
+    assert smtp.received == [] and outbox_of(world.app, early) == []
     assert titles(world, "parent") == [] and titles(world, "carer") == [] and unread(world, "parent") == 0
     again = world.client.post(path, headers=world.as_("teacher"))
     assert again.status_code == 200 and again.get_json()["status"] == "withdrawn"

@@ -17,10 +17,10 @@ from backend.core.extensions import db
 from backend.jobs.runner import Runner
 from backend.schools.service import create_school
 from backend.tenancy import platform_access
-from tests.announcements.helpers import BASE, titles, unread
+from tests.announcements.helpers import BASE, run_jobs, titles, unread
 from tests.announcements.test_scheduling import read, recipients, to_class, wait_until_due
 from tests.conftest import AppFactory, auth_headers, make_user
-from tests.mail.conftest import deliver, mail_settings
+from tests.mail.conftest import mail_settings
 from tests.mail.smtp_server import SMTPServer
 from tests.school import World
 
@@ -55,7 +55,7 @@ def test_a_withdrawal_racing_the_runner_still_takes_it_back(
     assert read(world, posted)["status"] == "withdrawn"
     assert recipients(world.app, posted) == []
     assert titles(world, "parent") == [] and unread(world, "parent") == 0
-    deliver(world.app)
+    run_jobs(world.app)
     assert smtp.received == []  # the runner queued the email, the withdrawal cancelled it
     events = world.client.get(
         "/api/audit-events", query_string={"resource_id": posted["id"]}, headers=world.as_("admin")
@@ -102,7 +102,7 @@ def test_a_long_school_name_and_title_make_a_shortened_subject(app: Flask, smtp:
     body = {"title": "Closure " + "T" * 180 + " end", "body": "x", "audience": "staff", "urgent": True}
     response = client.post(BASE, json=body, headers=headers)
     assert response.status_code == 201, response.get_json()
-    deliver(app)
+    run_jobs(app)
     (message,) = smtp.received
     subject = str(message.message["Subject"]).replace("\n", "").replace("\r", "")
     assert subject.startswith("Urgent from The Long-Named") and subject.endswith("\u2026")

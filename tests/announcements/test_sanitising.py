@@ -161,6 +161,7 @@ def test_script_survives_only_as_escaped_text() -> None:
 
 
 LINK = 'target="_blank" rel="noopener noreferrer"'
+LINK_NO_HREF = 'rel="noopener noreferrer" target="_blank"'  # the href dropped: another host
 ORDINARY = [
     ("# Trip\n\n## Kit", "<h1>Trip</h1>\n<h2>Kit</h2>"),
     ("**bold** and *em* and ~~gone~~", "<p><strong>bold</strong> and <em>em</em> and <s>gone</s></p>"),
@@ -183,11 +184,9 @@ ORDINARY = [
     ("[card](/report-cards/1)", f'<p><a href="/report-cards/1" {LINK}>card</a></p>'),
     ('[t](https://a.example "Title")', f'<p><a href="https://a.example" title="Title" {LINK}>t</a></p>'),
     ("<https://a.example>", f'<p><a href="https://a.example" {LINK}>https://a.example</a></p>'),
-    (
-        "| Day | Kit |\n|---|---|\n| Mon | PE |",
-        "<table>\n<thead>\n<tr>\n<th>Day</th>\n<th>Kit</th>\n</tr>\n</thead>\n"
-        "<tbody>\n<tr>\n<td>Mon</td>\n<td>PE</td>\n</tr>\n</tbody>\n</table>",
-    ),
+    # tables are off (a short row is filled out to the header's width: a cheap body, a huge page)
+    ("| Day | Kit |\n|---|---|\n| Mon | PE |", "<p>| Day | Kit |\n|---|---|\n| Mon | PE |</p>"),
+    ("[away](//another.example/x)", f"<p><a {LINK_NO_HREF}>away</a></p>"),
 ]
 
 
