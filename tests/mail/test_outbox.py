@@ -53,6 +53,26 @@ def test_a_message_arrives_with_both_parts(app: Flask, smtp: SMTPServer) -> None
         assert (sent.status, sent.attempts, sent.text_body) == ("sent", 1, "")  # content dropped once sent
 
 
+def test_a_message_that_cannot_be_composed_is_dead_and_the_sender_goes_on(
+    app: Flask, smtp: SMTPServer
+) -> None:
+    """A header Python's email library refuses (a line separator in the subject) is no reason to
+    retry, nor to stop the sender with every other message behind it."""
+    with app.app_context():
+        broken = Rendered("Closed\u2028Bcc: someone@example.org", "Body\n", None)
+        outbox.enqueue(MailKind.INVITATION, outbox.Recipient("first@example.org"), "broken:1", broken)
+        db.session.commit()
+    queue(app, 2)
+    totals = deliver(app)
+    assert (totals.sent, totals.failed) == (2, 1)
+    assert sorted(m.recipients[0] for m in smtp.received) == ["person0@example.org", "person1@example.org"]
+    with app.app_context():
+        dead = db.session.scalars(select(OutboxMessage).where(OutboxMessage.dedup_key == "broken:1")).one()
+        assert (dead.status, dead.attempts) == ("dead", 1) and dead.last_error.startswith(
+            "cannot be composed"
+        )
+
+
 def test_a_rolled_back_change_sends_nothing(app: Flask, smtp: SMTPServer) -> None:
     with app.app_context():
         outbox.enqueue(
