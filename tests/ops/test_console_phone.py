@@ -56,7 +56,7 @@ def test_tables_keep_their_labels_at_phone_width(
     page.click("#scan")
     page.locator(f'button[data-issue="{DROPPED_INDEX}"]').click()
     confirm(page, DROPPED_INDEX)
-    expect(page.locator("#fixes")).to_contain_text(DROPPED_INDEX)
+    expect(page.locator("#fixes")).to_contain_text(DROPPED_INDEX, timeout=30_000)  # a backup comes first
     page.click("#backup-now")
     expect(page.locator("#backup-made")).to_be_visible()
     for table in TABLES:  # every table has rows to judge
