@@ -130,8 +130,8 @@ def test_an_operator_fixes_drift_and_takes_a_backup(
     fix.click()
     confirm(page, DROPPED_INDEX, "A fresh backup of the database is taken first")
     expect(fix).to_have_count(0)  # the index is back: the issue is gone from the re-scan
-    expect(page.locator("#fixes")).to_contain_text(DROPPED_INDEX)
-    expect(page.locator("#fixes")).to_contain_text("ok")
+    expect(page.locator("#fixes")).to_contain_text(DROPPED_INDEX, timeout=30_000)  # a backup comes first
+    expect(page.locator("#fixes")).to_contain_text("ok", timeout=30_000)
 
     page.get_by_role("button", name="View draft").first.click()
     expect(page.locator("#draft")).to_contain_text("DRAFT by `flask db doctor`")
